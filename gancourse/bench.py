@@ -1,0 +1,125 @@
+"""``python -m gancourse bench``: training throughput and peak memory.
+
+Every measurement runs in its own Python process, so the peak resident memory
+(``ru_maxrss``) belongs to that variant alone and no variant inherits another's
+compiled functions. Each variant trains the same networks on the same offline
+data: first a warm-up (tracing and compilation are not timed), then ``steps``
+timed steps. Ratios are taken against the baseline measured in the same run:
+the source book's Keras 2 loop style (:class:`gancourse.legacy.LegacyLoop`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+
+MODELS = ("dcgan",)
+SIZES = ("smoke", "standard")
+VARIANTS = {
+    "legacy loop (baseline)": {},
+    "fit": {"jit_compile": False, "steps_per_execution": 1},
+    "fit + steps_per_execution=8": {"jit_compile": False, "steps_per_execution": 8},
+    "fit + XLA": {"jit_compile": True, "steps_per_execution": 1},
+    "fit + XLA + steps_per_execution=8": {"jit_compile": True, "steps_per_execution": 8},
+}
+
+
+def _config(model: str, size: str):
+    from gancourse.models import dcgan
+
+    if model != "dcgan":
+        raise ValueError(f"unknown model {model!r} for bench; choose one of {', '.join(MODELS)}")
+    cfg = dcgan.config("modern")
+    # 'standard' is the full-width network at its batch size; only the data is offline.
+    return cfg.scaled("smoke") if size == "smoke" else cfg.replace(dataset="digits")
+
+
+def _worker(model: str, size: str, variant: str, steps: int, warmup: int) -> dict:
+    """Run one measurement in this process and return its numbers."""
+    import keras
+    import numpy as np
+
+    from gancourse import data, set_seed
+    from gancourse.legacy import LegacyLoop
+    from gancourse.models import dcgan
+
+    set_seed(0)
+    cfg = _config(model, size)
+    images, _ = data.arrays("digits", "all", image_size=cfg.image_size, channels=cfg.channels)
+    batch = cfg.batch_size
+    if variant == "legacy loop (baseline)":
+        loop = LegacyLoop(dcgan.build_generator(cfg), dcgan.build_discriminator(cfg), cfg.latent_dim,
+                          keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
+                          keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1))
+        rng = np.random.default_rng(0)
+
+        def run(n):
+            for _ in range(n):
+                loop.step(images[rng.choice(len(images), batch, replace=False)])
+    else:
+        import tensorflow as tf
+
+        gan = dcgan.DCGAN(cfg)
+        gan.compile(**VARIANTS[variant])
+        ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).repeat()
+        ds = ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+        def run(n):
+            gan.fit(ds, epochs=1, steps_per_epoch=n, verbose=0)
+    run(warmup)
+    start = time.perf_counter()
+    run(steps)
+    seconds = time.perf_counter() - start
+    return {"model": model, "size": size, "variant": variant, "steps": steps, "batch": batch,
+            "seconds": seconds, "steps_per_s": steps / seconds, "images_per_s": steps * batch / seconds,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8, variants=None) -> list[dict]:
+    """Measure every variant for every size, each in a fresh process."""
+    results = []
+    for size in sizes:
+        if size not in SIZES:
+            raise ValueError(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
+        for variant in variants or VARIANTS:
+            if variant not in VARIANTS:
+                raise ValueError(f"unknown variant {variant!r}; choose from {', '.join(VARIANTS)}")
+            args = json.dumps([model, size, variant, steps, warmup])
+            proc = subprocess.run([sys.executable, "-m", "gancourse.bench", args], capture_output=True,
+                                  text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+            if proc.returncode != 0:
+                raise RuntimeError(f"bench worker for {size}/{variant} failed:\n{proc.stderr[-3000:]}")
+            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return results
+
+
+def report(results: list[dict]) -> str:
+    """A plain-text table with each variant's speed-up over the baseline of its size."""
+    lines = [f"{'size':9} {'variant':36} {'steps/s':>8} {'images/s':>9} {'peak MB':>8} {'x baseline':>10}"]
+    for size in dict.fromkeys(r["size"] for r in results):
+        rows = [r for r in results if r["size"] == size]
+        base = next((r for r in rows if r["variant"] == "legacy loop (baseline)"), None)
+        for r in rows:
+            ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}" if base else "-"
+            lines.append(f"{size:9} {r['variant']:36} {r['steps_per_s']:8.2f} {r['images_per_s']:9.0f} "
+                         f"{r['peak_rss_mb']:8.0f} {ratio:>10}")
+    return "\n".join(lines)
+
+
+def device_name() -> str:
+    """'GPU: <name>' or 'CPU (<n> cores)' for the report header."""
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    if gpus:
+        details = tf.config.experimental.get_device_details(gpus[0])
+        return f"GPU: {details.get('device_name', gpus[0].name)}"
+    return f"CPU ({os.cpu_count()} cores)"
+
+
+if __name__ == "__main__":
+    print(json.dumps(_worker(*json.loads(sys.argv[1]))))

@@ -1,0 +1,231 @@
+"""Profiles and the validated configuration base class.
+
+A *profile* says how big a run is:
+
+``smoke``
+    CI and laptops: offline data, about a minute per chapter on two CPU cores.
+    The same configuration runs on a GPU.
+``standard``
+    One Colab GPU: real data, 10-30 minutes per chapter, visibly good results.
+``full``
+    The preset's full training length, as its source describes it.
+
+Every model configuration is a frozen dataclass that derives from :class:`Config`.
+Fields declare their constraints with :func:`choice`, :func:`positive`,
+:func:`non_negative` and :func:`unit_interval`; construction, :meth:`Config.replace`
+and :meth:`Config.from_dict` check types and values and raise :class:`ValueError`
+naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from typing import Any, ClassVar, Mapping
+
+PROFILES = ("smoke", "standard", "full")
+PROFILE_ENV = "GANCOURSE_PROFILE"
+DEFAULT_PROFILE = "smoke"
+
+
+def profile(name: str | None = None) -> str:
+    """Return the selected profile name, validated.
+
+    Args:
+        name: an explicit profile; when ``None`` the ``GANCOURSE_PROFILE``
+            environment variable is read, defaulting to ``"smoke"``.
+
+    Raises:
+        ValueError: the name is not one of ``smoke``, ``standard``, ``full``.
+    """
+    source = "argument"
+    if name is None:
+        name = os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
+        source = f"environment variable {PROFILE_ENV}"
+    value = name.strip().lower()
+    if value not in PROFILES:
+        raise ValueError(
+            f"unknown profile {name!r} (from the {source}); valid profiles are "
+            f"{', '.join(PROFILES)}"
+        )
+    return value
+
+
+def choice(default: Any, options: tuple, doc: str = "") -> Any:
+    """A dataclass field whose value must be one of ``options``."""
+    return dataclasses.field(default=default, metadata={"choices": tuple(options), "doc": doc})
+
+
+def positive(default: Any, doc: str = "") -> Any:
+    """A numeric dataclass field that must be > 0."""
+    return dataclasses.field(default=default, metadata={"min": 0, "min_exclusive": True, "doc": doc})
+
+
+def non_negative(default: Any, doc: str = "") -> Any:
+    """A numeric dataclass field that must be >= 0."""
+    return dataclasses.field(default=default, metadata={"min": 0, "doc": doc})
+
+
+def unit_interval(default: Any, doc: str = "") -> Any:
+    """A float field in the closed interval [0, 1]."""
+    return dataclasses.field(default=default, metadata={"min": 0, "max": 1, "doc": doc})
+
+
+def _type_ok(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin is typing.Union or str(origin) == "types.UnionType":
+        return any(_type_ok(value, arg) for arg in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin in (tuple, list):
+        return isinstance(value, (tuple, list))
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _type_name(hint: Any) -> str:
+    return getattr(hint, "__name__", str(hint).replace("typing.", ""))
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Base class of every model configuration.
+
+    Subclasses are frozen dataclasses. They set ``PRESET_NAME`` style data in
+    their module and override :meth:`scale_overrides` to say how a profile
+    shrinks or grows a run; they never change the architecture family.
+    """
+
+    preset: str = "custom"
+    profile: str = choice("full", PROFILES, "the profile this config was scaled to")
+    epochs: int = positive(1)
+    batch_size: int = positive(64)
+    seed: int = non_negative(0)
+
+    KIND: ClassVar[str] = "config"
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    # -- validation -----------------------------------------------------
+    def validate(self) -> None:
+        """Check every field's type and declared constraint, then :meth:`check`."""
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            hint = hints.get(f.name, Any)
+            if not _type_ok(value, hint):
+                raise ValueError(
+                    f"{type(self).__name__}.{f.name} must be of type {_type_name(hint)}, "
+                    f"got {value!r} ({type(value).__name__})"
+                )
+            meta = f.metadata
+            if "choices" in meta and value not in meta["choices"]:
+                raise ValueError(
+                    f"{type(self).__name__}.{f.name}={value!r} is not allowed; "
+                    f"choose one of {', '.join(map(repr, meta['choices']))}"
+                )
+            if "min" in meta and value is not None:
+                low = meta["min"]
+                bad = value <= low if meta.get("min_exclusive") else value < low
+                if bad:
+                    relation = ">" if meta.get("min_exclusive") else ">="
+                    raise ValueError(f"{type(self).__name__}.{f.name}={value!r} must be {relation} {low}")
+            if "max" in meta and value is not None and value > meta["max"]:
+                raise ValueError(f"{type(self).__name__}.{f.name}={value!r} must be <= {meta['max']}")
+        self.check()
+
+    def check(self) -> None:
+        """Cross-field checks; subclasses override and raise ``ValueError``."""
+
+    # -- construction -----------------------------------------------------
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        """Names of all configurable fields."""
+        return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def _reject_unknown(cls, keys) -> None:
+        unknown = sorted(set(keys) - set(cls.field_names()))
+        if unknown:
+            raise ValueError(
+                f"unknown {cls.__name__} key(s) {', '.join(map(repr, unknown))}; "
+                f"valid keys are {', '.join(cls.field_names())}"
+            )
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]) -> "Config":
+        """Build a config from a mapping, rejecting unknown keys."""
+        cls._reject_unknown(values)
+        return cls(**dict(values))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as a plain dict (JSON-serialisable for the built-in types)."""
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "Config":
+        """A validated copy with ``changes`` applied; unknown keys raise ``ValueError``."""
+        self._reject_unknown(changes)
+        return dataclasses.replace(self, **changes)
+
+    # -- profiles -----------------------------------------------------------
+    def scale_overrides(self, profile_name: str) -> dict[str, Any]:
+        """Field changes that take this (full-size) config to ``profile_name``."""
+        return {}
+
+    def scaled(self, profile_name: str | None = None) -> "Config":
+        """This preset sized for a profile (``None`` reads ``GANCOURSE_PROFILE``).
+
+        Scaling shrinks data, width and training length for ``smoke``, sets the
+        Colab-sized length for ``standard`` and leaves ``full`` as it is. It
+        never changes the sequence of layers.
+        """
+        name = profile(profile_name)
+        if self.profile != "full":
+            raise ValueError(
+                f"this config is already scaled to {self.profile!r}; scale the full preset instead"
+            )
+        return self.replace(profile=name, **self.scale_overrides(name))
+
+
+def parse_overrides(cls: type[Config], items: list[str]) -> dict[str, Any]:
+    """Parse ``["key=value", ...]`` into typed field values for ``cls``.
+
+    Values are converted by the field's type: ``int``, ``float``, ``bool``
+    (``true``/``false``), ``str``, and ``none`` for optional fields.
+
+    Raises:
+        ValueError: an item is not ``key=value``, the key is unknown, or the
+            value does not convert.
+    """
+    hints = typing.get_type_hints(cls)
+    out: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"override {item!r} must look like key=value")
+        key, raw = (part.strip() for part in item.split("=", 1))
+        cls._reject_unknown([key])
+        hint = hints[key]
+        options = [a for a in typing.get_args(hint) if a is not type(None)] or [hint]
+        if raw.lower() == "none" and len(options) < len(typing.get_args(hint) or [hint]):
+            out[key] = None
+            continue
+        target = options[0]
+        try:
+            if target is bool:
+                if raw.lower() not in ("true", "false"):
+                    raise ValueError("expected true or false")
+                out[key] = raw.lower() == "true"
+            elif target in (int, float):
+                out[key] = target(raw)
+            else:
+                out[key] = raw
+        except ValueError as exc:
+            raise ValueError(f"override {key}={raw!r}: cannot convert to {_type_name(target)} ({exc})") from exc
+    return out

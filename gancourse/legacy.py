@@ -1,0 +1,82 @@
+"""The Keras 2 training idiom of the source book, kept as a measured baseline.
+
+The sources train a GAN by compiling the discriminator, setting
+``D.trainable = False``, compiling a stacked ``D(G(z))`` model and then calling
+``G.predict``, ``D.train_on_batch`` and ``GAN.train_on_batch`` in turns. Keras 2
+froze ``trainable`` at compile time, so this worked. Keras 3 reads the flag
+when the training function runs: without toggling it back on, ``D`` silently
+never learns (:func:`trainable_trap` shows it). :class:`LegacyLoop` is that loop
+*made to train* under Keras 3 by toggling the flag around each update, as the
+book's repository does. ``python -m gancourse bench`` times it against
+:class:`gancourse.training.GAN`; the course never trains with it otherwise.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+
+
+def _bce():
+    return keras.losses.BinaryCrossentropy(from_logits=True)
+
+
+class LegacyLoop:
+    """The predict / train_on_batch loop on a generator and a (logit) discriminator.
+
+    Args:
+        generator, discriminator: the networks (fresh ones: they are compiled here).
+        latent_dim: noise size.
+        d_optimizer, g_optimizer: two optimizer instances.
+        toggle: set ``D.trainable`` True before D's updates and False before G's
+            (``False`` reproduces the sources' code and the Keras 3 trap).
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, d_optimizer, g_optimizer, *, toggle: bool = True):
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim, self.toggle = int(latent_dim), toggle
+        discriminator.compile(optimizer=d_optimizer, loss=_bce())
+        discriminator.trainable = False
+        z = keras.Input((self.latent_dim,))
+        self.stacked = keras.Model(z, discriminator(generator(z)))
+        self.stacked.compile(optimizer=g_optimizer, loss=_bce())
+        self.rng = np.random.default_rng(0)
+
+    def step(self, real: np.ndarray) -> tuple[float, float]:
+        """One D update on real and fake batches, then one G update. Returns (d_loss, g_loss)."""
+        n = len(real)
+        ones, zeros = np.ones((n, 1), np.float32), np.zeros((n, 1), np.float32)
+        fake = self.generator.predict(self.rng.standard_normal((n, self.latent_dim)).astype(np.float32), verbose=0)
+        if self.toggle:
+            self.discriminator.trainable = True
+        d_loss = 0.5 * (float(self.discriminator.train_on_batch(real, ones))
+                        + float(self.discriminator.train_on_batch(fake, zeros)))
+        if self.toggle:
+            self.discriminator.trainable = False
+        noise = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        g_loss = float(self.stacked.train_on_batch(noise, ones))
+        return d_loss, g_loss
+
+
+def trainable_trap(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3) -> dict[str, bool]:
+    """Run :class:`LegacyLoop` without and with toggling and report which weights moved.
+
+    Returns:
+        ``{"untoggled: D changed", "untoggled: G changed", "toggled: D changed",
+        "toggled: G changed"}`` -> bool. Under Keras 3 the untoggled loop leaves
+        D's weights exactly as they were.
+    """
+    result = {}
+    for toggle in (False, True):
+        g = keras.models.clone_model(generator)
+        d = keras.models.clone_model(discriminator)
+        loop = LegacyLoop(g, d, latent_dim, keras.optimizers.Adam(2e-4, beta_1=0.5),
+                          keras.optimizers.Adam(2e-4, beta_1=0.5), toggle=toggle)
+        d_before = [w.copy() for w in d.get_weights()]
+        g_before = [w.copy() for w in g.get_weights()]
+        for _ in range(steps):
+            loop.step(real)
+        name = "toggled" if toggle else "untoggled"
+        result[f"{name}: D changed"] = any(not np.array_equal(a, b) for a, b in zip(d_before, d.get_weights()))
+        result[f"{name}: G changed"] = any(not np.array_equal(a, b) for a, b in zip(g_before, g.get_weights()))
+    return result

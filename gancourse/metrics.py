@@ -1,0 +1,209 @@
+"""Sample-quality metrics: FID and KID from features, and the feature extractors.
+
+FID and KID compare two sets of feature vectors. What the features are decides
+what the number means:
+
+* :class:`InceptionFeatures` - the 2048-d pool features of ImageNet InceptionV3,
+  the standard for natural images (weights are downloaded on first use).
+* :class:`ClassifierFeatures` - the penultimate layer of a small CNN trained
+  (once, then cached) on a labelled offline or MNIST-style dataset. Its
+  "classifier-FID" works offline and measures what matters for digits or
+  clothes; its values are on a different scale from Inception-FID, so compare
+  them only with each other, at the same sample count.
+
+The distances themselves are NumPy/SciPy functions tested against closed forms.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy import linalg
+
+
+def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean ``(d,)`` and covariance ``(d, d)`` of ``(n, d)`` features (n >= 2)."""
+    f = np.asarray(features, dtype=np.float64)
+    if f.ndim != 2 or len(f) < 2:
+        raise ValueError(f"features must be (n, d) with n >= 2, got shape {f.shape}")
+    if not np.all(np.isfinite(f)):
+        raise ValueError("features contain NaN or inf (did the generator diverge?)")
+    return f.mean(axis=0), np.cov(f, rowvar=False)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+    """Fréchet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
+
+    ``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))``. When the
+    product is singular, ``eps`` is added to both diagonals (as in the reference
+    implementation of Heusel et al.).
+    """
+    mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
+    s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
+    if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (len(mu1), len(mu1)):
+        raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {s1.shape}/{s2.shape}")
+    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
+    if not np.all(np.isfinite(covmean)):
+        offset = np.eye(len(mu1)) * eps
+        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
+    covmean = np.real(covmean)
+    diff = mu1 - mu2
+    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean)))
+
+
+def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:
+    """FID between two ``(n, d)`` feature sets."""
+    return frechet_distance(*feature_stats(features1), *feature_stats(features2))
+
+
+def polynomial_kernel(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """KID's cubic kernel ``(x . y / d + 1)^3``."""
+    return (x @ y.T / x.shape[1] + 1.0) ** 3
+
+
+def mmd2_unbiased(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased squared MMD with :func:`polynomial_kernel` (one subset)."""
+    m, n = len(x), len(y)
+    kxx, kyy, kxy = polynomial_kernel(x, x), polynomial_kernel(y, y), polynomial_kernel(x, y)
+    return float((kxx.sum() - np.trace(kxx)) / (m * (m - 1))
+                 + (kyy.sum() - np.trace(kyy)) / (n * (n - 1))
+                 - 2.0 * kxy.mean())
+
+
+def kid_from_features(features1: np.ndarray, features2: np.ndarray, subsets: int = 10,
+                      subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance: mean and std of the unbiased MMD^2 over random subsets.
+
+    ``subset_size`` is capped at the smaller set's size.
+    """
+    x, y = np.asarray(features1, np.float64), np.asarray(features2, np.float64)
+    if x.ndim != 2 or y.ndim != 2 or x.shape[1] != y.shape[1]:
+        raise ValueError(f"features must be (n, d) with the same d, got {x.shape} and {y.shape}")
+    size = min(subset_size, len(x), len(y))
+    if size < 2:
+        raise ValueError("KID needs at least 2 samples in each set")
+    rng = np.random.default_rng(seed)
+    values = [mmd2_unbiased(x[rng.choice(len(x), size, replace=False)], y[rng.choice(len(y), size, replace=False)])
+              for _ in range(subsets)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+# ---------------------------------------------------------------------------
+# Feature extractors
+# ---------------------------------------------------------------------------
+def _batched(fn, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate([np.asarray(fn(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
+
+
+class ClassifierFeatures:
+    """Features from a small CNN classifier trained on a labelled dataset.
+
+    The classifier (two conv blocks, a 64-unit feature layer, softmax over the
+    classes) is trained once per ``(dataset, image_size)`` and cached in
+    ``$GANCOURSE_DATA/classifiers``. Input images may have any size and 1 or 3
+    channels; they are converted to the classifier's greyscale input.
+
+    Args:
+        dataset: ``"digits"`` (offline), ``"mnist"`` or ``"fashion_mnist"``.
+        image_size: the classifier's input size.
+        epochs: training epochs when no cached weights exist.
+
+    Attributes:
+        test_accuracy: accuracy on the dataset's test split, so a reader can see
+            that the features mean something.
+    """
+
+    VERSION = 1
+    FEATURES = 64
+
+    def __init__(self, dataset: str = "digits", image_size: int = 28, epochs: int | None = None):
+        import keras
+        from keras import layers
+
+        from gancourse import data
+        from gancourse.data.cache import cache_dir
+
+        self.dataset, self.image_size = dataset, int(image_size)
+        x_train, y_train = data.arrays(dataset, "train", image_size=self.image_size, channels=1)
+        x_test, y_test = data.arrays(dataset, "test", image_size=self.image_size, channels=1)
+        classes = int(max(y_train.max(), y_test.max())) + 1
+        inputs = keras.Input((self.image_size, self.image_size, 1))
+        x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D()(x)
+        x = layers.Flatten()(x)
+        feats = layers.Dense(self.FEATURES, activation="relu", name="features")(x)
+        outputs = layers.Dense(classes, activation="softmax")(layers.Dropout(0.3)(feats))
+        self.classifier = keras.Model(inputs, outputs, name=f"{dataset}_classifier")
+        self.extractor = keras.Model(inputs, feats)
+        path = cache_dir("classifiers") / f"{dataset}_{self.image_size}_v{self.VERSION}.weights.h5"
+        if path.exists():
+            self.classifier.load_weights(path)
+        else:
+            keras.utils.set_random_seed(0)
+            self.classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
+            self.classifier.fit(x_train, y_train, batch_size=64, verbose=0,
+                                epochs=epochs or (15 if dataset == "digits" else 3))
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.weights.h5")
+            self.classifier.save_weights(tmp)
+            os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+        predictions = _batched(lambda b: self.classifier(b, training=False), x_test, 512)
+        self.test_accuracy = float(np.mean(predictions.argmax(axis=1) == y_test))
+
+    def _prepare(self, images: np.ndarray) -> np.ndarray:
+        from gancourse.data.pipeline import resize, with_channels
+
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4:
+            raise ValueError(f"images must be (n, H, W, C), got shape {images.shape}")
+        return resize(with_channels(images, 1), self.image_size)
+
+    def features(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """``(n, 64)`` features of images in ``[-1, 1]``."""
+        return _batched(lambda b: self.extractor(b, training=False), self._prepare(images), batch_size)
+
+    def predict(self, images: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """``(n, classes)`` class probabilities of images in ``[-1, 1]``."""
+        return _batched(lambda b: self.classifier(b, training=False), self._prepare(images), batch_size)
+
+
+class InceptionFeatures:
+    """2048-d average-pool features of InceptionV3 for FID/KID on natural images.
+
+    Images in ``[-1, 1]`` (any size, 1 or 3 channels) are resized to 299x299
+    bilinearly; ``[-1, 1]`` is exactly InceptionV3's expected input range, so no
+    further scaling is applied.
+
+    Args:
+        weights: ``"imagenet"`` (downloaded by Keras on first use) or ``None``
+            (random weights, for tests only: the numbers are meaningless).
+    """
+
+    SIZE = 299
+
+    def __init__(self, weights: str | Path | None = "imagenet"):
+        import keras
+
+        self.model = keras.applications.InceptionV3(include_top=False, pooling="avg", weights=weights,
+                                                    input_shape=(self.SIZE, self.SIZE, 3))
+
+    def features(self, images: np.ndarray, batch_size: int = 64) -> np.ndarray:
+        """``(n, 2048)`` features of images in ``[-1, 1]``."""
+        from gancourse.data.pipeline import resize, with_channels
+
+        images = np.asarray(images, np.float32)
+        if images.ndim != 4:
+            raise ValueError(f"images must be (n, H, W, C), got shape {images.shape}")
+        images = with_channels(images, 3)
+        return _batched(lambda b: self.model(resize(b, self.SIZE), training=False), images, batch_size)
+
+
+def feature_extractor(dataset: str, image_size: int = 28):
+    """The extractor that suits ``dataset``: a cached classifier for labelled
+    greyscale datasets, InceptionV3 for everything else."""
+    if dataset in ("digits", "mnist", "fashion_mnist"):
+        return ClassifierFeatures(dataset, image_size)
+    return InceptionFeatures()

@@ -1,0 +1,337 @@
+"""DCGAN and the DCGAN variants of the course's sources.
+
+Presets (``config(name)``):
+
+``modern`` (default)
+    The Radford et al. recipe sized for 28x28 Fashion-MNIST: strided
+    (transposed) 4x4 convolutions, batch norm, ReLU/LeakyReLU(0.2), N(0, 0.02)
+    initialisation, Adam(2e-4, beta_1=0.5), one-sided label smoothing 0.9.
+``paper``
+    Radford et al.'s 64x64 RGB networks (1024-512-256-128 generator, 5x5
+    kernels, uniform noise), for a folder of face images.
+``book``
+    The source book's anime-face networks: two dense layers, then three
+    UpSampling2D + Conv2D blocks; max-pooling discriminator with a 1024-unit
+    dense head. SGD(5e-4, momentum 0.9, Nesterov) and noisy labels on both sides.
+    Fixed: a ``tanh`` output (one listing ends in LeakyReLU, unbounded while the
+    data is in [-1, 1]) and per-epoch shuffling.
+``pyimagesearch``
+    The Fashion-MNIST tutorial: transposed convs with ReLU *before* BN, uniform
+    noise, Adam(2e-4, 0.5) with inverse-time decay, mixed real/fake D batches.
+    Fixed: one optimizer per network (the tutorial shares one object).
+``gans_in_action``
+    The MNIST chapter: LeakyReLU(0.01), Adam defaults. Fixed: the discriminator's
+    flatten has 4x4x128 = 2048 features, not the 1152 the text claims.
+``mastering_pytorch``
+    The PyTorch chapter translated to Keras: 64x64 greyscale, 64-d noise,
+    UpSampling + 3x3 conv generator, SpatialDropout discriminator, G step
+    before D step. ``BatchNorm2d(c, 0.8)`` in the source sets the *epsilon* to
+    0.8 (the second positional argument), almost certainly meant as momentum;
+    the preset keeps epsilon 0.8 to reproduce the published behaviour
+    (``bn_epsilon``), and ``replace(bn_epsilon=1e-5)`` gives the intended layer.
+
+Every discriminator ends in a linear unit; the sigmoid lives inside the loss
+(``from_logits``), which is the numerically stable way to write the same model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+from keras import layers
+
+from gancourse.config import Config, choice, non_negative, positive, unit_interval
+from gancourse.data import DATASETS
+from gancourse.training import D_BATCH, GAN, LABEL_SMOOTHING, NOISE, STEP_ORDER, make_optimizer
+
+ARCHITECTURES = ("dcgan", "book", "pyimagesearch", "gans_in_action", "mastering_pytorch")
+
+
+@dataclasses.dataclass(frozen=True)
+class DCGANConfig(Config):
+    """Configuration of a :class:`DCGAN` (see the module docstring for presets)."""
+
+    architecture: str = choice("dcgan", ARCHITECTURES)
+    dataset: str = choice("fashion_mnist", DATASETS)
+    split: str = choice("train", ("train", "all"), "'all' adds the test split (PyImageSearch)")
+    image_size: int = positive(28)
+    channels: int = choice(1, (1, 3))
+    latent_dim: int = positive(100)
+    width: float = positive(1.0, "multiplier of every hidden layer's width")
+    g_filters: int = positive(64, "dcgan architecture: generator filters at the last hidden layer")
+    d_filters: int = positive(64, "dcgan architecture: discriminator filters at the first layer")
+    kernel_size: int = positive(4, "dcgan architecture: kernel size")
+    init: str = choice("dcgan", ("dcgan", "glorot"), "dcgan: N(0, 0.02) kernels")
+    bn_epsilon: float = positive(0.8, "mastering_pytorch: epsilon of the BatchNorm2d(c, 0.8) layers")
+    noise: str = choice("normal", NOISE)
+    optimizer: str = choice("adam", ("adam", "sgd"))
+    learning_rate: float = positive(2e-4)
+    g_learning_rate: float | None = dataclasses.field(default=None, metadata={"min": 0, "min_exclusive": True})
+    beta_1: float = unit_interval(0.5)
+    beta_2: float = unit_interval(0.999)
+    momentum: float = unit_interval(0.0)
+    nesterov: bool = False
+    lr_decay: float = non_negative(0.0, "inverse-time decay per step: lr / (1 + decay * step)")
+    label_smoothing: str = choice("one_sided", LABEL_SMOOTHING)
+    smoothing: float = dataclasses.field(default=0.1, metadata={"min": 0, "max": 0.49})
+    d_steps: int = positive(1)
+    d_batch: str = choice("separate", D_BATCH)
+    step_order: str = choice("d_first", STEP_ORDER)
+    jit_compile: str = choice("auto", ("auto", "on", "off"), "XLA: 'auto' is on for GPUs only")
+    steps_per_execution: int = positive(1)
+    sample_every: int = positive(1)
+    fid_samples: int = positive(1000)
+
+    KIND = "dcgan"
+
+    def check(self) -> None:
+        size = self.image_size
+        if self.architecture == "dcgan":
+            _, k = dcgan_geometry(size)
+            if k < 2:
+                raise ValueError(f"image_size={size} must be a multiple of 16 or 4 x an odd number >= 3 "
+                                 "(the dcgan architecture needs at least two stride-2 stages)")
+        elif self.architecture == "book":
+            if size % 8 or book_feature_size(size) < 1:
+                raise ValueError(f"image_size={size} does not fit the book architecture: it must be a "
+                                 "multiple of 8 and at least 24 (three upsamplings; valid convs in D)")
+        elif size % 4 or size < 8:
+            raise ValueError(f"image_size={size} does not fit the {self.architecture} architecture: "
+                             "it must be a multiple of 4 and at least 8")
+
+    def scale_overrides(self, profile_name: str) -> dict:
+        if profile_name == "smoke":
+            return dict(dataset="digits", split="train", channels=1, image_size=28 if self.image_size == 28 else 32,
+                        width=self.width * SMOKE_WIDTH[self.architecture], epochs=SMOKE_EPOCHS,
+                        batch_size=min(self.batch_size, 64), fid_samples=300)
+        if profile_name == "standard":
+            return dict(epochs=min(self.epochs, STANDARD_EPOCHS[self.preset]), fid_samples=2000)
+        return {}
+
+
+SMOKE_EPOCHS = 5
+SMOKE_WIDTH = {"dcgan": 0.25, "book": 0.125, "pyimagesearch": 0.25, "gans_in_action": 0.25,
+               "mastering_pytorch": 0.25}
+STANDARD_EPOCHS = {"modern": 15, "paper": 10, "book": 25, "pyimagesearch": 15, "gans_in_action": 15,
+                   "mastering_pytorch": 3, "custom": 10}
+
+_PRESETS: dict[str, dict] = {
+    "modern": dict(epochs=30, batch_size=128),
+    "paper": dict(dataset="faces", image_size=64, channels=3, g_filters=128, d_filters=64, kernel_size=5,
+                  noise="uniform", label_smoothing="none", epochs=25, batch_size=128),
+    "book": dict(architecture="book", dataset="faces", image_size=64, channels=3, init="glorot",
+                 optimizer="sgd", learning_rate=5e-4, momentum=0.9, nesterov=True,
+                 label_smoothing="noisy", smoothing=0.1, epochs=10000, batch_size=128),
+    "pyimagesearch": dict(architecture="pyimagesearch", split="all", init="glorot", noise="uniform",
+                          lr_decay=2e-4 / 50, label_smoothing="none", d_batch="mixed", epochs=50,
+                          batch_size=128),
+    "gans_in_action": dict(architecture="gans_in_action", dataset="mnist", init="glorot", learning_rate=1e-3,
+                           beta_1=0.9, label_smoothing="none", epochs=43, batch_size=128),
+    "mastering_pytorch": dict(architecture="mastering_pytorch", dataset="mnist", image_size=64, latent_dim=64,
+                              init="glorot", learning_rate=1e-3, beta_1=0.9, label_smoothing="none",
+                              step_order="g_first", epochs=10, batch_size=32),
+}
+PRESETS = tuple(_PRESETS)
+
+
+def config(name: str = "modern", **overrides) -> DCGANConfig:
+    """The named preset as a full-size, validated :class:`DCGANConfig`.
+
+    ``overrides`` replace fields (unknown names raise ``ValueError``).
+    """
+    if name not in _PRESETS:
+        raise ValueError(f"unknown DCGAN preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return DCGANConfig(preset=name, **_PRESETS[name]).replace(**overrides)
+
+
+# ---------------------------------------------------------------------------
+# Geometry helpers
+# ---------------------------------------------------------------------------
+def dcgan_geometry(image_size: int) -> tuple[int, int]:
+    """``(start, stages)``: the generator starts at ``start x start`` and doubles
+    ``stages`` times (28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4))."""
+    start, stages = image_size, 0
+    while start % 2 == 0 and start // 2 >= 4:
+        start, stages = start // 2, stages + 1
+    return start, stages
+
+
+def book_feature_size(image_size: int) -> int:
+    """Side of the book discriminator's last feature map (64 -> 6)."""
+    s = image_size // 2
+    for _ in range(2):
+        s = (s - 2) // 2
+    return s
+
+
+def _width(cfg: DCGANConfig, units: int) -> int:
+    return max(1, int(round(units * cfg.width)))
+
+
+def _kernel_init(cfg: DCGANConfig):
+    if cfg.init == "dcgan":
+        return keras.initializers.RandomNormal(0.0, 0.02)
+    return "glorot_uniform"
+
+
+# ---------------------------------------------------------------------------
+# Generators
+# ---------------------------------------------------------------------------
+def _g_dcgan(cfg, z, init):
+    start, stages = dcgan_geometry(cfg.image_size)
+    filters = _width(cfg, cfg.g_filters * 2 ** (stages - 1))
+    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init)(z)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.Reshape((start, start, filters))(x)
+    for _ in range(stages - 1):
+        filters = max(1, filters // 2)
+        x = layers.Conv2DTranspose(filters, cfg.kernel_size, 2, padding="same", use_bias=False,
+                                   kernel_initializer=init)(x)
+        x = layers.ReLU()(layers.BatchNormalization()(x))
+    return layers.Conv2DTranspose(cfg.channels, cfg.kernel_size, 2, padding="same", activation="tanh",
+                                  kernel_initializer=init)(x)
+
+
+def _g_book(cfg, z, init):
+    start = cfg.image_size // 8
+    x = layers.Dense(_width(cfg, 2048), activation="relu", kernel_initializer=init)(z)
+    filters = _width(cfg, 256)
+    x = layers.Dense(start * start * filters, kernel_initializer=init)(x)
+    x = layers.ReLU()(layers.BatchNormalization()(x))
+    x = layers.Reshape((start, start, filters))(x)
+    for units in (128, 64):
+        x = layers.UpSampling2D()(x)
+        x = layers.Conv2D(_width(cfg, units), 5, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = layers.UpSampling2D()(x)
+    return layers.Conv2D(cfg.channels, 5, padding="same", activation="tanh", kernel_initializer=init)(x)
+
+
+def _g_pyimagesearch(cfg, z, init):
+    start = cfg.image_size // 4
+    x = layers.BatchNormalization()(layers.Dense(_width(cfg, 512), activation="relu", kernel_initializer=init)(z))
+    filters = _width(cfg, 64)
+    x = layers.Dense(start * start * filters, activation="relu", kernel_initializer=init)(x)
+    x = layers.Reshape((start, start, filters))(layers.BatchNormalization()(x))
+    x = layers.Conv2DTranspose(_width(cfg, 32), 5, 2, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Conv2DTranspose(cfg.channels, 5, 2, padding="same", activation="tanh", kernel_initializer=init)(x)
+
+
+def _g_gans_in_action(cfg, z, init):
+    start = cfg.image_size // 4
+    filters = _width(cfg, 256)
+    x = layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
+    for units, stride in ((128, 2), (64, 1)):
+        x = layers.Conv2DTranspose(_width(cfg, units), 3, stride, padding="same", kernel_initializer=init)(x)
+        x = layers.LeakyReLU(0.01)(layers.BatchNormalization()(x))
+    return layers.Conv2DTranspose(cfg.channels, 3, 2, padding="same", activation="tanh", kernel_initializer=init)(x)
+
+
+def _g_mastering_pytorch(cfg, z, init):
+    start = cfg.image_size // 4
+    filters = _width(cfg, 128)
+    x = layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
+    x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
+    for units in (128, 64):
+        x = layers.UpSampling2D()(x)
+        x = layers.Conv2D(_width(cfg, units), 3, padding="same", kernel_initializer=init)(x)
+        x = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x))
+    return layers.Conv2D(cfg.channels, 3, padding="same", activation="tanh", kernel_initializer=init)(x)
+
+
+# ---------------------------------------------------------------------------
+# Discriminators (all end in one logit)
+# ---------------------------------------------------------------------------
+def _d_dcgan(cfg, x, init):
+    _, stages = dcgan_geometry(cfg.image_size)
+    x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
+                                            kernel_initializer=init)(x))
+    for j in range(1, stages):
+        x = layers.Conv2D(_width(cfg, cfg.d_filters * 2 ** j), cfg.kernel_size, 2, padding="same", use_bias=False,
+                          kernel_initializer=init)(x)
+        x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+
+
+def _d_book(cfg, x, init):
+    for units, kernel, padding in ((128, 5, "same"), (256, 3, "valid"), (512, 3, "valid")):
+        x = layers.Conv2D(_width(cfg, units), kernel, padding=padding, kernel_initializer=init)(x)
+        x = layers.MaxPooling2D()(layers.LeakyReLU(0.2)(x))
+    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 1024), kernel_initializer=init)(layers.Flatten()(x)))
+    return layers.Dense(1, kernel_initializer=init)(x)
+
+
+def _d_pyimagesearch(cfg, x, init):
+    for units in (32, 64):
+        x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, units), 5, 2, padding="same", kernel_initializer=init)(x))
+    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 512), kernel_initializer=init)(layers.Flatten()(x)))
+    return layers.Dense(1, kernel_initializer=init)(x)
+
+
+def _d_gans_in_action(cfg, x, init):
+    for i, units in enumerate((32, 64, 128)):
+        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
+        if i:
+            x = layers.BatchNormalization()(x)
+        x = layers.LeakyReLU(0.01)(x)
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+
+
+def _d_mastering_pytorch(cfg, x, init):
+    for i, units in enumerate((16, 32, 64, 128)):
+        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
+        x = layers.SpatialDropout2D(0.25)(layers.LeakyReLU(0.2)(x))
+        if i:
+            x = layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x)
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+
+
+_GENERATORS = {"dcgan": _g_dcgan, "book": _g_book, "pyimagesearch": _g_pyimagesearch,
+               "gans_in_action": _g_gans_in_action, "mastering_pytorch": _g_mastering_pytorch}
+_DISCRIMINATORS = {"dcgan": _d_dcgan, "book": _d_book, "pyimagesearch": _d_pyimagesearch,
+                   "gans_in_action": _d_gans_in_action, "mastering_pytorch": _d_mastering_pytorch}
+
+
+def build_generator(cfg: DCGANConfig) -> keras.Model:
+    """Noise ``(batch, latent_dim)`` -> images ``(batch, size, size, channels)`` in [-1, 1]."""
+    z = keras.Input((cfg.latent_dim,), name="z")
+    return keras.Model(z, _GENERATORS[cfg.architecture](cfg, z, _kernel_init(cfg)), name=f"{cfg.preset}_generator")
+
+
+def build_discriminator(cfg: DCGANConfig) -> keras.Model:
+    """Images ``(batch, size, size, channels)`` -> real/fake logits ``(batch, 1)``."""
+    x = keras.Input((cfg.image_size, cfg.image_size, cfg.channels), name="image")
+    return keras.Model(x, _DISCRIMINATORS[cfg.architecture](cfg, x, _kernel_init(cfg)),
+                       name=f"{cfg.preset}_discriminator")
+
+
+class DCGAN(GAN):
+    """A DCGAN built from a :class:`DCGANConfig` (or a preset name).
+
+    ``compile()`` without arguments makes the optimizers the config describes.
+    """
+
+    def __init__(self, cfg: DCGANConfig | str = "modern"):
+        if isinstance(cfg, str):
+            cfg = config(cfg)
+        if not isinstance(cfg, DCGANConfig):
+            raise ValueError(f"DCGAN needs a DCGANConfig or a preset name, got {type(cfg).__name__}")
+        super().__init__(build_generator(cfg), build_discriminator(cfg), latent_dim=cfg.latent_dim,
+                         noise=cfg.noise, label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
+                         d_steps=cfg.d_steps, d_batch=cfg.d_batch, step_order=cfg.step_order, seed=cfg.seed,
+                         name=f"dcgan_{cfg.preset}")
+        self.cfg = cfg
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        cfg = self.cfg
+        g_lr = cfg.g_learning_rate or cfg.learning_rate
+        d_optimizer = d_optimizer or make_optimizer(cfg.optimizer, cfg.learning_rate, beta_1=cfg.beta_1,
+                                                    beta_2=cfg.beta_2, momentum=cfg.momentum,
+                                                    nesterov=cfg.nesterov, decay=cfg.lr_decay)
+        g_optimizer = g_optimizer or make_optimizer(cfg.optimizer, g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2,
+                                                    momentum=cfg.momentum, nesterov=cfg.nesterov,
+                                                    decay=cfg.lr_decay)
+        kwargs.setdefault("jit_compile", {"auto": "auto", "on": True, "off": False}[cfg.jit_compile])
+        kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
+        super().compile(d_optimizer, g_optimizer, **kwargs)

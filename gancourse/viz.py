@@ -1,0 +1,104 @@
+"""Plots: image grids with correct de-normalisation, training curves.
+
+Images in gancourse are float ``[-1, 1]`` (a ``tanh`` generator's range);
+:func:`to_uint8` maps them to displayable ``uint8`` with ``(x + 1) / 2 * 255``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+
+def to_uint8(images: np.ndarray, value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Map float images in ``value_range`` to ``uint8`` ``[0, 255]`` (values outside are clipped)."""
+    low, high = value_range
+    if high <= low:
+        raise ValueError(f"value_range must be (low, high) with high > low, got {value_range}")
+    x = (np.asarray(images, dtype=np.float32) - low) / (high - low)
+    return np.round(np.clip(x, 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
+def grid(images: np.ndarray, ncols: int | None = None, pad: int = 1,
+         value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
+    """Tile ``(n, H, W, C)`` images into one ``uint8`` image of ``ceil(n / ncols)`` rows.
+
+    Greyscale (C = 1) gives a ``(rows*H, cols*W)`` array; colour gives ``(..., 3)``.
+    """
+    images = np.asarray(images)
+    if images.ndim == 3:
+        images = images[..., None]
+    if images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError(f"images must be (n, H, W, 1|3), got shape {images.shape}")
+    n, h, w, c = images.shape
+    ncols = ncols or int(math.ceil(math.sqrt(n)))
+    nrows = int(math.ceil(n / ncols))
+    out = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 255, dtype=np.uint8)
+    tiles = to_uint8(images, value_range)
+    for i in range(n):
+        r, col = divmod(i, ncols)
+        out[pad + r * (h + pad):pad + r * (h + pad) + h, pad + col * (w + pad):pad + col * (w + pad) + w] = tiles[i]
+    return out[..., 0] if c == 1 else out
+
+
+def save_grid(images: np.ndarray, path: str | Path, ncols: int | None = None) -> Path:
+    """Write :func:`grid` of ``images`` as a PNG file."""
+    from PIL import Image
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(grid(images, ncols)).save(path)
+    return path
+
+
+def show_grid(images: np.ndarray, ax=None, title: str | None = None, ncols: int | None = None):
+    """Draw :func:`grid` of ``images`` on a matplotlib axis (a new figure when ``None``)."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(4, 4))
+    tiled = grid(images, ncols)
+    ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=255)
+    ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_evolution(images_by_epoch: dict[int, np.ndarray], n: int = 8, max_columns: int = 6):
+    """One grid per recorded epoch, side by side: the same noise as training goes on."""
+    import matplotlib.pyplot as plt
+
+    epochs = sorted(images_by_epoch)
+    if not epochs:
+        raise ValueError("no sample images were recorded")
+    if len(epochs) > max_columns:
+        picks = np.linspace(0, len(epochs) - 1, max_columns).round().astype(int)
+        epochs = [epochs[i] for i in sorted(set(picks))]
+    fig, axes = plt.subplots(1, len(epochs), figsize=(2.2 * len(epochs), 2.4), squeeze=False)
+    for ax, epoch in zip(axes[0], epochs):
+        show_grid(images_by_epoch[epoch][:n * n] if n else images_by_epoch[epoch], ax=ax, title=f"epoch {epoch}")
+    fig.tight_layout()
+    return fig
+
+
+def plot_history(history, keys=("d_loss", "g_loss"), ax=None, title: str | None = None):
+    """Plot per-epoch curves from a ``keras.callbacks.History`` or a dict of lists."""
+    import matplotlib.pyplot as plt
+
+    logs = getattr(history, "history", history)
+    missing = [k for k in keys if k not in logs]
+    if missing:
+        raise ValueError(f"history has no {', '.join(missing)}; it has {', '.join(logs)}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    for key in keys:
+        values = logs[key]
+        ax.plot(range(1, len(values) + 1), values, marker="o", label=key)
+    ax.set_xlabel("epoch")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax
