@@ -102,3 +102,25 @@ def plot_history(history, keys=("d_loss", "g_loss"), ax=None, title: str | None 
     if title:
         ax.set_title(title)
     return ax
+
+
+def plot_metric(values_by_epoch: dict[int, float], baselines: dict[str, float] | None = None, ax=None,
+                label: str = "generator", ylabel: str = "FID", title: str | None = None):
+    """A per-epoch metric as a line, with reference values as dashed horizontal lines."""
+    import matplotlib.pyplot as plt
+
+    if not values_by_epoch:
+        raise ValueError("no metric values were recorded")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3))
+    epochs = sorted(values_by_epoch)
+    ax.plot(epochs, [values_by_epoch[e] for e in epochs], marker="o", label=label)
+    for i, (name, value) in enumerate((baselines or {}).items()):
+        ax.axhline(value, linestyle="--", color=f"C{i + 1}", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_yscale("log")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    return ax

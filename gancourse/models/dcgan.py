@@ -62,6 +62,8 @@ class DCGANConfig(Config):
     g_filters: int = positive(64, "dcgan architecture: generator filters at the last hidden layer")
     d_filters: int = positive(64, "dcgan architecture: discriminator filters at the first layer")
     kernel_size: int = positive(4, "dcgan architecture: kernel size")
+    stages: int | None = dataclasses.field(default=None, metadata={
+        "min": 2, "doc": "dcgan architecture: stride-2 stages (None: as many as the image size allows)"})
     init: str = choice("dcgan", ("dcgan", "glorot"), "dcgan: N(0, 0.02) kernels")
     bn_epsilon: float = positive(0.8, "mastering_pytorch: epsilon of the BatchNorm2d(c, 0.8) layers")
     noise: str = choice("normal", NOISE)
@@ -88,10 +90,10 @@ class DCGANConfig(Config):
     def check(self) -> None:
         size = self.image_size
         if self.architecture == "dcgan":
-            _, k = dcgan_geometry(size)
-            if k < 2:
-                raise ValueError(f"image_size={size} must be a multiple of 16 or 4 x an odd number >= 3 "
-                                 "(the dcgan architecture needs at least two stride-2 stages)")
+            start, k = dcgan_geometry(size, self.stages)
+            if k < 2 or start < 2 or start * 2 ** k != size:
+                raise ValueError(f"image_size={size} does not fit the dcgan architecture with stages={self.stages}: "
+                                 "the size must be start x 2^stages with start >= 2 and at least two stages")
         elif self.architecture == "book":
             if size % 8 or book_feature_size(size) < 1:
                 raise ValueError(f"image_size={size} does not fit the book architecture: it must be a "
@@ -102,7 +104,9 @@ class DCGANConfig(Config):
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
-            return dict(dataset="digits", split="train", channels=1, image_size=28 if self.image_size == 28 else 32,
+            size = 28 if self.image_size == 28 else 32
+            stages = dcgan_geometry(self.image_size, self.stages)[1] if self.architecture == "dcgan" else None
+            return dict(dataset="digits", stages=stages, split="train", channels=1, image_size=size,
                         width=self.width * SMOKE_WIDTH[self.architecture], epochs=SMOKE_EPOCHS,
                         batch_size=min(self.batch_size, 64), fid_samples=300)
         if profile_name == "standard":
@@ -148,9 +152,13 @@ def config(name: str = "modern", **overrides) -> DCGANConfig:
 # ---------------------------------------------------------------------------
 # Geometry helpers
 # ---------------------------------------------------------------------------
-def dcgan_geometry(image_size: int) -> tuple[int, int]:
+def dcgan_geometry(image_size: int, stages: int | None = None) -> tuple[int, int]:
     """``(start, stages)``: the generator starts at ``start x start`` and doubles
-    ``stages`` times (28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4))."""
+    ``stages`` times. By default as many times as keeps ``start >= 4``
+    (28 -> (7, 2), 32 -> (4, 3), 64 -> (4, 4)); with ``stages`` given,
+    ``start = image_size / 2**stages`` (32 with 4 stages -> (2, 4))."""
+    if stages is not None:
+        return image_size // 2 ** stages, stages
     start, stages = image_size, 0
     while start % 2 == 0 and start // 2 >= 4:
         start, stages = start // 2, stages + 1
@@ -179,7 +187,7 @@ def _kernel_init(cfg: DCGANConfig):
 # Generators
 # ---------------------------------------------------------------------------
 def _g_dcgan(cfg, z, init):
-    start, stages = dcgan_geometry(cfg.image_size)
+    start, stages = dcgan_geometry(cfg.image_size, cfg.stages)
     filters = _width(cfg, cfg.g_filters * 2 ** (stages - 1))
     x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init)(z)
     x = layers.ReLU()(layers.BatchNormalization()(x))
@@ -244,7 +252,7 @@ def _g_mastering_pytorch(cfg, z, init):
 # Discriminators (all end in one logit)
 # ---------------------------------------------------------------------------
 def _d_dcgan(cfg, x, init):
-    _, stages = dcgan_geometry(cfg.image_size)
+    _, stages = dcgan_geometry(cfg.image_size, cfg.stages)
     x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
                                             kernel_initializer=init)(x))
     for j in range(1, stages):
@@ -335,3 +343,73 @@ class DCGAN(GAN):
         kwargs.setdefault("jit_compile", {"auto": "auto", "on": True, "off": False}[cfg.jit_compile])
         kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
         super().compile(d_optimizer, g_optimizer, **kwargs)
+
+
+# ---------------------------------------------------------------------------
+# Comparing the presets
+# ---------------------------------------------------------------------------
+def describe_presets(names=PRESETS) -> list[dict]:
+    """One row per preset: data, image shape, parameter counts, optimiser, labels, noise.
+
+    Builds the full-size networks (the largest, ``book``, has 55 M parameters).
+    """
+    rows = []
+    for name in names:
+        cfg = config(name)
+        opt = (f"SGD({cfg.learning_rate:g}, m={cfg.momentum:g}{', Nesterov' if cfg.nesterov else ''})"
+               if cfg.optimizer == "sgd" else f"Adam({cfg.learning_rate:g}, b1={cfg.beta_1:g})")
+        rows.append({"preset": name, "data": cfg.dataset, "image": f"{cfg.image_size}x{cfg.image_size}x{cfg.channels}",
+                     "G params": build_generator(cfg).count_params(),
+                     "D params": build_discriminator(cfg).count_params(),
+                     "optimizer": opt + (" + decay" if cfg.lr_decay else ""),
+                     "labels": cfg.label_smoothing, "noise": cfg.noise, "batch": cfg.batch_size})
+    return rows
+
+
+def comparison_config(name: str, profile_name: str | None = None, max_epochs: int | None = None) -> DCGANConfig:
+    """A preset scaled for a profile so that all presets can train on the same data.
+
+    Presets made for a face folder (``book``, ``paper``) switch to greyscale
+    Fashion-MNIST at 32x32 outside the smoke profile, so the comparison needs no
+    data you have to supply.
+    """
+    cfg = config(name).scaled(profile_name)
+    if cfg.dataset == "faces":
+        cfg = cfg.replace(dataset="fashion_mnist", channels=1, image_size=32)
+    if max_epochs is not None:
+        cfg = cfg.replace(epochs=min(cfg.epochs, max_epochs))
+    return cfg
+
+
+def compare_presets(extractor, real_features, names=PRESETS, profile_name: str | None = None,
+                    max_epochs: int | None = None, n_samples: int = 16, verbose: int = 0) -> dict[str, dict]:
+    """Train each preset on the same data and measure it the same way.
+
+    Args:
+        extractor: feature extractor for the Fréchet distance (see :mod:`gancourse.metrics`).
+        real_features: features of held-out real images.
+        names: presets to train.
+        profile_name: profile (``None``: ``GANCOURSE_PROFILE``).
+        max_epochs: cap on every preset's epochs.
+
+    Returns:
+        ``{preset: {"config", "history", "fid" (per epoch), "samples", "seconds"}}``.
+    """
+    import time
+
+    from gancourse import data, set_seed
+    from gancourse.training import FIDMonitor, SampleGrid
+
+    results = {}
+    for name in names:
+        cfg = comparison_config(name, profile_name, max_epochs)
+        set_seed(cfg.seed)
+        gan = DCGAN(cfg)
+        gan.compile()
+        fid = FIDMonitor(extractor, real_features, n=cfg.fid_samples)
+        grid = SampleGrid(n_samples, every=cfg.epochs)
+        start = time.perf_counter()
+        history = gan.fit(data.load(cfg, split=cfg.split), epochs=cfg.epochs, callbacks=[fid, grid], verbose=verbose)
+        results[name] = {"config": cfg, "history": history.history, "fid": fid.values,
+                         "samples": grid.images[cfg.epochs], "seconds": time.perf_counter() - start}
+    return results

@@ -1,0 +1,83 @@
+"""Chapter 04 (DCGAN) exercises: references and graders."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+
+def transposed_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
+    """Reference: output side of ``Conv2DTranspose`` for an input side ``size``."""
+    if padding == "same":
+        return size * stride
+    return size * stride + max(kernel - stride, 0)
+
+
+def grade_transposed_output_size(answer) -> None:
+    for size, kernel, stride, padding in itertools.product((1, 4, 7, 8), (1, 3, 4, 5), (1, 2, 3), ("same", "valid")):
+        want = transposed_output_size(size, kernel, stride, padding)
+        got = answer(size, kernel, stride, padding)
+        assert got == want, (f"size={size}, kernel={kernel}, stride={stride}, padding={padding!r}: "
+                             f"expected {want}, got {got}")
+
+
+def discriminator_targets(n: int, mode: str, smoothing: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
+    """Reference: ``(real, fake)`` target arrays of shape ``(n, 1)`` for a label-smoothing mode."""
+    real = np.full((n, 1), 1.0 if mode == "none" else 1.0 - smoothing, dtype=np.float32)
+    fake = np.full((n, 1), smoothing if mode == "two_sided" else 0.0, dtype=np.float32)
+    return real, fake
+
+
+def grade_discriminator_targets(answer) -> None:
+    for n, mode, s in itertools.product((1, 5), ("none", "one_sided", "two_sided"), (0.1, 0.2)):
+        want_real, want_fake = discriminator_targets(n, mode, s)
+        got = answer(n, mode, s)
+        assert isinstance(got, tuple) and len(got) == 2, f"return a (real, fake) pair, got {type(got).__name__}"
+        real, fake = (np.asarray(g, dtype=np.float32) for g in got)
+        assert real.shape == (n, 1) and fake.shape == (n, 1), \
+            f"n={n}: both arrays must have shape ({n}, 1), got {real.shape} and {fake.shape}"
+        assert np.allclose(real, want_real) and np.allclose(fake, want_fake), (
+            f"mode={mode!r}, smoothing={s}: expected real={want_real[0, 0]:.2f}, fake={want_fake[0, 0]:.2f}; "
+            f"got real={real[0, 0]:.2f}, fake={fake[0, 0]:.2f}")
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """Reference: generator output in ``[-1, 1]`` -> ``uint8`` in ``[0, 255]``."""
+    return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
+
+
+def grade_to_uint8(answer) -> None:
+    rng = np.random.default_rng(0)
+    cases = [np.array([-1.0, 0.0, 1.0], np.float32), rng.uniform(-1, 1, (4, 8, 8, 1)).astype(np.float32),
+             np.array([-1.2, 1.3], np.float32)]
+    for x in cases:
+        got = np.asarray(answer(x.copy()))
+        assert got.dtype == np.uint8, f"return dtype uint8 (images are saved and shown as uint8), got {got.dtype}"
+        assert got.shape == x.shape, f"keep the shape {x.shape}, got {got.shape}"
+        want = to_uint8(x)
+        worst = int(np.max(np.abs(got.astype(int) - want.astype(int))))
+        assert worst <= 1, (f"for inputs {x.ravel()[:3]} expected {want.ravel()[:3]}, got {got.ravel()[:3]} "
+                            "(remember -1 -> 0, 1 -> 255, and clip values outside [-1, 1])")
+
+
+def conv2d_params(in_channels: int, filters: int, kernel: int, use_bias: bool = True) -> int:
+    """Reference: trainable parameters of a ``Conv2D`` layer."""
+    return kernel * kernel * in_channels * filters + (filters if use_bias else 0)
+
+
+def grade_conv2d_params(answer) -> None:
+    for c, f, k, b in itertools.product((1, 3, 64), (1, 32, 128), (1, 3, 5), (True, False)):
+        want = conv2d_params(c, f, k, b)
+        got = answer(c, f, k, b)
+        assert got == want, f"in_channels={c}, filters={f}, kernel={k}, use_bias={b}: expected {want}, got {got}"
+
+
+EXERCISES = {
+    "04.transposed_output_size": ("Output size of a transposed convolution", transposed_output_size,
+                                  grade_transposed_output_size),
+    "04.discriminator_targets": ("Label targets for none / one-sided / two-sided smoothing", discriminator_targets,
+                                 grade_discriminator_targets),
+    "04.to_uint8": ("De-normalise generator output for display", to_uint8, grade_to_uint8),
+    "04.conv2d_params": ("Parameter count of a Conv2D layer", conv2d_params, grade_conv2d_params),
+}

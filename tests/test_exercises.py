@@ -1,0 +1,48 @@
+import keras
+import numpy as np
+import pytest
+
+from gancourse import exercises
+from gancourse.exercises import ch04
+
+
+def test_every_reference_passes_its_checker():
+    assert exercises.list_exercises("04") == ["04.conv2d_params", "04.discriminator_targets",
+                                              "04.to_uint8", "04.transposed_output_size"]
+    for exercise_id in exercises.list_exercises():
+        result = exercises.check(exercise_id, exercises.get(exercise_id).reference)
+        assert result.passed, str(result)
+
+
+@pytest.mark.parametrize("exercise_id,wrong,hint", [
+    ("04.transposed_output_size", lambda s, k, st, p: s * st, "padding='valid'"),
+    ("04.discriminator_targets", lambda n, m, s: (np.full((n, 1), 1 - s), np.full((n, 1), s)), "mode='none'"),
+    ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.float32), "dtype uint8"),
+    ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.uint8), "clip"),
+    ("04.conv2d_params", lambda c, f, k, b: k * k * c * f, "use_bias=True"),
+])
+def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
+    result = exercises.check(exercise_id, wrong)
+    assert not result and hint in result.message
+    assert str(result).startswith("[NOT YET]")
+
+
+def test_checker_reports_exceptions_and_unknown_ids():
+    def broken(*args):
+        raise KeyError("oops")
+
+    assert "your function raised KeyError" in exercises.check("04.conv2d_params", broken).message
+    assert not exercises.check("04.conv2d_params", 3)
+    with pytest.raises(ValueError, match="unknown exercise '99.x'"):
+        exercises.check("99.x", print)
+
+
+def test_references_agree_with_keras():
+    for size, kernel, stride, padding in [(7, 4, 2, "same"), (7, 5, 2, "valid"), (4, 3, 1, "valid"), (8, 1, 3, "valid")]:
+        layer = keras.layers.Conv2DTranspose(1, kernel, stride, padding=padding)
+        out = layer(np.zeros((1, size, size, 1), np.float32))
+        assert out.shape[1] == ch04.transposed_output_size(size, kernel, stride, padding)
+    for c, f, k, b in [(3, 8, 5, True), (64, 128, 3, False)]:
+        layer = keras.layers.Conv2D(f, k, use_bias=b)
+        layer.build((None, 16, 16, c))
+        assert layer.count_params() == ch04.conv2d_params(c, f, k, b)

@@ -1,0 +1,113 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gancourse import training
+from gancourse.data.pipeline import image_dataset
+from gancourse.models import dcgan
+
+
+def _gan(**changes):
+    cfg = dcgan.config("modern").scaled("smoke").replace(batch_size=8, **changes)
+    gan = dcgan.DCGAN(cfg)
+    gan.compile()
+    return cfg, gan
+
+
+def _data(cfg, n=32, seed=0):
+    x = np.random.default_rng(seed).uniform(-1, 1, (n, cfg.image_size, cfg.image_size, 1)).astype(np.float32)
+    return image_dataset(x, cfg.batch_size, seed=seed)
+
+
+@pytest.mark.parametrize("mode,real,fake", [("none", (1, 1), (0, 0)), ("one_sided", (0.9, 0.9), (0, 0)),
+                                            ("two_sided", (0.9, 0.9), (0.1, 0.1)), ("noisy", (0.8, 1.0), (0, 0.2))])
+def test_label_targets(mode, real, fake):
+    _, gan = _gan(label_smoothing=mode)
+    logits = tf.zeros((500, 1))
+    r, f = gan.label_targets(logits, True).numpy(), gan.label_targets(logits, False).numpy()
+    assert r.shape == f.shape == (500, 1)
+    assert real[0] - 1e-6 <= r.min() and r.max() <= real[1] + 1e-6
+    assert fake[0] - 1e-6 <= f.min() and f.max() <= fake[1] + 1e-6
+    if mode == "noisy":
+        assert r.std() > 0.03 and f.std() > 0.03  # drawn per sample
+
+
+def test_option_validation():
+    cfg = dcgan.config("modern").scaled("smoke")
+    g, d = dcgan.build_generator(cfg), dcgan.build_discriminator(cfg)
+    with pytest.raises(ValueError, match="noise='gauss'"):
+        training.GAN(g, d, latent_dim=100, noise="gauss")
+    with pytest.raises(ValueError, match="d_steps=0 must be >= 1"):
+        training.GAN(g, d, latent_dim=100, d_steps=0)
+    with pytest.raises(ValueError, match="smoothing=0.7"):
+        training.GAN(g, d, latent_dim=100, smoothing=0.7)
+    with pytest.raises(ValueError, match="optimizer='rmsprop'"):
+        training.make_optimizer("rmsprop", 1e-3)
+
+
+def test_checkpoint_resume_restores_weights_optimizer_and_epoch(tmp_path):
+    cfg, gan = _gan(epochs=2)
+    history, _ = training.fit(gan, _data(cfg), cfg, tmp_path, verbose=0)
+    assert history.epoch == [0, 1]
+    assert sorted(p.name for p in (tmp_path / "samples").iterdir()) == ["epoch_0001.png", "epoch_0002.png"]
+    assert any((tmp_path / "logs").rglob("events.out.tfevents*"))
+
+    cfg2, fresh = _gan(epochs=2)
+    assert training.restore(fresh, tmp_path / "checkpoints") == 2
+    assert int(fresh.g_optimizer.iterations) == int(gan.g_optimizer.iterations) == 8
+    for a, b in zip(gan.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    for a, b in zip(gan.d_optimizer.variables, fresh.d_optimizer.variables):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))  # Adam moments too
+    np.testing.assert_array_equal(np.asarray(gan.seed_generator.state), np.asarray(fresh.seed_generator.state))
+
+    # A longer run in the same folder continues at epoch 3 with the same step counter.
+    cfg3, resumed = _gan(epochs=3)
+    history, _ = training.fit(resumed, _data(cfg3), cfg3, tmp_path, verbose=0)
+    assert history.epoch == [2]
+    assert int(resumed.g_optimizer.iterations) == 12
+    assert training.restore(_gan()[1], tmp_path / "checkpoints") == 3
+    # Nothing left to do: no training, no history.
+    again, _ = training.fit(_gan(epochs=3)[1], _data(cfg3), cfg3, tmp_path, verbose=0)
+    assert again is None
+
+
+def test_restore_into_another_architecture_is_a_clear_error(tmp_path):
+    cfg, gan = _gan(epochs=1)
+    training.fit(gan, _data(cfg), cfg, tmp_path, verbose=0, tensorboard=False)
+    other = dcgan.DCGAN(dcgan.config("gans_in_action").scaled("smoke"))
+    other.compile()
+    with pytest.raises(ValueError, match="does not match this model"):
+        training.restore(other, tmp_path / "checkpoints")
+    assert training.restore(other, tmp_path / "empty") == 0
+
+
+def test_nan_loss_stops_with_named_loss_and_step():
+    cfg, gan = _gan()
+    bad = np.full((16, 28, 28, 1), np.nan, np.float32)
+    with pytest.raises(training.NonFiniteLossError, match=r"d_loss became nan at epoch 1, step 1"):
+        gan.fit(image_dataset(bad, 8), epochs=1, verbose=0, callbacks=[training.StopOnNonFinite()])
+
+
+def test_sample_grid_keeps_fixed_noise_images():
+    cfg, gan = _gan(epochs=2)
+    grid = training.SampleGrid(n=4)
+    gan.fit(_data(cfg), epochs=2, verbose=0, callbacks=[grid])
+    assert sorted(grid.images) == [1, 2]
+    assert grid.images[1].shape == (4, 28, 28, 1)
+    assert not np.array_equal(grid.images[1], grid.images[2])  # the generator moved
+    np.testing.assert_array_equal(grid.noise, gan.fixed_noise(4))
+
+
+def test_fid_monitor_logs_into_history():
+    cfg, gan = _gan(epochs=1)
+
+    class MeanFeatures:
+        def features(self, images):
+            return np.stack([images.mean(axis=(1, 2, 3)), images.std(axis=(1, 2, 3))], axis=1)
+
+    real = np.random.default_rng(1).normal(size=(50, 2))
+    monitor = training.FIDMonitor(MeanFeatures(), real, n=20)
+    history = gan.fit(_data(cfg), epochs=1, verbose=0, callbacks=[monitor])
+    assert history.history["fid"][0] == pytest.approx(monitor.values[1])
+    assert monitor.values[1] > 0

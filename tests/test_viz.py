@@ -1,0 +1,39 @@
+import numpy as np
+import pytest
+
+from gancourse import viz
+
+
+def test_to_uint8_maps_range_and_clips():
+    out = viz.to_uint8(np.array([-1.5, -1.0, 0.0, 1.0, 2.0]))
+    assert out.dtype == np.uint8 and out.tolist() == [0, 0, 128, 255, 255]
+    assert viz.to_uint8(np.array([0.0, 0.5, 1.0]), value_range=(0, 1)).tolist() == [0, 128, 255]
+    with pytest.raises(ValueError, match="high > low"):
+        viz.to_uint8(np.zeros(2), value_range=(1, 1))
+
+
+def test_grid_layout_and_values():
+    images = np.stack([np.full((4, 5, 1), v, np.float32) for v in (-1.0, 1.0, 0.0)])
+    tiled = viz.grid(images, ncols=2, pad=1)
+    assert tiled.shape == (2 * 5 + 1, 2 * 6 + 1)
+    assert tiled[1, 1] == 0 and tiled[1, 7] == 255 and tiled[6, 1] == 128
+    assert tiled[6, 7] == 255  # the empty cell stays white
+    assert viz.grid(np.zeros((4, 3, 3, 3))).shape == (9, 9, 3)
+    with pytest.raises(ValueError, match=r"\(n, H, W, 1\|3\)"):
+        viz.grid(np.zeros((2, 3, 3, 2)))
+
+
+def test_save_and_plots(tmp_path):
+    from PIL import Image
+
+    path = viz.save_grid(np.zeros((4, 8, 8, 1)), tmp_path / "g" / "grid.png")
+    with Image.open(path) as im:
+        assert im.size == (2 * 9 + 1, 2 * 9 + 1)
+    fig = viz.show_evolution({1: np.zeros((4, 8, 8, 1)), 2: np.ones((4, 8, 8, 1))}, n=2)
+    assert len(fig.axes) == 2
+    ax = viz.plot_history({"d_loss": [1.0, 0.5], "g_loss": [2.0, 1.0]})
+    assert len(ax.lines) == 2
+    with pytest.raises(ValueError, match="history has no fid"):
+        viz.plot_history({"d_loss": [1.0]}, keys=("fid",))
+    with pytest.raises(ValueError, match="no sample images"):
+        viz.show_evolution({})
