@@ -62,9 +62,9 @@ def trainable_trap(generator, discriminator, latent_dim: int, real: np.ndarray, 
     """Run :class:`LegacyLoop` without and with toggling and report which weights moved.
 
     Returns:
-        ``{"untoggled: D changed", "untoggled: G changed", "toggled: D changed",
-        "toggled: G changed"}`` -> bool. Under Keras 3 the untoggled loop leaves
-        D's weights exactly as they were.
+        A dict from ``"untoggled: D changed"``, ``"untoggled: G changed"``,
+        ``"toggled: D changed"`` and ``"toggled: G changed"`` to booleans. Under
+        Keras 3 the untoggled loop leaves D's weights exactly as they were.
     """
     result = {}
     for toggle in (False, True):

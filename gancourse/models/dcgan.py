@@ -81,7 +81,7 @@ class DCGANConfig(Config):
     d_batch: str = choice("separate", D_BATCH)
     step_order: str = choice("d_first", STEP_ORDER)
     jit_compile: str = choice("auto", ("auto", "on", "off"), "XLA: 'auto' is on for GPUs only")
-    steps_per_execution: int = positive(1)
+    steps_per_execution: int = positive(8, "train steps per tf.function call (measured by the bench)")
     sample_every: int = positive(1)
     fid_samples: int = positive(1000)
 
