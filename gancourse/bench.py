@@ -19,12 +19,13 @@ import time
 
 MODELS = ("dcgan",)
 SIZES = ("smoke", "standard")
+BASELINE = "legacy loop (baseline)"
 VARIANTS = {
-    "legacy loop (baseline)": {},
-    "fit": {"jit_compile": False, "steps_per_execution": 1},
-    "fit + steps_per_execution=8": {"jit_compile": False, "steps_per_execution": 8},
-    "fit + XLA": {"jit_compile": True, "steps_per_execution": 1},
-    "fit + XLA + steps_per_execution=8": {"jit_compile": True, "steps_per_execution": 8},
+    BASELINE: {},
+    "fit, 1 step per call": {"jit_compile": False, "steps_per_execution": 1},
+    "fit, 8 steps per call (default)": {"jit_compile": False, "steps_per_execution": 8},
+    "fit + XLA, 1 step per call": {"jit_compile": True, "steps_per_execution": 1},
+    "fit + XLA, 8 steps per call": {"jit_compile": True, "steps_per_execution": 8},
 }
 
 
@@ -51,7 +52,7 @@ def _worker(model: str, size: str, variant: str, steps: int, warmup: int) -> dic
     cfg = _config(model, size)
     images, _ = data.arrays("digits", "all", image_size=cfg.image_size, channels=cfg.channels)
     batch = cfg.batch_size
-    if variant == "legacy loop (baseline)":
+    if variant == BASELINE:
         loop = LegacyLoop(dcgan.build_generator(cfg), dcgan.build_discriminator(cfg), cfg.latent_dim,
                           keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
                           keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1))
@@ -81,6 +82,8 @@ def _worker(model: str, size: str, variant: str, steps: int, warmup: int) -> dic
 
 def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8, variants=None) -> list[dict]:
     """Measure every variant for every size, each in a fresh process."""
+    if model not in MODELS:
+        raise ValueError(f"unknown model {model!r} for bench; choose one of {', '.join(MODELS)}")
     results = []
     for size in sizes:
         if size not in SIZES:
@@ -99,13 +102,13 @@ def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8,
 
 def report(results: list[dict]) -> str:
     """A plain-text table with each variant's speed-up over the baseline of its size."""
-    lines = [f"{'size':9} {'variant':36} {'steps/s':>8} {'images/s':>9} {'peak MB':>8} {'x baseline':>10}"]
+    lines = [f"{'size':9} {'variant':34} {'steps/s':>8} {'images/s':>9} {'peak MB':>8} {'x baseline':>10}"]
     for size in dict.fromkeys(r["size"] for r in results):
         rows = [r for r in results if r["size"] == size]
-        base = next((r for r in rows if r["variant"] == "legacy loop (baseline)"), None)
+        base = next((r for r in rows if r["variant"] == BASELINE), None)
         for r in rows:
             ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}" if base else "-"
-            lines.append(f"{size:9} {r['variant']:36} {r['steps_per_s']:8.2f} {r['images_per_s']:9.0f} "
+            lines.append(f"{size:9} {r['variant']:34} {r['steps_per_s']:8.2f} {r['images_per_s']:9.0f} "
                          f"{r['peak_rss_mb']:8.0f} {ratio:>10}")
     return "\n".join(lines)
 

@@ -289,12 +289,14 @@ class StopOnNonFinite(keras.callbacks.Callback):
         self._epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
-        for key, value in (logs or {}).items():
-            value = float(value)
+        logs = logs or {}
+        # Losses first: when a loss is NaN the other metrics usually are too.
+        for key in sorted(logs, key=lambda k: ("loss" not in k, k)):
+            value = float(logs[key])
             if not math.isfinite(value):
                 self.model.stop_training = True
                 raise NonFiniteLossError(
-                    f"{key} became {value} at epoch {self._epoch + 1}, step {batch + 1}. "
+                    f"{key} became {value} at epoch {self._epoch + 1} (first seen after step {batch + 1}). "
                     "Training stopped; the last checkpoint holds the last good epoch. Try a lower "
                     "learning rate, check that the data is scaled to [-1, 1], or add label smoothing."
                 )
