@@ -27,7 +27,7 @@ book: $(STAMP)
 test: unit notebooks book-check
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests
 
 # Each chapter converted to a notebook and executed cell by cell (errors fail; outputs are not compared).
 notebooks: $(STAMP)
