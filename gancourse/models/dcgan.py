@@ -108,13 +108,13 @@ class DCGANConfig(Config):
             stages = dcgan_geometry(self.image_size, self.stages)[1] if self.architecture == "dcgan" else None
             return dict(dataset="digits", stages=stages, split="train", channels=1, image_size=size,
                         width=self.width * SMOKE_WIDTH[self.architecture], epochs=SMOKE_EPOCHS,
-                        batch_size=min(self.batch_size, 64), fid_samples=300)
+                        batch_size=min(self.batch_size, 32), fid_samples=300)
         if profile_name == "standard":
             return dict(epochs=min(self.epochs, STANDARD_EPOCHS[self.preset]), fid_samples=2000)
         return {}
 
 
-SMOKE_EPOCHS = 5
+SMOKE_EPOCHS = 10
 SMOKE_WIDTH = {"dcgan": 0.25, "book": 0.125, "pyimagesearch": 0.25, "gans_in_action": 0.25,
                "mastering_pytorch": 0.25}
 STANDARD_EPOCHS = {"modern": 15, "paper": 10, "book": 25, "pyimagesearch": 15, "gans_in_action": 15,
