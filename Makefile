@@ -8,8 +8,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export GANCOURSE_PROFILE ?= smoke
 export TF_CPP_MIN_LOG_LEVEL ?= 3
-export MPLBACKEND ?= Agg
 export PYTHONUNBUFFERED := 1
+# (MPLBACKEND is left alone: the kernels need the inline backend to show figures.)
 CHAPTERS := $(shell grep -o 'book/[0-9][0-9]_[a-z0-9_]*' _toc.yml | sort -u)
 
 .PHONY: book test unit notebooks book-check sync bench clean
