@@ -1,0 +1,107 @@
+"""Reusable layers and training helpers shared by the chapter models.
+
+* :class:`MinibatchDiscrimination` - Salimans et al.'s minibatch features.
+* :func:`instance_norm`, :func:`norm_layer` - the normalisation switch.
+* :class:`HistoricalAverage` - the historical-averaging regulariser.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+from keras import layers
+
+NORMS = ("batch", "instance", "layer", "none")
+
+
+@keras.saving.register_keras_serializable(package="gancourse")
+class MinibatchDiscrimination(layers.Layer):
+    """Minibatch discrimination (Salimans et al. 2016).
+
+    For features ``f(x_i)`` of size ``A`` and a learned tensor ``T`` of shape
+    ``(A, B, C)``, each sample gets ``M_i = f(x_i) T`` of shape ``(B, C)`` (the
+    source book misprints it as ``A x B``). For every kernel ``b``,
+    ``c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_1)`` and
+    ``o(x_i)_b = sum_j c_b(x_i, x_j)`` (``j`` runs over the whole batch, ``i``
+    included). The layer returns ``[f(x_i), o(x_i)]``: ``(batch, A + B)``. A
+    discriminator that sees ``o`` can tell a batch of near-identical samples
+    (large ``o``) from a varied one, which penalises mode collapse.
+
+    Args:
+        num_kernels: ``B``.
+        kernel_dim: ``C``.
+    """
+
+    def __init__(self, num_kernels: int = 50, kernel_dim: int = 5, **kwargs):
+        super().__init__(**kwargs)
+        if num_kernels < 1 or kernel_dim < 1:
+            raise ValueError(f"num_kernels and kernel_dim must be >= 1, got {num_kernels} and {kernel_dim}")
+        self.num_kernels, self.kernel_dim = int(num_kernels), int(kernel_dim)
+
+    def build(self, input_shape):
+        if len(input_shape) != 2:
+            raise ValueError(f"MinibatchDiscrimination takes (batch, features) inputs, got shape {input_shape}; "
+                             "flatten first")
+        self.T = self.add_weight(name="T", shape=(input_shape[-1], self.num_kernels * self.kernel_dim),
+                                 initializer=keras.initializers.RandomNormal(0.0, 0.05))
+
+    def call(self, x):
+        m = tf.reshape(tf.matmul(x, self.T), [-1, self.num_kernels, self.kernel_dim])
+        l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
+        return tf.concat([x, tf.reduce_sum(tf.exp(-l1), axis=1)], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1] + self.num_kernels)
+
+    def get_config(self):
+        return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim}
+
+
+def instance_norm(epsilon: float = 1e-5, affine: bool = False, name: str | None = None) -> layers.Layer:
+    """Instance normalisation of channels-last feature maps.
+
+    ``GroupNormalization(groups=-1)`` normalises every channel of every sample
+    over its spatial positions, which is instance norm (Ulyanov et al.); with
+    ``affine=False`` it matches PyTorch's ``InstanceNorm2d`` default.
+    """
+    return layers.GroupNormalization(groups=-1, epsilon=epsilon, center=affine, scale=affine, name=name)
+
+
+def norm_layer(kind: str, **kwargs) -> layers.Layer:
+    """``"batch"``, ``"instance"`` (feature maps), ``"layer"`` (per sample over
+    features, the vector analogue of instance norm) or ``"none"`` (identity)."""
+    if kind == "batch":
+        return layers.BatchNormalization(**kwargs)
+    if kind == "instance":
+        return instance_norm(**kwargs)
+    if kind == "layer":
+        return layers.LayerNormalization(center=False, scale=False, **kwargs)
+    if kind == "none":
+        return layers.Identity(**kwargs)
+    raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")
+
+
+class HistoricalAverage:
+    """Historical averaging (Salimans et al.): penalise ``||theta - (1/t) sum_i theta[i]||^2``.
+
+    Keeps a running mean of ``variables``. Call :meth:`penalty` inside the loss
+    (it is differentiable in the current weights) and :meth:`update` after each
+    optimizer step. Create it outside ``tf.function`` (it owns variables).
+    """
+
+    def __init__(self, variables):
+        self.variables = list(variables)
+        if not self.variables:
+            raise ValueError("HistoricalAverage needs at least one variable")
+        self.means = [tf.Variable(tf.identity(v), trainable=False) for v in self.variables]
+        self.count = tf.Variable(1.0, trainable=False)
+
+    def penalty(self):
+        """Squared distance of the current weights to their historical mean."""
+        return tf.add_n([tf.reduce_sum(tf.square(v - m)) for v, m in zip(self.variables, self.means)])
+
+    def update(self) -> None:
+        """Fold the current weights into the running mean."""
+        self.count.assign_add(1.0)
+        for v, m in zip(self.variables, self.means):
+            m.assign_add((v - m) / self.count)
