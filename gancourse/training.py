@@ -25,6 +25,7 @@ LABEL_SMOOTHING = ("none", "one_sided", "two_sided", "noisy")
 NOISE = ("normal", "uniform")
 D_BATCH = ("separate", "mixed")
 STEP_ORDER = ("d_first", "g_first")
+GENERATOR_LOSSES = ("non_saturating", "minimax")
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -77,7 +78,12 @@ class GAN(keras.Model):
         step_order: ``"d_first"`` (D then G, most sources) or ``"g_first"`` (G
             then D on the same fakes, as the Mastering PyTorch loop does).
         g_target: the label the generator asks D to give its fakes.
+        generator_loss: ``"non_saturating"`` (``-log D(G(z))``, the default) or
+            ``"minimax"`` (the saturating ``log(1 - D(G(z)))`` of the original game).
         seed: seed of the noise and label-noise generator.
+
+    Subclasses change the objective through three hooks: :meth:`generator_objective`,
+    :meth:`regularizer` (added to a network's loss) and :meth:`after_update`.
 
     The metrics ``fit()`` reports: ``d_loss``, ``g_loss``, ``d_acc`` (fraction
     of real and fake samples D classifies correctly), ``d_real`` and ``d_fake``
@@ -87,12 +93,14 @@ class GAN(keras.Model):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                  noise: str = "normal", label_smoothing: str = "none", smoothing: float = 0.1,
                  d_steps: int = 1, d_batch: str = "separate", step_order: str = "d_first",
-                 g_target: float = 1.0, seed: int = 0, name: str = "gan"):
+                 g_target: float = 1.0, generator_loss: str = "non_saturating", seed: int = 0,
+                 name: str = "gan"):
         super().__init__(name=name)
         _check_option("noise", noise, NOISE)
         _check_option("label_smoothing", label_smoothing, LABEL_SMOOTHING)
         _check_option("d_batch", d_batch, D_BATCH)
         _check_option("step_order", step_order, STEP_ORDER)
+        _check_option("generator_loss", generator_loss, GENERATOR_LOSSES)
         if not 0 <= smoothing < 0.5:
             raise ValueError(f"smoothing={smoothing!r} must be in [0, 0.5)")
         if int(d_steps) < 1:
@@ -107,6 +115,7 @@ class GAN(keras.Model):
         self.d_batch = d_batch
         self.step_order = step_order
         self.g_target = float(g_target)
+        self.generator_loss = generator_loss
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_optimizer = None
         self.g_optimizer = None
@@ -196,32 +205,49 @@ class GAN(keras.Model):
                 loss = losses.discriminator_loss(real_logits, fake_logits,
                                                  self.label_targets(real_logits, True),
                                                  self.label_targets(fake_logits, False))
+            loss = loss + self.regularizer("discriminator")
         weights = self.discriminator.trainable_variables
         self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.after_update("discriminator")
         acc = losses.discriminator_accuracy(real_logits, fake_logits)
         return loss, acc, tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits))
 
-    def generator_step(self, batch):
-        """One G update with the non-saturating loss. Returns ``(loss, fakes)``."""
+    def generator_objective(self, fakes, real=None):
+        """The generator's adversarial loss for ``fakes`` (``real`` is the current real batch)."""
+        logits = self.discriminator(fakes, training=True)
+        if self.generator_loss == "minimax":
+            return losses.minimax_generator_loss(logits)
+        return losses.generator_loss(logits, self.g_target)
+
+    def regularizer(self, network: str):
+        """An extra term added to ``network``'s loss (``"generator"`` or ``"discriminator"``); 0 here."""
+        return 0.0
+
+    def after_update(self, network: str) -> None:
+        """Called after each optimizer step of ``network``; nothing here."""
+
+    def generator_step(self, batch, real=None):
+        """One G update. Returns ``(loss, fakes)``."""
         with tf.GradientTape() as tape:
             fakes = self.generator(self.sample_noise(batch), training=True)
-            loss = losses.generator_loss(self.discriminator(fakes, training=True), self.g_target)
+            loss = self.generator_objective(fakes, real) + self.regularizer("generator")
         weights = self.generator.trainable_variables
         self.g_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
+        self.after_update("generator")
         return loss, fakes
 
     def train_step(self, data):
         real = data[0] if isinstance(data, (tuple, list)) else data
         batch = tf.shape(real)[0]
         if self.step_order == "g_first":
-            g_loss, fakes = self.generator_step(batch)
+            g_loss, fakes = self.generator_step(batch, real)
             d_out = self.discriminator_step(real, fakes)
             for _ in range(self.d_steps - 1):
                 d_out = self.discriminator_step(real)
         else:
             for _ in range(self.d_steps):
                 d_out = self.discriminator_step(real)
-            g_loss, _ = self.generator_step(batch)
+            g_loss, _ = self.generator_step(batch, real)
         d_loss, d_acc, d_real, d_fake = d_out
         for key, value in zip(("d_loss", "g_loss", "d_acc", "d_real", "d_fake"),
                               (d_loss, g_loss, d_acc, d_real, d_fake)):
