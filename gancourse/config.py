@@ -229,3 +229,16 @@ def parse_overrides(cls: type[Config], items: list[str]) -> dict[str, Any]:
         except ValueError as exc:
             raise ValueError(f"override {key}={raw!r}: cannot convert to {_type_name(target)} ({exc})") from exc
     return out
+
+
+def as_config(value: Any, config_cls: type[Config], presets, owner: str) -> Config:
+    """``value`` as a ``config_cls``: a preset name goes through ``presets(name)``.
+
+    Raises:
+        ValueError: ``value`` is neither a ``config_cls`` nor a preset name.
+    """
+    if isinstance(value, str):
+        value = presets(value)
+    if not isinstance(value, config_cls):
+        raise ValueError(f"{owner} needs a {config_cls.__name__} or a preset name, got {type(value).__name__}")
+    return value

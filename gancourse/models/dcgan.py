@@ -41,7 +41,7 @@ import dataclasses
 import keras
 from keras import layers
 
-from gancourse.config import Config, choice, non_negative, positive, unit_interval
+from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
 from gancourse.data import DATASETS
 from gancourse.training import D_BATCH, GAN, LABEL_SMOOTHING, NOISE, STEP_ORDER, make_optimizer
 
@@ -321,10 +321,7 @@ class DCGAN(GAN):
     """
 
     def __init__(self, cfg: DCGANConfig | str = "modern"):
-        if isinstance(cfg, str):
-            cfg = config(cfg)
-        if not isinstance(cfg, DCGANConfig):
-            raise ValueError(f"DCGAN needs a DCGANConfig or a preset name, got {type(cfg).__name__}")
+        cfg = as_config(cfg, DCGANConfig, config, "DCGAN")
         super().__init__(build_generator(cfg), build_discriminator(cfg), latent_dim=cfg.latent_dim,
                          noise=cfg.noise, label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
                          d_steps=cfg.d_steps, d_batch=cfg.d_batch, step_order=cfg.step_order, seed=cfg.seed,

@@ -1,0 +1,198 @@
+"""Fully connected GANs: the toy problems of the theory chapter and the book's MLP.
+
+Presets (``config(name)``):
+
+``ring``
+    2-D ring of 8 Gaussians (the standard mode-collapse test bed). Small MLPs,
+    Adam(1e-3, beta_1=0.5).
+``line``
+    1-D mixture of two Gaussians, for watching a generator's density move.
+``book``
+    The source book's illustration network for 28x28 MNIST digits: generator
+    100 -> 500 -> 500 -> 784, discriminator 784 -> 500 -> 500 -> 1. The book
+    gives no activations; we use LeakyReLU(0.2) and a ``tanh`` output, with the
+    DCGAN optimiser.
+
+Stabilisation switches (all off by default, each from Salimans et al. 2016
+unless noted), so they can be compared on the same problem:
+``feature_matching`` (G matches the mean of D's last hidden layer on real and
+fake batches instead of fooling D), ``minibatch_kernels`` (a
+:class:`~gancourse.nn.MinibatchDiscrimination` layer before D's output),
+``historical_weight`` (historical averaging on both networks),
+``label_smoothing``, and ``norm`` (``batch`` or per-sample ``layer``
+normalisation in the hidden layers, the vector analogue of instance norm).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import keras
+import numpy as np
+from keras import layers
+
+from gancourse import losses, nn
+from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
+from gancourse.training import GENERATOR_LOSSES, GAN, LABEL_SMOOTHING, make_optimizer
+
+DATA = ("ring", "line", "digits", "mnist")
+
+
+@dataclasses.dataclass(frozen=True)
+class GANConfig(Config):
+    """Configuration of a :class:`ToyGAN` (see the module docstring)."""
+
+    data: str = choice("ring", DATA)
+    latent_dim: int = positive(2)
+    hidden: int = positive(128, "units of every hidden layer")
+    depth: int = positive(2, "hidden layers per network")
+    norm: str = choice("none", ("none", "batch", "layer"))
+    generator_loss: str = choice("non_saturating", GENERATOR_LOSSES)
+    feature_matching: bool = False
+    minibatch_kernels: int = non_negative(0, "0 turns minibatch discrimination off")
+    minibatch_dim: int = positive(5)
+    historical_weight: float = non_negative(0.0)
+    label_smoothing: str = choice("none", LABEL_SMOOTHING)
+    smoothing: float = dataclasses.field(default=0.1, metadata={"min": 0, "max": 0.49})
+    learning_rate: float = positive(1e-3)
+    beta_1: float = unit_interval(0.5)
+    steps_per_epoch: int = positive(100)
+    n_train: int = positive(20000)
+    steps_per_execution: int = positive(25)
+
+    KIND = "gan"
+
+    @property
+    def data_shape(self) -> tuple:
+        """Shape of one sample."""
+        return {"ring": (2,), "line": (1,), "digits": (28, 28, 1), "mnist": (28, 28, 1)}[self.data]
+
+    def scale_overrides(self, profile_name: str) -> dict:
+        if profile_name == "smoke":
+            changes = {"epochs": min(self.epochs, 10)}
+            if self.data == "mnist":
+                changes.update(data="digits", steps_per_epoch=40)
+            return changes
+        return {}
+
+
+_PRESETS = {
+    "ring": dict(data="ring", epochs=30, batch_size=256),
+    "line": dict(data="line", latent_dim=1, hidden=32, epochs=20, batch_size=256),
+    "book": dict(data="mnist", latent_dim=100, hidden=500, learning_rate=2e-4, epochs=50, batch_size=128,
+                 steps_per_epoch=468, n_train=60000),
+}
+PRESETS = tuple(_PRESETS)
+RING_STD = 0.05
+
+
+def config(name: str = "ring", **overrides) -> GANConfig:
+    """The named preset as a validated :class:`GANConfig`."""
+    if name not in _PRESETS:
+        raise ValueError(f"unknown GAN preset {name!r}; choose one of {', '.join(PRESETS)}")
+    return GANConfig(preset=name, **_PRESETS[name]).replace(**overrides)
+
+
+def _hidden_stack(cfg: GANConfig, x, prefix: str):
+    for i in range(cfg.depth):
+        x = layers.Dense(cfg.hidden, name=f"{prefix}_dense{i}")(x)
+        if cfg.norm != "none":
+            x = nn.norm_layer(cfg.norm)(x)
+        x = layers.LeakyReLU(0.2, name=f"{prefix}_act{i}")(x)
+    return x
+
+
+def build_generator(cfg: GANConfig) -> keras.Model:
+    """Noise ``(batch, latent_dim)`` -> samples of shape ``cfg.data_shape``."""
+    z = keras.Input((cfg.latent_dim,), name="z")
+    x = _hidden_stack(cfg, z, "g")
+    size = int(np.prod(cfg.data_shape))
+    if len(cfg.data_shape) > 1:
+        x = layers.Reshape(cfg.data_shape)(layers.Dense(size, activation="tanh")(x))
+    else:
+        x = layers.Dense(size)(x)
+    return keras.Model(z, x, name=f"{cfg.preset}_generator")
+
+
+def build_discriminator(cfg: GANConfig) -> keras.Model:
+    """Samples -> one logit; the last hidden layer is named ``features``."""
+    inputs = keras.Input(cfg.data_shape, name="x")
+    x = layers.Flatten()(inputs) if len(cfg.data_shape) > 1 else inputs
+    x = layers.Activation("linear", name="features")(_hidden_stack(cfg, x, "d"))
+    if cfg.minibatch_kernels:
+        x = nn.MinibatchDiscrimination(cfg.minibatch_kernels, cfg.minibatch_dim)(x)
+    return keras.Model(inputs, layers.Dense(1)(x), name=f"{cfg.preset}_discriminator")
+
+
+class ToyGAN(GAN):
+    """A fully connected GAN with the stabilisation switches of :class:`GANConfig`."""
+
+    def __init__(self, cfg: GANConfig | str = "ring"):
+        cfg = as_config(cfg, GANConfig, config, "ToyGAN")
+        super().__init__(build_generator(cfg), build_discriminator(cfg), latent_dim=cfg.latent_dim,
+                         label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
+                         generator_loss=cfg.generator_loss, seed=cfg.seed, name=f"gan_{cfg.preset}")
+        self.cfg = cfg
+        self.features = keras.Model(self.discriminator.inputs, self.discriminator.get_layer("features").output)
+        self.history_averages = {}
+        if cfg.historical_weight:
+            self.history_averages = {
+                "generator": nn.HistoricalAverage(self.generator.trainable_variables),
+                "discriminator": nn.HistoricalAverage(self.discriminator.trainable_variables)}
+
+    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        cfg = self.cfg
+        kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
+        super().compile(d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
+                        g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), **kwargs)
+
+    def generator_objective(self, fakes, real=None):
+        if self.cfg.feature_matching and real is not None:
+            return losses.feature_matching_loss(self.features(real, training=True), self.features(fakes, training=True))
+        return super().generator_objective(fakes, real)
+
+    def regularizer(self, network: str):
+        if network in self.history_averages:
+            return self.cfg.historical_weight * self.history_averages[network].penalty()
+        return 0.0
+
+    def after_update(self, network: str) -> None:
+        if network in self.history_averages:
+            self.history_averages[network].update()
+
+
+def dataset(cfg: GANConfig, seed: int | None = None):
+    """The training ``tf.data.Dataset`` of a preset (repeated, ``steps_per_epoch`` batches per epoch)."""
+    from gancourse import data
+    from gancourse.data import toy
+
+    seed = cfg.seed if seed is None else seed
+    if cfg.data == "ring":
+        x = toy.ring(cfg.n_train, std=RING_STD, seed=seed)
+    elif cfg.data == "line":
+        x = toy.gaussian_mixture_1d(cfg.n_train, seed=seed)
+    else:
+        x, _ = data.arrays(cfg.data, "train", image_size=28, channels=1)
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).repeat()
+    return ds.batch(cfg.batch_size, drop_remainder=True).take(cfg.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
+
+
+def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
+    """Build, compile and train a :class:`ToyGAN`; returns ``(gan, history)``."""
+    from gancourse import set_seed
+
+    set_seed(cfg.seed)
+    gan = ToyGAN(cfg)
+    gan.compile()
+    history = gan.fit(dataset(cfg), epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose)
+    return gan, history
+
+
+def ring_scores(gan: ToyGAN, n: int = 2000) -> dict:
+    """Mode coverage of ``n`` samples of a ring-preset GAN (see :func:`gancourse.metrics.mode_coverage`)."""
+    from gancourse import metrics
+    from gancourse.data import toy
+
+    return metrics.mode_coverage(gan.sample(n, seed=1), toy.ring_centers(), std=RING_STD)

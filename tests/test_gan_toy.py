@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from gancourse import losses
+from gancourse.models import gan
+
+
+def test_book_mlp_parameter_counts():
+    cfg = gan.config("book")
+    g, d = gan.build_generator(cfg), gan.build_discriminator(cfg)
+    # G: 100->500->500->784; D: 784->500->500->1 (the book's illustration network)
+    assert g.count_params() == (100 * 500 + 500) + (500 * 500 + 500) + (500 * 784 + 784) == 693_784
+    assert d.count_params() == (784 * 500 + 500) + (500 * 500 + 500) + 501 == 643_501
+    assert g.output_shape == (None, 28, 28, 1)
+    assert cfg.scaled("smoke").data == "digits"
+
+
+def test_switches_change_the_networks():
+    base = gan.config("ring")
+    d = gan.build_discriminator(base)
+    assert d.output_shape == (None, 1) and gan.build_generator(base).output_shape == (None, 2)
+    mbd = gan.build_discriminator(base.replace(minibatch_kernels=4, minibatch_dim=3))
+    assert mbd.count_params() == d.count_params() + 128 * 4 * 3 + 4  # T, and 4 more inputs to the last Dense
+    kinds = [type(layer).__name__ for layer in gan.build_generator(base.replace(norm="batch")).layers]
+    assert kinds.count("BatchNormalization") == base.depth
+    with pytest.raises(ValueError, match="unknown GAN preset"):
+        gan.config("circle")
+    with pytest.raises(ValueError, match="norm='instance'"):
+        gan.config("ring", norm="instance")
+    with pytest.raises(ValueError, match="ToyGAN needs a GANConfig"):
+        gan.ToyGAN(3)
+
+
+def _compiled(**changes):
+    model = gan.ToyGAN(gan.config("ring").replace(**changes))
+    model.compile()
+    return model
+
+
+def _moved(before, model):
+    return [not np.array_equal(a, b.numpy()) for a, b in zip(before, model.trainable_variables)]
+
+
+@pytest.mark.parametrize("changes", [{}, {"feature_matching": True}, {"historical_weight": 0.1},
+                                     {"generator_loss": "minimax"}, {"minibatch_kernels": 4}])
+def test_each_update_touches_only_its_network(changes):
+    model = _compiled(**changes)
+    real = tf.constant(np.random.default_rng(0).normal(size=(16, 2)), tf.float32)
+    g0 = [v.numpy().copy() for v in model.generator.trainable_variables]
+    d0 = [v.numpy().copy() for v in model.discriminator.trainable_variables]
+    model.discriminator_step(real)
+    assert all(_moved(d0, model.discriminator)) and not any(_moved(g0, model.generator))
+    d1 = [v.numpy().copy() for v in model.discriminator.trainable_variables]
+    model.generator_step(16, real)
+    assert all(_moved(g0, model.generator)) and not any(_moved(d1, model.discriminator))
+
+
+def test_feature_matching_objective_and_historical_penalty():
+    model = _compiled(feature_matching=True, historical_weight=0.5)
+    real = tf.constant(np.random.default_rng(1).normal(size=(32, 2)), tf.float32)
+    fakes = model.generator(model.fixed_noise(32))
+    want = losses.feature_matching_loss(model.features(real, training=True), model.features(fakes, training=True))
+    assert float(model.generator_objective(fakes, real)) == pytest.approx(float(want), rel=1e-5)
+    assert float(model.regularizer("generator")) == 0.0  # weights equal their own history
+    model.generator_step(32, real)
+    assert float(model.regularizer("generator")) > 0.0
+    assert float(_compiled().regularizer("generator")) == 0.0
+
+
+def test_short_training_reports_finite_metrics_and_coverage():
+    cfg = gan.config("ring").replace(epochs=2, steps_per_epoch=10, n_train=2000, steps_per_execution=5)
+    model, history = gan.train(cfg)
+    assert len(history.history["d_loss"]) == 2 and np.isfinite(history.history["g_loss"]).all()
+    assert int(model.g_optimizer.iterations) == 20
+    scores = gan.ring_scores(model, n=500)
+    assert 0 <= scores["modes_covered"] <= 8 and 0 <= scores["high_quality"] <= 1
