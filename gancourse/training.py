@@ -19,7 +19,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gancourse import losses
+from gancourse import losses, metrics
 
 LABEL_SMOOTHING = ("none", "one_sided", "two_sided", "noisy")
 NOISE = ("normal", "uniform")
@@ -374,8 +374,6 @@ class FIDMonitor(keras.callbacks.Callback):
 
     def __init__(self, extractor, real_features: np.ndarray, n: int = 500, key: str = "fid"):
         super().__init__()
-        from gancourse import metrics
-
         self.extractor = extractor
         self.real_stats = metrics.feature_stats(real_features)
         self.n = int(n)
@@ -383,8 +381,6 @@ class FIDMonitor(keras.callbacks.Callback):
         self.values: dict[int, float] = {}
 
     def on_epoch_end(self, epoch, logs=None):
-        from gancourse import metrics
-
         images = self.model.generate(self.model.fixed_noise(self.n, seed=1))
         value = metrics.frechet_distance(*metrics.feature_stats(self.extractor.features(images)), *self.real_stats)
         self.values[epoch + 1] = value

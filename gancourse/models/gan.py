@@ -29,9 +29,11 @@ import dataclasses
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers
 
-from gancourse import losses, nn
+from gancourse import data, losses, metrics, nn, set_seed
+from gancourse.data import toy
 from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
 from gancourse.training import GENERATOR_LOSSES, GAN, LABEL_SMOOTHING, make_optimizer
 
@@ -163,9 +165,6 @@ class ToyGAN(GAN):
 
 def dataset(cfg: GANConfig, seed: int | None = None):
     """The training ``tf.data.Dataset`` of a preset (repeated, ``steps_per_epoch`` batches per epoch)."""
-    from gancourse import data
-    from gancourse.data import toy
-
     seed = cfg.seed if seed is None else seed
     if cfg.data == "ring":
         x = toy.ring(cfg.n_train, std=RING_STD, seed=seed)
@@ -173,16 +172,12 @@ def dataset(cfg: GANConfig, seed: int | None = None):
         x = toy.gaussian_mixture_1d(cfg.n_train, seed=seed)
     else:
         x, _ = data.arrays(cfg.data, "train", image_size=28, channels=1)
-    import tensorflow as tf
-
     ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).repeat()
     return ds.batch(cfg.batch_size, drop_remainder=True).take(cfg.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
 
 
 def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
     """Build, compile and train a :class:`ToyGAN`; returns ``(gan, history)``."""
-    from gancourse import set_seed
-
     set_seed(cfg.seed)
     gan = ToyGAN(cfg)
     gan.compile()
@@ -192,7 +187,4 @@ def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
 
 def ring_scores(gan: ToyGAN, n: int = 2000) -> dict:
     """Mode coverage of ``n`` samples of a ring-preset GAN (see :func:`gancourse.metrics.mode_coverage`)."""
-    from gancourse import metrics
-    from gancourse.data import toy
-
     return metrics.mode_coverage(gan.sample(n, seed=1), toy.ring_centers(), std=RING_STD)
