@@ -272,7 +272,8 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, k: float
         ``{"modes_covered", "high_quality", "counts", "kl_to_uniform"}``:
         the number of covered modes, the fraction of high-quality samples, the
         high-quality count per mode, and the KL divergence of the covered-mode
-        histogram from the uniform one (0 when the modes are equally populated).
+        histogram from the uniform one (0 when the modes are equally populated,
+        ``log(modes)`` when all samples sit on one mode or none is high quality).
     """
     x, c = np.asarray(samples, np.float64), np.asarray(centers, np.float64)
     if x.ndim != 2 or c.ndim != 2 or x.shape[1] != c.shape[1]:
@@ -284,7 +285,11 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, k: float
     good = dist < k * std
     counts = np.bincount(nearest[good], minlength=len(c))
     covered = counts >= min_share * len(x) / len(c)
-    hist = (counts + 1e-12) / max(counts.sum(), 1)
-    kl = float(np.sum(hist * np.log(hist * len(c))))
+    if counts.sum() == 0:  # nothing lands on any mode: score it like a total collapse
+        kl = float(np.log(len(c)))
+    else:
+        hist = counts / counts.sum()
+        nonzero = hist > 0
+        kl = max(float(np.sum(hist[nonzero] * np.log(hist[nonzero] * len(c)))), 0.0)
     return {"modes_covered": int(covered.sum()), "high_quality": float(good.mean()), "counts": counts,
             "kl_to_uniform": kl}

@@ -335,11 +335,16 @@ class SampleGrid(keras.callbacks.Callback):
     the grids of successive epochs show the same latent points. The images are
     kept in :attr:`images` (``{epoch: float array in [-1, 1]}``) for plotting
     and, when ``directory`` is given, written as ``epoch_0001.png``...
+    With ``at_start=True`` the untrained generator's output is kept as epoch 0.
+    Works for any generator output (images, or points of a toy problem).
     """
 
-    def __init__(self, n: int = 64, directory: str | Path | None = None, every: int = 1, seed: int = 0):
+    def __init__(self, n: int = 64, directory: str | Path | None = None, every: int = 1, seed: int = 0,
+                 at_start: bool = False):
         super().__init__()
-        self.n, self.seed, self.every = int(n), int(seed), int(every)
+        if int(every) < 1:
+            raise ValueError(f"every={every!r} must be >= 1")
+        self.n, self.seed, self.every, self.at_start = int(n), int(seed), int(every), bool(at_start)
         self.directory = Path(directory) if directory else None
         self.noise: np.ndarray | None = None
         self.images: dict[int, np.ndarray] = {}
@@ -347,6 +352,8 @@ class SampleGrid(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         if self.noise is None:
             self.noise = self.model.fixed_noise(self.n, self.seed)
+        if self.at_start and not self.images:
+            self.images[0] = self.model.generate(self.noise)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:

@@ -7,6 +7,8 @@ from gancourse.exercises import ch04
 
 
 def test_every_reference_passes_its_checker():
+    assert exercises.list_exercises("01") == ["01.fid_from_features", "01.js_divergence",
+                                              "01.non_saturating_loss", "01.optimal_discriminator"]
     assert exercises.list_exercises("04") == ["04.conv2d_params", "04.discriminator_targets",
                                               "04.to_uint8", "04.transposed_output_size"]
     for exercise_id in exercises.list_exercises():
@@ -20,6 +22,15 @@ def test_every_reference_passes_its_checker():
     ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.float32), "dtype uint8"),
     ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.uint8), "clip"),
     ("04.conv2d_params", lambda c, f, k, b: k * k * c * f, "use_bias=True"),
+    ("01.js_divergence", lambda p, q: float(np.sum(p * np.log(p / ((p + q) / 2)))), "got nan"),
+    ("01.js_divergence", lambda p, q: 0.5 * float(np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)
+                                                                                  / ((p + q) / 2)), 0))),
+     "expected"),
+    ("01.non_saturating_loss", lambda x: float(np.mean(-np.log(1 / (1 + np.exp(-x))))), "stable form"),
+    ("01.non_saturating_loss", lambda x: float(np.mean(np.log(1 + np.exp(-x)))) * 2, "expected"),
+    ("01.optimal_discriminator", lambda p, q: p / (p + q), "use 1/2"),
+    ("01.optimal_discriminator", lambda p, q: q / (p + q + 1e-300), "expected D*"),
+    ("01.fid_from_features", lambda a, b: float(np.sum((a.mean(0) - b.mean(0)) ** 2)), "shifted and rescaled"),
 ])
 def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
     result = exercises.check(exercise_id, wrong)

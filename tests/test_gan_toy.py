@@ -75,3 +75,56 @@ def test_short_training_reports_finite_metrics_and_coverage():
     assert int(model.g_optimizer.iterations) == 20
     scores = gan.ring_scores(model, n=500)
     assert 0 <= scores["modes_covered"] <= 8 and 0 <= scores["high_quality"] <= 1
+
+
+def test_reset_reproduces_a_fresh_model_and_reuses_it():
+    cfg = gan.config("ring").replace(epochs=1, steps_per_epoch=15, n_train=1000, steps_per_execution=5,
+                                     historical_weight=1e-3, seed=3)
+    fresh, _ = gan.train(cfg)
+    first = fresh.sample(64)
+    reused, _ = gan.train(cfg.replace(seed=4))  # a model trained elsewhere ...
+    again, _ = gan.train(cfg, gan=reused)  # ... reset to seed 3 and trained again
+    assert again is reused
+    np.testing.assert_allclose(again.sample(64), first, rtol=1e-5, atol=1e-5)
+    assert int(again.g_optimizer.iterations) == 15  # counters restarted, not continued
+    with pytest.raises(ValueError, match="compile the GAN before resetting"):
+        gan.ToyGAN(cfg).reset(0)
+
+
+def test_train_steps_runs_one_update_per_batch_and_checks_shapes():
+    model = _compiled()
+    before = [w.copy() for w in model.generator.get_weights()]
+    batches = np.random.default_rng(0).normal(size=(7, 16, 2)).astype(np.float32)
+    logs = model.train_steps(batches)
+    assert int(model.g_optimizer.iterations) == 7 and int(model.d_optimizer.iterations) == 7
+    assert set(logs) == {"d_loss", "g_loss", "d_acc", "d_real", "d_fake"} and np.isfinite(list(logs.values())).all()
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.generator.get_weights()))
+    with pytest.raises(ValueError, match=r"batches must have shape \(steps, batch, 2\)"):
+        model.train_steps(np.zeros((3, 16, 3)))
+
+
+def test_stabilisation_study_rows_have_mean_and_spread():
+    base = gan.config("ring").replace(epochs=1, steps_per_epoch=10, batch_size=32, hidden=16)
+    seen = []
+    rows = gan.stabilisation_study(base, {"plain": {}, "one-sided": {"label_smoothing": "one_sided"}}, seeds=(0, 1),
+                                   progress=lambda name, seed, scores: seen.append((name, seed)))
+    assert seen == [("plain", 0), ("plain", 1), ("one-sided", 0), ("one-sided", 1)]
+    assert [r["variant"] for r in rows] == ["plain", "one-sided"]
+    for row in rows:
+        covered = [r["modes_covered"] for r in row["runs"]]
+        assert row["modes_covered"] == pytest.approx(np.mean(covered))
+        assert row["modes_covered_std"] == pytest.approx(np.std(covered, ddof=1))
+    table = gan.study_table(rows)
+    assert table.count("\n") == 3 and "| one-sided |" in table and "±" in table
+    assert set(gan.STABILISERS) >= {"feature matching", "minibatch discrimination", "historical averaging",
+                                    "one-sided smoothing", "two-sided smoothing", "batch norm", "minimax G loss"}
+    with pytest.raises(ValueError, match="scores mode coverage on the ring"):
+        gan.stabilisation_study(gan.config("line"))
+    with pytest.raises(ValueError, match="at least one seed"):
+        gan.stabilisation_study(base, seeds=())
+
+
+def test_smoke_profile_shrinks_the_ring():
+    cfg = gan.config("ring").scaled("smoke")
+    assert (cfg.hidden, cfg.batch_size, cfg.epochs) == (64, 64, 8)
+    assert gan.config("ring").scaled("standard").hidden == 128

@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 from typing import Callable
 
-from gancourse.exercises import ch04
+from gancourse.exercises import ch01, ch04
 
 _REGISTRY: dict[str, "Exercise"] = {}
 
@@ -55,6 +55,7 @@ def register(module) -> None:
         _REGISTRY[exercise_id] = Exercise(exercise_id, task, reference, grade)
 
 
+register(ch01)
 register(ch04)
 
 

@@ -72,6 +72,9 @@ class GANConfig(Config):
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
             changes = {"epochs": min(self.epochs, 10)}
+            if self.data == "ring":  # small nets and batches: the chapter repeats ring runs many times
+                changes.update(epochs=min(self.epochs, 8), batch_size=min(self.batch_size, 64),
+                               hidden=min(self.hidden, 64))
             if self.data == "mnist":
                 changes.update(data="digits", steps_per_epoch=40)
             return changes
@@ -162,6 +165,55 @@ class ToyGAN(GAN):
         if network in self.history_averages:
             self.history_averages[network].update()
 
+    def reset(self, seed: int) -> None:
+        """Start again from the state a fresh ``ToyGAN`` built with ``seed`` would have.
+
+        New initial weights (drawn exactly as the constructor draws them),
+        zeroed optimizer moments and step counters, the noise generator and the
+        historical averages restarted. The traced training function is kept,
+        so repeating a run over seeds does not pay for tracing again. Call it
+        after :meth:`compile`.
+        """
+        if self.d_optimizer is None:
+            raise ValueError("compile the GAN before resetting it")
+        set_seed(seed)
+        self.generator.set_weights(build_generator(self.cfg).get_weights())
+        self.discriminator.set_weights(build_discriminator(self.cfg).get_weights())
+        self.build_optimizers()
+        for opt in (self.d_optimizer, self.g_optimizer):
+            for v in opt.variables:
+                if v.name != "learning_rate":
+                    v.assign(tf.zeros_like(v))
+        self.seed_generator.state.assign(np.array([seed, 0], dtype=self.seed_generator.state.dtype))
+        for average in self.history_averages.values():
+            average.reset()
+
+    def train_steps(self, batches) -> dict:
+        """One training step per batch of ``batches`` (``(steps, batch, *data_shape)``)
+        in a single compiled loop, without ``fit()``'s per-epoch machinery.
+
+        For quick repeated experiments on toy data; returns the last step's
+        metrics as floats. The loop is traced once per batch shape.
+        """
+        batches = tf.convert_to_tensor(np.asarray(batches, np.float32))
+        if tuple(batches.shape[2:]) != self.cfg.data_shape:
+            raise ValueError(f"batches must have shape (steps, batch, {', '.join(map(str, self.cfg.data_shape))}), "
+                             f"got {tuple(batches.shape)}")
+        if self.d_optimizer is None:
+            raise ValueError("compile the GAN before training it")
+        if getattr(self, "_steps_loop", None) is None:
+            @tf.function
+            def loop(x):
+                logs = {k: tf.constant(0.0) for k in self._trackers}
+                for i in tf.range(tf.shape(x)[0]):
+                    logs = self.train_step(x[i])
+                return logs
+
+            self._steps_loop = loop
+        for tracker in self._trackers.values():
+            tracker.reset_state()
+        return {k: float(v) for k, v in self._steps_loop(batches).items()}
+
 
 def dataset(cfg: GANConfig, seed: int | None = None):
     """The training ``tf.data.Dataset`` of a preset (repeated, ``steps_per_epoch`` batches per epoch)."""
@@ -176,15 +228,99 @@ def dataset(cfg: GANConfig, seed: int | None = None):
     return ds.batch(cfg.batch_size, drop_remainder=True).take(cfg.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
 
 
-def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
-    """Build, compile and train a :class:`ToyGAN`; returns ``(gan, history)``."""
-    set_seed(cfg.seed)
-    gan = ToyGAN(cfg)
-    gan.compile()
+def train(cfg: GANConfig, callbacks=None, verbose: int = 0, gan: ToyGAN | None = None):
+    """Train a :class:`ToyGAN` from its initial state; returns ``(gan, history)``.
+
+    With ``gan`` (a compiled ``ToyGAN`` of the same architecture) that model
+    is :meth:`~ToyGAN.reset` to ``cfg.seed`` and trained again, which skips
+    building and tracing; the result is the same as with a new model.
+    """
+    if gan is None:
+        set_seed(cfg.seed)
+        gan = ToyGAN(cfg)
+        gan.compile()
+    else:
+        gan.reset(cfg.seed)
     history = gan.fit(dataset(cfg), epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose)
     return gan, history
 
 
 def ring_scores(gan: ToyGAN, n: int = 2000) -> dict:
     """Mode coverage of ``n`` samples of a ring-preset GAN (see :func:`gancourse.metrics.mode_coverage`)."""
+    if gan.cfg.data != "ring":
+        raise ValueError(f"ring_scores needs a GAN trained on the ring, this one has data={gan.cfg.data!r}")
     return metrics.mode_coverage(gan.sample(n, seed=1), toy.ring_centers(), std=RING_STD)
+
+
+#: The stabilisation variants compared in the theory chapter: overrides of the ring preset.
+STABILISERS = {
+    "baseline (non-saturating)": {},
+    "minimax G loss": dict(generator_loss="minimax"),
+    "feature matching": dict(feature_matching=True),
+    "minibatch discrimination": dict(minibatch_kernels=8, minibatch_dim=4),
+    "historical averaging": dict(historical_weight=1e-3),
+    "one-sided smoothing": dict(label_smoothing="one_sided"),
+    "two-sided smoothing": dict(label_smoothing="two_sided"),
+    "batch norm": dict(norm="batch"),
+    "layer norm": dict(norm="layer"),
+}
+
+STUDY_COLUMNS = ("modes_covered", "high_quality", "kl_to_uniform")
+
+
+def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = None, seeds=(0, 1, 2),
+                        progress=None) -> list[dict]:
+    """Train every variant on the ring with every seed and score mode coverage.
+
+    Each variant is ``base`` with its overrides, trained for
+    ``epochs * steps_per_epoch`` steps on fresh ring samples with
+    :meth:`ToyGAN.train_steps`. It is built and traced once;
+    :meth:`ToyGAN.reset` restarts it for each seed, and seed ``s`` fixes the
+    initial weights, the data and the noise, so all variants see the same seeds.
+
+    Args:
+        base: the configuration every variant starts from (a ring config).
+        variants: ``{name: overrides}``; :data:`STABILISERS` by default.
+        seeds: the seeds of the repeated runs (two or more for a spread).
+        progress: optional ``callable(name, seed, scores)`` called after each run.
+
+    Returns:
+        One row per variant: ``{"variant", "runs": [scores per seed], and for each
+        of modes_covered, high_quality, kl_to_uniform its mean and sample
+        standard deviation (``<key>_std``)}``.
+    """
+    base = as_config(base, GANConfig, config, "stabilisation_study")
+    if base.data != "ring":
+        raise ValueError(f"the stabilisation study scores mode coverage on the ring; got data={base.data!r}")
+    seeds = [int(s) for s in seeds]
+    if not seeds:
+        raise ValueError("give at least one seed")
+    rows = []
+    for name, overrides in (STABILISERS if variants is None else variants).items():
+        cfg = base.replace(**overrides)
+        gan, runs = ToyGAN(cfg), []
+        gan.compile()
+        steps = cfg.epochs * cfg.steps_per_epoch
+        for seed in seeds:
+            gan.reset(seed)
+            batches = toy.ring(steps * cfg.batch_size, std=RING_STD, seed=seed)
+            gan.train_steps(batches.reshape(steps, cfg.batch_size, 2))
+            runs.append(ring_scores(gan))
+            if progress is not None:
+                progress(name, seed, runs[-1])
+        row = {"variant": name, "runs": runs}
+        for key in STUDY_COLUMNS:
+            values = np.array([r[key] for r in runs], np.float64)
+            row[key] = float(values.mean())
+            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
+        rows.append(row)
+    return rows
+
+
+def study_table(rows: list[dict]) -> str:
+    """The rows of :func:`stabilisation_study` as a Markdown table (mean ± std over seeds)."""
+    lines = ["| variant | modes covered (of 8) | high-quality fraction | KL to uniform |", "|---|---|---|---|"]
+    for row in rows:
+        cells = [f"{row[k]:.2f} ± {row[k + '_std']:.2f}" for k in STUDY_COLUMNS]
+        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -100,6 +100,12 @@ class HistoricalAverage:
         """Squared distance of the current weights to their historical mean."""
         return tf.add_n([tf.reduce_sum(tf.square(v - m)) for v, m in zip(self.variables, self.means)])
 
+    def reset(self) -> None:
+        """Start a new history at the current weights."""
+        self.count.assign(1.0)
+        for v, m in zip(self.variables, self.means):
+            m.assign(v)
+
     def update(self) -> None:
         """Fold the current weights into the running mean."""
         self.count.assign_add(1.0)

@@ -1,0 +1,103 @@
+"""Chapter 01 (GAN theory) exercises: references and graders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gancourse import metrics, theory
+
+
+def js_divergence(p: np.ndarray, q: np.ndarray) -> float:
+    """Reference: Jensen-Shannon divergence of two probability vectors (natural log)."""
+    return theory.js_divergence(p, q)
+
+
+def _probability_pairs():
+    rng = np.random.default_rng(0)
+    pairs = [(np.array([0.5, 0.5]), np.array([0.5, 0.5])),
+             (np.array([1.0, 0.0]), np.array([0.0, 1.0])),  # disjoint supports: log 2
+             (np.array([0.2, 0.8, 0.0]), np.array([0.1, 0.3, 0.6]))]  # zeros must not give NaN
+    for k in (3, 10):
+        p, q = rng.dirichlet(np.ones(k)), rng.dirichlet(np.ones(k))
+        pairs.append((p, q))
+    return pairs
+
+
+def grade_js_divergence(answer) -> None:
+    for p, q in _probability_pairs():
+        want = js_divergence(p, q)
+        got = float(answer(p.copy(), q.copy()))
+        assert np.isfinite(got), f"p={np.round(p, 3)}, q={np.round(q, 3)}: got {got}; terms with p = 0 contribute 0"
+        assert abs(got - want) < 1e-6, (f"p={np.round(p, 3)}, q={np.round(q, 3)}: expected {want:.6f}, got {got:.6f} "
+                                        "(use the natural log and the mixture m = (p + q) / 2)")
+        got_swapped = float(answer(q.copy(), p.copy()))
+        assert abs(got - got_swapped) < 1e-9, "JS divergence is symmetric: JS(p, q) must equal JS(q, p)"
+
+
+def non_saturating_loss(fake_logits: np.ndarray) -> float:
+    """Reference: mean non-saturating generator loss ``-log D(G(z))`` from D's logits."""
+    x = np.asarray(fake_logits, np.float64)
+    return float(np.mean(np.logaddexp(0.0, -x)))  # -log sigmoid(x) = softplus(-x), stable
+
+
+def grade_non_saturating_loss(answer) -> None:
+    cases = [np.zeros(4), np.array([-3.0, 0.5, 2.0]), np.array([-800.0, 800.0]),  # large logits: use softplus
+             np.random.default_rng(1).normal(0, 3, 32)]
+    for logits in cases:
+        want = non_saturating_loss(logits)
+        got = float(answer(logits.copy()))
+        assert np.isfinite(got), (f"logits {np.round(logits[:4], 2)}: got {got}; compute -log(sigmoid(x)) as "
+                                  "softplus(-x) = log(1 + exp(-x)) in a stable form (np.logaddexp)")
+        assert abs(got - want) < 1e-6 * max(1.0, abs(want)), (
+            f"logits {np.round(logits[:4], 2)}: expected {want:.6f}, got {got:.6f} (mean of -log D over the batch, "
+            "with D = sigmoid(logit))")
+
+
+def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
+    """Reference: ``D*(x) = p_data / (p_data + p_g)``, 1/2 where both densities are zero."""
+    return theory.optimal_discriminator(p_data, p_g)
+
+
+def grade_optimal_discriminator(answer) -> None:
+    x = np.linspace(-6, 6, 241)
+    cases = [(theory.gaussian_pdf(x, 0, 1), theory.gaussian_pdf(x, 0, 1)),
+             (theory.gaussian_pdf(x, -1, 1), theory.gaussian_pdf(x, 2, 0.5)),
+             (np.array([0.0, 0.2, 0.5]), np.array([0.0, 0.0, 0.5]))]
+    for p_data, p_g in cases:
+        want = optimal_discriminator(p_data, p_g)
+        got = np.asarray(answer(p_data.copy(), p_g.copy()), np.float64)
+        assert got.shape == want.shape, f"return one value per grid point: shape {want.shape}, got {got.shape}"
+        assert np.all(np.isfinite(got)), "got NaN or inf: where p_data = p_g = 0 nothing favours either side, use 1/2"
+        worst = int(np.argmax(np.abs(got - want)))
+        assert np.allclose(got, want, atol=1e-9), (
+            f"at p_data={p_data[worst]:.4f}, p_g={p_g[worst]:.4f}: expected D*={want[worst]:.4f}, got {got[worst]:.4f}")
+
+
+def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
+    """Reference: Fréchet distance between Gaussians fitted to two feature sets."""
+    return metrics.fid_from_features(real, fake)
+
+
+def grade_fid_from_features(answer) -> None:
+    rng = np.random.default_rng(2)
+    a = rng.normal(size=(400, 6))
+    b = rng.normal(size=(400, 6)) @ np.diag([1, 1, 2, 1, 0.5, 1]) + 0.7
+    cases = [("identical sets", a, a), ("shifted and rescaled", a, b),
+             ("correlated", a, a @ rng.normal(size=(6, 6)))]
+    for name, x, y in cases:
+        want = fid_from_features(x, y)
+        got = float(answer(x.copy(), y.copy()))
+        assert abs(got - want) < 1e-4 * max(1.0, want), (
+            f"{name}: expected {want:.5f}, got {got:.5f} (||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrtm(S1 S2)); "
+            "covariances with np.cov(x, rowvar=False); drop the tiny imaginary part of sqrtm)")
+
+
+EXERCISES = {
+    "01.js_divergence": ("Jensen-Shannon divergence of two probability vectors", js_divergence,
+                         grade_js_divergence),
+    "01.non_saturating_loss": ("The non-saturating generator loss from logits", non_saturating_loss,
+                               grade_non_saturating_loss),
+    "01.optimal_discriminator": ("The optimal discriminator D* on a grid", optimal_discriminator,
+                                 grade_optimal_discriminator),
+    "01.fid_from_features": ("Fréchet distance from two feature sets", fid_from_features, grade_fid_from_features),
+}
