@@ -128,3 +128,26 @@ def test_smoke_profile_shrinks_the_ring():
     cfg = gan.config("ring").scaled("smoke")
     assert (cfg.hidden, cfg.batch_size, cfg.epochs) == (64, 64, 8)
     assert gan.config("ring").scaled("standard").hidden == 128
+
+
+def test_study_findings_use_twice_the_standard_error():
+    def row(name, covered):
+        return {"variant": name, "runs": [{"modes_covered": c, "high_quality": 0.5, "kl_to_uniform": 0.1}
+                                          for c in covered]}
+
+    rows = [row("base", [6, 6, 7]), row("better", [8, 8, 8]), row("noisy", [2, 8, 8]), row("worse", [0, 0, 1])]
+    found = {f["variant"]: f for f in gan.study_findings(rows)}
+    assert set(found) == {"better", "noisy", "worse"}
+    assert found["better"]["verdict"] == "helped" and found["better"]["difference"] == pytest.approx(8 - 19 / 3)
+    assert found["noisy"]["verdict"] == "no clear difference"  # mean 6 vs 6.33 with a wide spread
+    assert found["worse"]["verdict"] == "hurt"
+    assert found["better"]["stderr"] == pytest.approx(np.sqrt(np.var([6, 6, 7], ddof=1) / 3))
+    # for KL lower is better
+    kl = gan.study_findings([{"variant": "a", "runs": [{"kl_to_uniform": v} for v in (1.0, 1.1, 0.9)]},
+                             {"variant": "b", "runs": [{"kl_to_uniform": v} for v in (0.1, 0.12, 0.08)]}],
+                            key="kl_to_uniform")
+    assert kl[0]["verdict"] == "helped"
+    with pytest.raises(ValueError, match="unknown key 'fid'"):
+        gan.study_findings(rows, key="fid")
+    with pytest.raises(ValueError, match="no row named 'x'"):
+        gan.study_findings(rows, baseline="x")

@@ -212,7 +212,13 @@ class ToyGAN(GAN):
             self._steps_loop = loop
         for tracker in self._trackers.values():
             tracker.reset_state()
-        return {k: float(v) for k, v in self._steps_loop(batches).items()}
+        logger = tf.get_logger()
+        level = logger.level
+        logger.setLevel("ERROR")  # one trace per model is by design; TF would warn about "retracing"
+        try:
+            return {k: float(v) for k, v in self._steps_loop(batches).items()}
+        finally:
+            logger.setLevel(level)
 
 
 def dataset(cfg: GANConfig, seed: int | None = None):
@@ -315,6 +321,42 @@ def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = 
             row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
         rows.append(row)
     return rows
+
+
+def study_findings(rows: list[dict], key: str = "modes_covered", baseline: str | None = None) -> list[dict]:
+    """Compare each variant of a study with the baseline row on ``key``.
+
+    The difference of the means is called a help or a hurt only when it
+    exceeds twice its standard error (``sqrt(s1^2/n1 + s2^2/n2)`` from the
+    per-seed values); otherwise the runs cannot tell the two apart.
+
+    Returns:
+        ``[{"variant", "difference", "stderr", "verdict"}]`` for every row but
+        the baseline (the first row unless ``baseline`` names one); ``verdict``
+        is ``"helped"``, ``"hurt"`` or ``"no clear difference"``.
+    """
+    if key not in STUDY_COLUMNS:
+        raise ValueError(f"unknown key {key!r}; choose one of {', '.join(STUDY_COLUMNS)}")
+    by_name = {r["variant"]: r for r in rows}
+    base_name = rows[0]["variant"] if baseline is None else baseline
+    if base_name not in by_name:
+        raise ValueError(f"no row named {base_name!r}; rows: {', '.join(by_name)}")
+    better_high = key != "kl_to_uniform"
+    ref = np.array([r[key] for r in by_name[base_name]["runs"]], np.float64)
+    out = []
+    for row in rows:
+        if row["variant"] == base_name:
+            continue
+        vals = np.array([r[key] for r in row["runs"]], np.float64)
+        diff = float(vals.mean() - ref.mean())
+        var = lambda v: v.var(ddof=1) / len(v) if len(v) > 1 else 0.0  # noqa: E731
+        stderr = float(np.sqrt(var(vals) + var(ref)))
+        if abs(diff) <= 2 * stderr or diff == 0:
+            verdict = "no clear difference"
+        else:
+            verdict = "helped" if (diff > 0) == better_high else "hurt"
+        out.append({"variant": row["variant"], "difference": diff, "stderr": stderr, "verdict": verdict})
+    return out
 
 
 def study_table(rows: list[dict]) -> str:
