@@ -1,0 +1,209 @@
+"""Paired image-to-image data: the pix2pix datasets and an offline stand-in.
+
+**pix2pix datasets** (facades, maps, edges2shoes, cityscapes, night2day, ...)
+are published by the pix2pix authors as ``<name>.tar.gz`` archives at
+``http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/`` (the source book
+prints the host as ``efrogans``, which does not exist). Each archive holds
+``<name>/{train,val,test}/*.jpg``; every JPEG is two images side by side.
+For facades (400 / 100 / 106 images of 512x256) the left half is the photo
+and the right half the label map, so translating labels to photos takes the
+right half as input (``input_side="right"``). For edges2shoes the edges are
+on the left (``input_side="left"``).
+
+**Offline pairs** (:func:`offline_pairs`) come from photos that scikit-image
+ships: each photo is segmented into superpixels, the superpixels are grouped
+into a few colour classes, and every class is painted with a fixed palette
+colour. The result looks like a facade label map (flat regions of arbitrary
+colours) and the task, label map -> photo patch, is checkable: the
+photo is known for every map.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import numpy as np
+
+from gancourse.data.cache import DatasetError, fetch, safe_extract
+
+PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
+SPLIT_SIZES = {"facades": {"train": 400, "val": 100, "test": 106}}
+INPUT_SIDE = {"facades": "right", "maps": "right", "edges2shoes": "left", "edges2handbags": "left",
+              "cityscapes": "right", "night2day": "left"}
+SPLITS = ("train", "val", "test")
+
+
+def split_pair(image: np.ndarray, input_side: str = "right") -> tuple[np.ndarray, np.ndarray]:
+    """Cut a side-by-side ``(H, 2W, C)`` image into ``(input, target)``."""
+    if input_side not in ("left", "right"):
+        raise ValueError(f"input_side must be 'left' or 'right', got {input_side!r}")
+    image = np.asarray(image)
+    if image.ndim != 3 or image.shape[1] % 2:
+        raise ValueError(f"a pix2pix pair image is (H, 2W, C) with an even width, got shape {image.shape}")
+    half = image.shape[1] // 2
+    left, right = image[:, :half], image[:, half:]
+    return (right, left) if input_side == "right" else (left, right)
+
+
+def read_pairs(root: str | Path, split: str, *, image_size: int = 256, input_side: str = "right",
+               expected: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read ``root/<split>/*.jpg`` pair images as ``(inputs, targets)``, float32 in ``[-1, 1]``.
+
+    Files are read in sorted order, converted to RGB and resized to
+    ``image_size`` (bilinear) when needed. ``expected`` checks the number of
+    files (a truncated download is an error, not a smaller dataset).
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    folder = Path(root) / split
+    files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
+    if not files:
+        raise DatasetError(f"no pair images in {folder}; the dataset must hold <root>/{split}/*.jpg "
+                           "(delete the folder to download it again)")
+    if expected is not None and len(files) != expected:
+        raise DatasetError(f"{folder} holds {len(files)} images, the dataset has {expected}; the download is "
+                           "incomplete or modified: delete the folder and download it again")
+    inputs, targets = [], []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                img = img.convert("RGB")
+                img.load()
+        except (UnidentifiedImageError, OSError) as exc:
+            raise DatasetError(f"cannot read {path}: {exc}; delete the dataset folder and download it again") from exc
+        a, b = split_pair(np.asarray(img), input_side)
+        if a.shape[0] != image_size or a.shape[1] != image_size:
+            a = np.asarray(Image.fromarray(a).resize((image_size, image_size), Image.BILINEAR))
+            b = np.asarray(Image.fromarray(b).resize((image_size, image_size), Image.BILINEAR))
+        inputs.append(a)
+        targets.append(b)
+    to_unit = lambda arr: (np.stack(arr).astype(np.float32) / 127.5 - 1.0)  # noqa: E731
+    return to_unit(inputs), to_unit(targets)
+
+
+def pix2pix_root(name: str = "facades", data_dir: str | Path | None = None) -> Path:
+    """The folder holding ``train/val/test`` of a pix2pix dataset, downloaded and extracted on first use.
+
+    With ``data_dir`` the dataset is expected at ``data_dir/<name>`` (or
+    ``data_dir`` itself) and nothing is downloaded.
+    """
+    if data_dir is not None:
+        for candidate in (Path(data_dir) / name, Path(data_dir)):
+            if (candidate / "train").is_dir():
+                return candidate
+        raise DatasetError(f"no {name} dataset under {data_dir}: expected {Path(data_dir) / name}/train/*.jpg")
+    # The authors publish no checksums; the split sizes are checked instead when reading.
+    archive = fetch(PIX2PIX_URL.format(name=name), known_hash=None, fname=f"{name}.tar.gz", subdir="pix2pix")
+    dest = archive.parent / "extracted"
+    if not (dest / name / "train").is_dir():
+        safe_extract(archive, dest)
+    if not (dest / name / "train").is_dir():
+        raise DatasetError(f"{archive} does not contain {name}/train; delete it and download it again")
+    return dest / name
+
+
+def load_pix2pix(name: str = "facades", split: str = "train", *, image_size: int = 256,
+                 data_dir: str | Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """``(inputs, targets)`` of a pix2pix dataset split, float32 in ``[-1, 1]`` (see the module docstring)."""
+    expected = SPLIT_SIZES.get(name, {}).get(split)
+    return read_pairs(pix2pix_root(name, data_dir), split, image_size=image_size,
+                      input_side=INPUT_SIDE.get(name, "right"), expected=expected)
+
+
+def random_jitter(inputs, targets, image_size: int, seed=None):
+    """pix2pix augmentation: resize to ``image_size * 286 / 256`` (nearest), the same random
+    ``image_size`` crop and the same random horizontal flip for input and target.
+
+    Works on one pair ``(H, W, C)`` inside ``tf.data`` (``seed`` is a stateless
+    ``(2,)`` seed or ``None``).
+    """
+    import tensorflow as tf
+
+    big = int(round(image_size * 286 / 256))
+    stacked = tf.stack([inputs, targets])
+    stacked = tf.image.resize(stacked, (big, big), method="nearest")
+    channels = tf.shape(stacked)[-1]
+    if seed is None:
+        stacked = tf.image.random_crop(stacked, tf.stack([2, image_size, image_size, channels]))
+        flip = tf.random.uniform(()) > 0.5
+    else:
+        stacked = tf.image.stateless_random_crop(stacked, tf.stack([2, image_size, image_size, channels]), seed=seed)
+        flip = tf.random.stateless_uniform((), seed=seed[::-1]) > 0.5
+    stacked = tf.cond(flip, lambda: tf.reverse(stacked, axis=[2]), lambda: stacked)
+    return stacked[0], stacked[1]
+
+
+def paired_dataset(inputs: np.ndarray, targets: np.ndarray, batch_size: int, *, jitter: bool = False,
+                   shuffle: bool = True, seed: int = 0):
+    """A batched ``tf.data.Dataset`` of ``(input, target)`` pairs, jittered for training when asked."""
+    import tensorflow as tf
+
+    if len(inputs) != len(targets) or inputs.shape[1:3] != targets.shape[1:3]:
+        raise ValueError(f"inputs {inputs.shape} and targets {targets.shape} must be aligned pairs")
+    ds = tf.data.Dataset.from_tensor_slices((inputs.astype(np.float32), targets.astype(np.float32)))
+    if shuffle:
+        ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
+    if jitter:
+        size = inputs.shape[1]
+        ds = ds.map(lambda a, b: random_jitter(a, b, size), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+# ---------------------------------------------------------------------------
+# Offline pairs from scikit-image's photos
+# ---------------------------------------------------------------------------
+OFFLINE_TRAIN = ("astronaut", "coffee", "rocket", "immunohistochemistry")
+OFFLINE_TEST = ("chelsea",)
+PALETTE = np.array([[0, 0, 170], [0, 85, 255], [0, 170, 255], [85, 255, 170], [170, 255, 85], [255, 170, 0],
+                    [255, 85, 0], [170, 0, 0]], np.uint8)  # arbitrary class colours, as in facade label maps
+
+
+@functools.lru_cache(maxsize=8)
+def _label_map(name: str, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    import skimage.data
+    from PIL import Image
+    from scipy.cluster.vq import kmeans2
+    from skimage.segmentation import slic
+
+    photo = getattr(skimage.data, name)()[..., :3]
+    scale = 256 / min(photo.shape[:2])  # about 256 px on the short side
+    size = (int(photo.shape[1] * scale), int(photo.shape[0] * scale))
+    photo = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
+    segments = slic(photo, n_segments=300, compactness=10, start_label=0)
+    means = np.stack([photo[segments == s].mean(axis=0) for s in range(segments.max() + 1)])
+    _, cluster = kmeans2(means / 255.0, classes, seed=seed, minit="++")
+    order = np.argsort(np.bincount(cluster, minlength=classes))[::-1]  # class 0 = most common
+    rank = np.empty(classes, int)
+    rank[order] = np.arange(classes)
+    labels = PALETTE[rank[cluster][segments] % len(PALETTE)]
+    return labels, photo
+
+
+def offline_pairs(split: str = "train", image_size: int = 32, n: int | None = None, classes: int = 6,
+                  seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``(label maps, photo patches)`` cut from scikit-image's photos, float32 in ``[-1, 1]``.
+
+    ``train`` crops come from four photos and ``test`` crops from a fifth one
+    (held out), so test pairs are new scenes. Crops are random, reproducible
+    with ``seed``; ``n`` defaults to 800 for train and 160 for test.
+    """
+    if split not in ("train", "test"):
+        raise ValueError(f"offline pairs have 'train' and 'test' splits, got {split!r}")
+    if classes > len(PALETTE):
+        raise ValueError(f"classes must be <= {len(PALETTE)}, got {classes}")
+    names = OFFLINE_TRAIN if split == "train" else OFFLINE_TEST
+    n = n or (800 if split == "train" else 160)
+    rng = np.random.default_rng(seed + (0 if split == "train" else 1000))
+    maps = [_label_map(name, classes, 0) for name in names]
+    inputs, targets = [], []
+    for i in range(n):
+        labels, photo = maps[i % len(maps)]
+        top = rng.integers(0, photo.shape[0] - image_size + 1)
+        left = rng.integers(0, photo.shape[1] - image_size + 1)
+        inputs.append(labels[top:top + image_size, left:left + image_size])
+        targets.append(photo[top:top + image_size, left:left + image_size])
+    to_unit = lambda arr: (np.stack(arr).astype(np.float32) / 127.5 - 1.0)  # noqa: E731
+    return to_unit(inputs), to_unit(targets)

@@ -1,0 +1,196 @@
+"""Image-to-image building blocks: U-Net generators and PatchGAN discriminators.
+
+Shared by the translation chapters (pix2pix, CycleGAN). Every builder takes
+the image size, so the same architecture runs at 256 px (the papers) and at
+32 px (the smoke profile): a U-Net has ``log2(image_size)`` down-sampling
+blocks, down to a 1x1 bottleneck.
+
+Variants of :func:`unet_generator`:
+
+``"paper"``
+    Isola et al.: ``Conv2D(k4, s2)`` encoder with BatchNorm except on the
+    first block and on the 1x1 bottleneck (BatchNorm of a 1x1 map with batch 1
+    outputs its offset whatever the input, so the bottleneck would carry
+    nothing), LeakyReLU 0.2; ``Conv2DTranspose(k4, s2)`` decoder with
+    BatchNorm, dropout 0.5 on the first three blocks, ReLU; skips by
+    concatenation; ``tanh`` output.
+``"book"``
+    The source book's U-Net: the same encoder with biases, a decoder of
+    nearest up-sampling + ``Conv2D(k4, s1)`` whose widths are the paper's
+    post-concatenation widths (512, 1024, 1024, 1024, 1024, 512, 256), ReLU
+    after the concatenation; the bottleneck BatchNorm bug fixed.
+``"mastering_pytorch"``
+    Instance norm (no affine parameters, as PyTorch's default), dropout 0.5 on
+    the deep encoder blocks and the first four decoder blocks, biased
+    convolutions, and a final nearest up-sampling + padded ``Conv2D(k4)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import layers
+
+from gancourse.nn import instance_norm
+
+UNET_VARIANTS = ("paper", "book", "mastering_pytorch")
+PATCHGAN_VARIANTS = ("paper", "mastering_pytorch")
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _depth(image_size: int) -> int:
+    depth = int(round(math.log2(image_size)))
+    if image_size < 4 or 2 ** depth != image_size:
+        raise ValueError(f"image_size must be a power of two >= 4 (the U-Net halves it down to 1x1), "
+                         f"got {image_size}")
+    return depth
+
+
+def encoder_widths(image_size: int, base_filters: int = 64) -> list[int]:
+    """Filters of the U-Net's down-sampling blocks: 64, 128, 256, 512, 512, ... (capped at 8x)."""
+    return [base_filters * min(2 ** i, 8) for i in range(_depth(image_size))]
+
+
+def _down(x, filters, *, norm: str, bias: bool, name: str, dropout: float = 0.0):
+    x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=bias, kernel_initializer=_init(),
+                      name=f"{name}_conv")(x)
+    if norm == "batch":
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    elif norm == "instance":
+        x = instance_norm(name=f"{name}_in")(x)
+    x = layers.LeakyReLU(0.2, name=f"{name}_act")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    return x
+
+
+def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: int = 3, out_channels: int = 3,
+                   base_filters: int = 64, bottleneck_norm: bool = False, name: str | None = None) -> keras.Model:
+    """A U-Net mapping ``(image_size, image_size, in_channels)`` images to ``out_channels`` in ``[-1, 1]``.
+
+    Args:
+        variant: ``"paper"``, ``"book"`` or ``"mastering_pytorch"`` (module docstring).
+        image_size: a power of two; the encoder has ``log2(image_size)`` blocks.
+        base_filters: width of the first block (64 in every source).
+        bottleneck_norm: put BatchNorm on the 1x1 bottleneck as the book and
+            the TensorFlow tutorial do (``"paper"`` and ``"book"`` only). Off by
+            default: with batch 1 it erases the bottleneck's signal.
+    """
+    if variant not in UNET_VARIANTS:
+        raise ValueError(f"unknown U-Net variant {variant!r}; choose one of {', '.join(UNET_VARIANTS)}")
+    widths = encoder_widths(image_size, base_filters)
+    depth = len(widths)
+    inputs = keras.Input((image_size, image_size, in_channels), name="input_image")
+    x, skips = inputs, []
+    for i, filters in enumerate(widths):
+        innermost, first = i == depth - 1, i == 0
+        if variant == "mastering_pytorch":
+            norm = "none" if first or innermost else "instance"
+            x = _down(x, filters, norm=norm, bias=True, name=f"down{i + 1}", dropout=0.5 if i >= 3 else 0.0)
+        else:
+            norm = "none" if first or (innermost and not bottleneck_norm) else "batch"
+            x = _down(x, filters, norm=norm, bias=variant == "book", name=f"down{i + 1}")
+        skips.append(x)
+    skips = skips[:-1][::-1]  # the decoder meets the encoder outputs in reverse, bottleneck excluded
+    for i, skip in enumerate(skips):
+        name = f"up{i + 1}"
+        if variant == "book":
+            filters = 2 * skips[i - 1].shape[-1] if i else skip.shape[-1]  # the paper's concat widths
+            x = layers.UpSampling2D(2, name=f"{name}_upsample")(x)
+            x = layers.Conv2D(filters, 4, padding="same", kernel_initializer=_init(), name=f"{name}_conv")(x)
+            x = layers.BatchNormalization(name=f"{name}_bn")(x)
+            if i < 3:
+                x = layers.Dropout(0.5, name=f"{name}_drop")(x)
+            x = layers.Concatenate(name=f"{name}_skip")([x, skip])
+            x = layers.ReLU(name=f"{name}_act")(x)
+            continue
+        mastering = variant == "mastering_pytorch"
+        x = layers.Conv2DTranspose(skip.shape[-1], 4, strides=2, padding="same", use_bias=mastering,
+                                   kernel_initializer=_init(), name=f"{name}_deconv")(x)
+        x = instance_norm(name=f"{name}_in")(x) if mastering else layers.BatchNormalization(name=f"{name}_bn")(x)
+        if mastering:
+            x = layers.ReLU(name=f"{name}_act")(x)
+        if i < (4 if mastering else 3):
+            x = layers.Dropout(0.5, name=f"{name}_drop")(x)
+        if not mastering:
+            x = layers.ReLU(name=f"{name}_act")(x)
+        x = layers.Concatenate(name=f"{name}_skip")([x, skip])
+    if variant == "paper":
+        outputs = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", activation="tanh",
+                                         kernel_initializer=_init(), name="output")(x)
+    else:
+        x = layers.UpSampling2D(2, name="output_upsample")(x)
+        if variant == "mastering_pytorch":  # ZeroPad2d((1, 0, 1, 0)) then Conv2d(k4, padding=1)
+            x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="output_pad")(x)
+            outputs = layers.Conv2D(out_channels, 4, activation="tanh", kernel_initializer=_init(), name="output")(x)
+        else:
+            outputs = layers.Conv2D(out_channels, 4, padding="same", activation="tanh", kernel_initializer=_init(),
+                                    name="output")(x)
+    return keras.Model(inputs, outputs, name=name or f"unet_{variant}")
+
+
+def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_channels: int = 3,
+                           target_channels: int = 3, base_filters: int = 64, name: str | None = None) -> keras.Model:
+    """A conditional PatchGAN: ``[input image, target or generated image]`` -> a map of logits.
+
+    Each output logit judges one patch of the pair; the patch size is the
+    network's receptive field (:func:`receptive_field`).
+
+    ``"paper"``: C64 (no norm) - C128 - C256 with stride 2, then C512 and a
+    1-channel conv with stride 1 and one pixel of padding each, BatchNorm,
+    LeakyReLU 0.2; 70x70 receptive field, 30x30 logits at 256 px.
+    ``"mastering_pytorch"``: four stride-2 blocks (instance norm from the
+    second), then padding and a 1-channel ``Conv2D(k4)``; 94x94 receptive
+    field, 16x16 logits at 256 px.
+    """
+    if variant not in PATCHGAN_VARIANTS:
+        raise ValueError(f"unknown PatchGAN variant {variant!r}; choose one of {', '.join(PATCHGAN_VARIANTS)}")
+    if image_size < 32:
+        raise ValueError(f"a PatchGAN needs images of at least 32 px, got {image_size}")
+    source = keras.Input((image_size, image_size, in_channels), name="input_image")
+    target = keras.Input((image_size, image_size, target_channels), name="target_image")
+    x = layers.Concatenate(name="pair")([source, target])
+    if variant == "paper":
+        for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters)):
+            x = _down(x, filters, norm="none" if i == 0 else "batch", bias=False, name=f"down{i + 1}")
+        x = layers.ZeroPadding2D(1, name="pad1")(x)
+        x = layers.Conv2D(8 * base_filters, 4, use_bias=False, kernel_initializer=_init(), name="conv4")(x)
+        x = layers.LeakyReLU(0.2, name="conv4_act")(layers.BatchNormalization(name="conv4_bn")(x))
+        x = layers.ZeroPadding2D(1, name="pad2")(x)
+    else:
+        for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters)):
+            x = _down(x, filters, norm="none" if i == 0 else "instance", bias=True, name=f"down{i + 1}")
+        x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # ZeroPad2d((1, 0, 1, 0)) + padding=1
+    logits = layers.Conv2D(1, 4, kernel_initializer=_init(), name="logits")(x)
+    return keras.Model([source, target], logits, name=name or f"patchgan_{variant}")
+
+
+def receptive_field(model_or_layers) -> int:
+    """Receptive field (pixels on a side) of one output unit of a conv stack.
+
+    Takes a Keras model (its ``Conv2D``/``Conv2DTranspose``-free chain of
+    convolutions and poolings is read in order) or a list of
+    ``(kernel, stride)`` pairs. Working backwards from one output pixel,
+    each layer widens the field to ``(field - 1) * stride + kernel``.
+    """
+    if isinstance(model_or_layers, keras.Model):
+        pairs = []
+        for layer in model_or_layers.layers:
+            if isinstance(layer, layers.Conv2DTranspose):
+                raise ValueError(f"receptive_field covers down-sampling stacks; {layer.name} is a transposed conv")
+            if isinstance(layer, layers.Conv2D):
+                pairs.append((layer.kernel_size[0], layer.strides[0]))
+            elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
+                pairs.append((layer.pool_size[0], layer.strides[0]))
+    else:
+        pairs = [(int(k), int(s)) for k, s in model_or_layers]
+    if not pairs:
+        raise ValueError("no convolution found")
+    field = 1
+    for kernel, stride in reversed(pairs):
+        field = (field - 1) * stride + kernel
+    return field

@@ -1,0 +1,189 @@
+import io
+import tarfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gancourse.data import paired
+from gancourse.data.cache import DatasetError
+from gancourse.models import pix2pix
+from gancourse.nn import translation
+
+
+@pytest.mark.parametrize("variant,channels,norm,want", [
+    ("paper", 3, False, 54_423_811), ("paper", 3, True, 54_425_859),  # True: the TF tutorial's count
+    ("book", 1, True, 129_153_729), ("book", 1, False, 129_151_681),  # False: bottleneck BN bug fixed
+    ("mastering_pytorch", 3, False, 54_409_603)])
+def test_unet_parameter_counts(variant, channels, norm, want):
+    g = translation.unet_generator(variant, 256, channels, channels, bottleneck_norm=norm)
+    assert g.count_params() == want
+    assert g.output_shape == (None, 256, 256, channels)
+
+
+@pytest.mark.parametrize("variant,params,grid,field", [("paper", 2_770_433, 30, 70),
+                                                       ("mastering_pytorch", 2_767_809, 16, 94)])
+def test_patchgan_counts_output_and_receptive_field(variant, params, grid, field):
+    d = translation.patchgan_discriminator(variant)
+    assert d.count_params() == params and d.output_shape == (None, grid, grid, 1)
+    assert translation.receptive_field(d) == field
+    assert [tuple(i.shape) for i in d.inputs] == [(None, 256, 256, 3)] * 2  # conditional: sees the pair
+
+
+def test_receptive_field_formula_and_errors():
+    assert translation.receptive_field([(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)]) == 70
+    assert translation.receptive_field([(3, 1), (3, 1)]) == 5
+    with pytest.raises(ValueError, match="no convolution"):
+        translation.receptive_field([])
+    with pytest.raises(ValueError, match="transposed conv"):
+        translation.receptive_field(translation.unet_generator("paper", 32, base_filters=4))
+    with pytest.raises(ValueError, match="power of two"):
+        translation.unet_generator("paper", 48)
+    with pytest.raises(ValueError, match="unknown U-Net variant 'resnet'"):
+        translation.unet_generator("resnet")
+
+
+def test_paper_unet_structure():
+    g = translation.unet_generator("paper", 256)
+    names = [layer.name for layer in g.layers]
+    assert "down1_bn" not in names and "down8_bn" not in names and "down7_bn" in names
+    assert [n for n in names if n.endswith("_drop")] == ["up1_drop", "up2_drop", "up3_drop"]
+    assert sum(n.endswith("_skip") for n in names) == 7
+    assert g.get_layer("down8_act").output.shape[1:3] == (1, 1)
+
+
+def test_presets_and_smoke_scaling():
+    assert pix2pix.config("book").channels == 1 and pix2pix.config("book").learning_rate == 1e-4
+    smoke = pix2pix.config("paper").scaled("smoke")
+    assert (smoke.data, smoke.image_size, smoke.base_filters) == ("offline", 32, 16)
+    g, d = pix2pix.build_generator(smoke), pix2pix.build_discriminator(smoke)
+    assert g.output_shape == (None, 32, 32, 3) and d.output_shape == (None, 2, 2, 1)
+    with pytest.raises(ValueError, match="unknown pix2pix preset 'cyclegan'"):
+        pix2pix.config("cyclegan")
+    with pytest.raises(ValueError, match="both 0"):
+        pix2pix.config("paper", l1_weight=0, gan_weight=0)
+
+
+def _tiny_model(**changes):
+    cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, **changes)
+    model = pix2pix.Pix2Pix(cfg)
+    model.compile()
+    return model
+
+
+def _snapshot(model):
+    return [w.copy() for w in model.get_weights()]
+
+
+def _trainable(net):
+    return [np.asarray(v).copy() for v in net.trainable_variables]
+
+
+def test_each_update_touches_only_its_network():
+    # Batch-norm moving statistics of the network that runs forward may change; trainable weights may not.
+    model = _tiny_model()
+    rng = np.random.default_rng(0)
+    x, y = (rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32) for _ in range(2))
+    g0, d0 = _trainable(model.generator), _trainable(model.discriminator)
+    model.discriminator_step(x, y)
+    g1, d1 = _trainable(model.generator), _trainable(model.discriminator)
+    assert all(np.array_equal(a, b) for a, b in zip(g0, g1))
+    assert any(not np.array_equal(a, b) for a, b in zip(d0, d1))
+    model.generator_step(x, y)
+    assert all(np.array_equal(a, b) for a, b in zip(d1, _trainable(model.discriminator)))
+    assert any(not np.array_equal(a, b) for a, b in zip(g1, _trainable(model.generator)))
+
+
+def test_objective_weights_and_l1_only_mode():
+    model = _tiny_model(gan_weight=0.0)
+    rng = np.random.default_rng(1)
+    x, y = (rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32) for _ in range(2))
+    d_before = _snapshot(model.discriminator)
+    total, gan_term, l1, fake = model.generator_step(x, y)
+    assert float(gan_term) == 0.0 and float(total) == pytest.approx(100 * float(l1), rel=1e-5)
+    logs = model.train_step((x, y))
+    assert float(logs["d_loss"]) == 0.0  # no adversary in the L1-only ablation
+    assert all(np.array_equal(a, b) for a, b in zip(d_before, model.discriminator.get_weights()))
+
+
+def test_short_training_learns_something_and_translate_checks_shapes():
+    cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, epochs=1)
+    x, y = paired.offline_pairs("train", 32, n=64)
+    model, history = pix2pix.train(cfg, data=(x, y))
+    assert np.isfinite(history.history["g_loss"]).all() and len(history.history["g_l1"]) == 1
+    out = model.translate(x[:5])
+    assert out.shape == (5, 32, 32, 3) and out.min() >= -1 and out.max() <= 1
+    with pytest.raises(ValueError, match=r"inputs must have shape \(n, 32, 32, 3\)"):
+        model.translate(np.zeros((2, 64, 64, 3)))
+
+
+# -- data ------------------------------------------------------------------
+def _pair_jpeg(seed, size=16):
+    rng = np.random.default_rng(seed)
+    photo = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    labels = np.zeros((size, size, 3), np.uint8)
+    labels[..., 2] = 200  # a flat blue label map
+    buf = io.BytesIO()
+    Image.fromarray(np.concatenate([photo, labels], axis=1)).save(buf, format="PNG")  # lossless for the test
+    return buf.getvalue()
+
+
+def _fixture_archive(tmp_path, sizes):
+    archive = tmp_path / "facades.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for split, n in sizes.items():
+            for i in range(n):
+                payload = _pair_jpeg(i)
+                info = tarfile.TarInfo(f"facades/{split}/{i + 1}.png")
+                info.size = len(payload)
+                tar.addfile(info, io.BytesIO(payload))
+    return archive
+
+
+def test_pix2pix_folder_layout_split_halves_and_sizes(tmp_path):
+    from gancourse.data.cache import safe_extract
+
+    safe_extract(_fixture_archive(tmp_path, {"train": 3, "val": 2, "test": 1}), tmp_path / "data")
+    root = paired.pix2pix_root("facades", tmp_path / "data")
+    x, y = paired.read_pairs(root, "train", image_size=16, input_side="right", expected=3)
+    assert x.shape == y.shape == (3, 16, 16, 3) and x.dtype == np.float32
+    np.testing.assert_allclose(x[..., 2], 200 / 127.5 - 1)  # input = right half = label map
+    assert y.std() > 0.3  # target = left half = the (random) photo
+    big, _ = paired.read_pairs(root, "val", image_size=32, expected=2)
+    assert big.shape == (2, 32, 32, 3)
+    with pytest.raises(DatasetError, match="holds 1 images, the dataset has 106"):
+        paired.read_pairs(root, "test", image_size=16, expected=106)
+    with pytest.raises(DatasetError, match="no facades dataset"):
+        paired.pix2pix_root("facades", tmp_path / "nowhere")
+    (root / "val" / "1.png").write_bytes(b"not an image")
+    with pytest.raises(DatasetError, match="cannot read"):
+        paired.read_pairs(root, "val", image_size=16)
+    assert paired.SPLIT_SIZES["facades"] == {"train": 400, "val": 100, "test": 106}
+
+
+def test_split_pair_and_jitter():
+    img = np.concatenate([np.zeros((4, 4, 3)), np.ones((4, 4, 3))], axis=1)
+    a, b = paired.split_pair(img, "right")
+    assert a.mean() == 1 and b.mean() == 0
+    a, b = paired.split_pair(img, "left")
+    assert a.mean() == 0 and b.mean() == 1
+    with pytest.raises(ValueError, match="even width"):
+        paired.split_pair(np.zeros((4, 5, 3)))
+    x = np.random.default_rng(0).uniform(-1, 1, (32, 32, 3)).astype(np.float32)
+    ja, jb = paired.random_jitter(x, x, 32, seed=np.array([1, 2]))
+    assert ja.shape == (32, 32, 3)
+    np.testing.assert_array_equal(np.asarray(ja), np.asarray(jb))  # identical crop and flip for the pair
+
+
+def test_offline_pairs_are_aligned_and_held_out():
+    x, y = paired.offline_pairs("train", 32, n=40)
+    tx, ty = paired.offline_pairs("test", 32, n=10)
+    assert x.shape == y.shape == (40, 32, 32, 3) and tx.shape == (10, 32, 32, 3)
+    assert -1 <= x.min() and x.max() <= 1
+    palette = paired.PALETTE / 127.5 - 1
+    flat = x.reshape(-1, 3)
+    assert np.all(np.min(np.abs(flat[:, None, :] - palette[None]).sum(-1), axis=1) < 1e-5)  # only label colours
+    again, _ = paired.offline_pairs("train", 32, n=40)
+    np.testing.assert_array_equal(x, again)
+    with pytest.raises(ValueError, match="'train' and 'test'"):
+        paired.offline_pairs("val")
