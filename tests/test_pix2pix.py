@@ -187,3 +187,21 @@ def test_offline_pairs_are_aligned_and_held_out():
     np.testing.assert_array_equal(x, again)
     with pytest.raises(ValueError, match="'train' and 'test'"):
         paired.offline_pairs("val")
+
+
+def test_paired_scores_on_known_cases():
+    from scipy import ndimage
+
+    from gancourse import metrics
+
+    _, y = paired.offline_pairs("test", 32, n=8)
+    same = metrics.paired_scores(y, y)
+    assert same["l1"] == 0 and same["ssim"] == pytest.approx(1.0) and same["sharpness"] == pytest.approx(1.0)
+    blurred = np.stack([ndimage.gaussian_filter(img, sigma=(1.5, 1.5, 0)) for img in y])
+    scores = metrics.paired_scores(blurred, y)
+    assert scores["sharpness"] < 0.5 and scores["ssim"] < 0.95 and 10 < scores["psnr"] < 60
+    noisy = np.clip(y + np.random.default_rng(0).normal(0, 0.3, y.shape), -1, 1).astype(np.float32)
+    assert metrics.paired_scores(noisy, y)["psnr"] < scores["psnr"] + 20
+    assert metrics.paired_scores(noisy, y)["sharpness"] > 1.0
+    with pytest.raises(ValueError, match="one shape"):
+        metrics.paired_scores(y[:2], y[:3])
