@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from gancourse.data.cache import DatasetError, fetch, safe_extract
+from gancourse.data.pipeline import to_unit_range
 
 PIX2PIX_URL = "http://efrosgans.eecs.berkeley.edu/pix2pix/datasets/{name}.tar.gz"
 SPLIT_SIZES = {"facades": {"train": 400, "val": 100, "test": 106}}
@@ -80,8 +81,7 @@ def read_pairs(root: str | Path, split: str, *, image_size: int = 256, input_sid
             b = np.asarray(Image.fromarray(b).resize((image_size, image_size), Image.BILINEAR))
         inputs.append(a)
         targets.append(b)
-    to_unit = lambda arr: (np.stack(arr).astype(np.float32) / 127.5 - 1.0)  # noqa: E731
-    return to_unit(inputs), to_unit(targets)
+    return to_unit_range(np.stack(inputs)), to_unit_range(np.stack(targets))
 
 
 def pix2pix_root(name: str = "facades", data_dir: str | Path | None = None) -> Path:
@@ -205,5 +205,4 @@ def offline_pairs(split: str = "train", image_size: int = 32, n: int | None = No
         left = rng.integers(0, photo.shape[1] - image_size + 1)
         inputs.append(labels[top:top + image_size, left:left + image_size])
         targets.append(photo[top:top + image_size, left:left + image_size])
-    to_unit = lambda arr: (np.stack(arr).astype(np.float32) / 127.5 - 1.0)  # noqa: E731
-    return to_unit(inputs), to_unit(targets)
+    return to_unit_range(np.stack(inputs)), to_unit_range(np.stack(targets))

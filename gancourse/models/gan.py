@@ -234,19 +234,11 @@ def dataset(cfg: GANConfig, seed: int | None = None):
     return ds.batch(cfg.batch_size, drop_remainder=True).take(cfg.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
 
 
-def train(cfg: GANConfig, callbacks=None, verbose: int = 0, gan: ToyGAN | None = None):
-    """Train a :class:`ToyGAN` from its initial state; returns ``(gan, history)``.
-
-    With ``gan`` (a compiled ``ToyGAN`` of the same architecture) that model
-    is :meth:`~ToyGAN.reset` to ``cfg.seed`` and trained again, which skips
-    building and tracing; the result is the same as with a new model.
-    """
-    if gan is None:
-        set_seed(cfg.seed)
-        gan = ToyGAN(cfg)
-        gan.compile()
-    else:
-        gan.reset(cfg.seed)
+def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
+    """Build, compile and train a :class:`ToyGAN`; returns ``(gan, history)``."""
+    set_seed(cfg.seed)
+    gan = ToyGAN(cfg)
+    gan.compile()
     history = gan.fit(dataset(cfg), epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose)
     return gan, history
 

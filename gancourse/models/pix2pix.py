@@ -42,6 +42,7 @@ import tensorflow as tf
 from gancourse import losses, set_seed
 from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
 from gancourse.data import paired
+from gancourse.data.pipeline import with_channels
 from gancourse.nn import translation
 from gancourse.training import make_optimizer
 
@@ -208,7 +209,7 @@ def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):
     else:
         inputs, targets = paired.load_pix2pix(cfg.data, split, image_size=cfg.image_size, data_dir=data_dir)
     if cfg.channels == 1:
-        inputs, targets = (a.mean(axis=-1, keepdims=True) for a in (inputs, targets))
+        inputs, targets = with_channels(inputs, 1), with_channels(targets, 1)
     return inputs, targets
 
 
