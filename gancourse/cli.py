@@ -4,14 +4,22 @@ Examples::
 
     python -m gancourse train dcgan --preset pyimagesearch --profile smoke --out runs/x
     python -m gancourse train dcgan --preset book --profile standard --data faces64/ --out runs/book
+    python -m gancourse train pix2pix --preset paper --profile standard --out runs/facades
     python -m gancourse sample dcgan --out runs/x --n 64
+    python -m gancourse sample pix2pix --out runs/facades --n 8
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
 ``train`` writes ``config.json``, ``history.json``, sample grids
-(``samples/``), TensorBoard logs (``logs/``) and checkpoints
-(``checkpoints/``) into ``--out``; running it again resumes from the last
-checkpoint.
+(``samples/``: fixed noise for a GAN, input / output / target rows of
+fixed validation pairs for a translation model), TensorBoard logs
+(``logs/``) and checkpoints (``checkpoints/``) into ``--out``; running it
+again resumes from the last checkpoint.
+
+Every model module the CLI knows provides ``config(preset)``, the model
+class (built from a config, ``data_dir=`` where it reads data itself),
+``training_data(cfg, data_dir) -> (dataset, preview inputs or None)`` and a
+``sample(n, seed)`` method on the model.
 """
 
 from __future__ import annotations
@@ -22,7 +30,9 @@ import json
 import sys
 from pathlib import Path
 
-MODELS = {"dcgan": ("gancourse.models.dcgan", "DCGAN", "DCGANConfig")}
+MODELS = {"dcgan": ("gancourse.models.dcgan", "DCGAN", "DCGANConfig"),
+          "pix2pix": ("gancourse.models.pix2pix", "Pix2Pix", "Pix2PixConfig")}
+DEFAULT_PRESET = {"dcgan": "modern", "pix2pix": "paper"}
 
 
 def _model(name: str):
@@ -34,11 +44,11 @@ def _model(name: str):
 
 
 def _train(args) -> int:
-    from gancourse import data, set_seed, training
+    from gancourse import set_seed, training
     from gancourse.config import parse_overrides
 
     module, model_cls, config_cls = _model(args.model)
-    cfg = module.config(args.preset).scaled(args.profile)
+    cfg = module.config(args.preset or DEFAULT_PRESET[args.model]).scaled(args.profile)
     overrides = parse_overrides(config_cls, args.set or [])
     if args.epochs is not None:
         overrides["epochs"] = args.epochs
@@ -53,13 +63,15 @@ def _train(args) -> int:
             raise SystemExit(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
                              "use another --out, or the same settings to resume")
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
-    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} dataset={cfg.dataset} "
+    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} "
+          f"dataset={cfg.dataset} "
           f"image={cfg.image_size}x{cfg.image_size}x{cfg.channels} epochs={cfg.epochs} -> {out}")
     set_seed(cfg.seed)
-    gan = model_cls(cfg)
+    gan = _build(model_cls, cfg, args.data)
     gan.compile()
-    dataset = data.load(cfg, split=cfg.split, data_dir=args.data)
-    history, _ = training.fit(gan, dataset, cfg, out, verbose=1 if sys.stdout.isatty() else 2)
+    dataset, preview = module.training_data(cfg, data_dir=args.data)
+    history, _ = training.fit(gan, dataset, cfg, out, verbose=1 if sys.stdout.isatty() else 2,
+                              preview_inputs=preview)
     if history is not None:
         log = out / "history.json"
         past = json.loads(log.read_text()) if log.exists() else {}
@@ -71,6 +83,15 @@ def _train(args) -> int:
     return 0
 
 
+def _build(model_cls, cfg, data_dir):
+    """The model; translation models also learn where their data lives (for previews)."""
+    import inspect
+
+    if "data_dir" in inspect.signature(model_cls).parameters:
+        return model_cls(cfg, data_dir=data_dir)
+    return model_cls(cfg)
+
+
 def _sample(args) -> int:
     from gancourse import training, viz
 
@@ -80,7 +101,7 @@ def _sample(args) -> int:
     if not saved.exists():
         raise SystemExit(f"{out} has no config.json; train a model there first")
     cfg = config_cls.from_dict(json.loads(saved.read_text()))
-    gan = model_cls(cfg)
+    gan = _build(model_cls, cfg, args.data)
     gan.compile()
     epoch = training.restore(gan, out / "checkpoints")
     if epoch == 0:
@@ -122,11 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a model (resumes from the last checkpoint in --out)")
     train.add_argument("model", choices=sorted(MODELS))
-    train.add_argument("--preset", default="modern")
+    train.add_argument("--preset", default=None, help="default: dcgan modern, pix2pix paper")
     train.add_argument("--profile", default=None, help="smoke | standard | full (default: $GANCOURSE_PROFILE or smoke)")
     train.add_argument("--out", required=True)
     train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--data", default=None, help="folder of images for datasets you provide (faces)")
+    train.add_argument("--data", default=None, help="folder of images for datasets you provide (faces), or "
+                       "of an extracted pix2pix dataset (default: download into the cache)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
     train.set_defaults(func=_train)
 
@@ -136,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
     sample.add_argument("--file", default=None)
+    sample.add_argument("--data", default=None, help="the dataset folder the run was trained with, if any")
     sample.set_defaults(func=_sample)
 
     bench = sub.add_parser("bench", help="training throughput and memory against the Keras 2 loop")

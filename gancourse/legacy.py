@@ -8,7 +8,9 @@ when the training function runs: without toggling it back on, ``D`` silently
 never learns (:func:`trainable_trap` shows it). :class:`LegacyLoop` is that loop
 *made to train* under Keras 3 by toggling the flag around each update, as the
 book's repository does. ``python -m gancourse bench`` times it against
-:class:`gancourse.training.GAN`; the course never trains with it otherwise.
+:class:`gancourse.training.GAN` (and :class:`LegacyPairedLoop` against
+:class:`gancourse.models.pix2pix.Pix2Pix`); the course never trains with
+them otherwise.
 """
 
 from __future__ import annotations
@@ -56,6 +58,39 @@ class LegacyLoop:
         noise = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         g_loss = float(self.stacked.train_on_batch(noise, ones))
         return d_loss, g_loss
+
+
+class LegacyPairedLoop:
+    """The same Keras 2 idiom for paired translation (pix2pix), as the source book trains it.
+
+    ``D`` (a conditional discriminator on ``[input, image]`` returning logits)
+    is compiled alone; a combined model ``x -> [G(x), D([x, G(x)])]`` is
+    compiled with ``["mae", BCE]`` weighted ``[l1_weight, 1]``. Each step:
+    ``G.predict``, two ``D.train_on_batch`` calls (real and generated pairs)
+    with ``D.trainable`` toggled on, then the combined ``train_on_batch``.
+    Timed by ``python -m gancourse bench pix2pix`` against
+    :class:`gancourse.models.pix2pix.Pix2Pix`.
+    """
+
+    def __init__(self, generator, discriminator, d_optimizer, g_optimizer, *, l1_weight: float = 100.0):
+        self.generator, self.discriminator = generator, discriminator
+        discriminator.compile(optimizer=d_optimizer, loss=_bce())
+        discriminator.trainable = False
+        source = keras.Input(generator.input_shape[1:])
+        fake = generator(source)
+        self.combined = keras.Model(source, [fake, discriminator([source, fake])])
+        self.combined.compile(optimizer=g_optimizer, loss=["mae", _bce()], loss_weights=[float(l1_weight), 1.0])
+
+    def step(self, source: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+        """One D update on real and generated pairs, then one G update. Returns (d_loss, g_loss)."""
+        ones = np.ones((len(source),) + self.discriminator.output_shape[1:], np.float32)
+        fake = self.generator.predict(source, verbose=0)
+        self.discriminator.trainable = True
+        d_loss = 0.5 * (float(self.discriminator.train_on_batch([source, target], ones))
+                        + float(self.discriminator.train_on_batch([source, fake], 0 * ones)))
+        self.discriminator.trainable = False
+        g_loss = self.combined.train_on_batch(source, [target, ones])
+        return d_loss, float(np.ravel(g_loss)[0])
 
 
 def trainable_trap(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3) -> dict[str, bool]:

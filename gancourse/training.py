@@ -55,7 +55,112 @@ def make_optimizer(kind: str, learning_rate: float, *, beta_1: float = 0.9, beta
     return keras.optimizers.Adam(lr, beta_1=beta_1, beta_2=beta_2)
 
 
-class GAN(keras.Model):
+class AdversarialModel(keras.Model):
+    """What every adversarial model in the course shares, whatever it is conditioned on.
+
+    A ``generator`` and a ``discriminator``, one optimizer each (attached by
+    :meth:`compile`), ``keras.metrics.Mean`` trackers named in ``METRICS``, a
+    seed generator for in-graph randomness, a data check run by :meth:`fit`,
+    and the *preview protocol* the callbacks use: :meth:`preview_inputs`
+    (fixed inputs, drawn once) and :meth:`preview` (what the model makes of
+    them). Checkpoints (:func:`checkpoint_state`) hold exactly this state.
+
+    Subclasses set ``METRICS`` and define ``train_step``,
+    :meth:`expected_data_shapes`, :meth:`preview_inputs` and :meth:`preview`.
+    """
+
+    METRICS: tuple = ()
+
+    def __init__(self, generator: keras.Model, discriminator: keras.Model, *, seed: int = 0, name: str = "gan"):
+        super().__init__(name=name)
+        self.generator = generator
+        self.discriminator = discriminator
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self._trackers = {k: keras.metrics.Mean(name=k) for k in self.METRICS}
+
+    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
+        """Attach one optimizer per network. ``kwargs`` go to ``keras.Model.compile``
+        (``jit_compile``, ``steps_per_execution``, ``run_eagerly``)."""
+        if d_optimizer is None or g_optimizer is None:
+            raise ValueError(f"{type(self).__name__}.compile needs both d_optimizer and g_optimizer")
+        if d_optimizer is g_optimizer:
+            raise ValueError(
+                "d_optimizer and g_optimizer are the same object; each network needs its own "
+                "optimizer (its state belongs to one set of weights). Create two instances."
+            )
+        super().compile(**kwargs)
+        self.d_optimizer = d_optimizer
+        self.g_optimizer = g_optimizer
+
+    def build_optimizers(self) -> None:
+        """Create the optimizers' state variables now (needed before restoring a checkpoint)."""
+        if self.d_optimizer is None:
+            raise ValueError("compile the model before building its optimizers")
+        for opt, net in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
+            if not opt.built:
+                opt.build(net.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self._trackers.values())
+
+    def record(self, **values) -> dict:
+        """Update the trackers with this step's values; returns the running means for ``fit()``."""
+        for key, value in values.items():
+            self._trackers[key].update_state(value)
+        return {k: m.result() for k, m in self._trackers.items()}
+
+    def call(self, x, training=False):
+        return self.generator(x, training=training)
+
+    # -- data checks ------------------------------------------------------------
+    def expected_data_shapes(self) -> tuple:
+        """Per-example shapes of the leading elements of a training batch."""
+        raise NotImplementedError(f"{type(self).__name__} must say which data shapes it trains on")
+
+    def check_data(self, data) -> None:
+        """Raise ``ValueError`` when ``data`` (a dataset, an array or a tuple of arrays) does not fit the networks."""
+        if isinstance(data, tf.data.Dataset):
+            spec = data.element_spec
+            shapes = [tuple(s.shape[1:]) for s in (spec if isinstance(spec, tuple) else (spec,))]
+        elif isinstance(data, np.ndarray):
+            shapes = [data.shape[1:]]
+        elif isinstance(data, (tuple, list)) and all(isinstance(a, np.ndarray) for a in data):
+            shapes = [a.shape[1:] for a in data]
+        else:
+            return
+        want = self.expected_data_shapes()
+        got = tuple(tuple(s) for s in shapes[:len(want)])
+        if got != want:
+            raise ValueError(self._shape_message(got, want))
+
+    def _shape_message(self, got: tuple, want: tuple) -> str:
+        return (f"the data has examples of shapes {got} but {self.name} takes {want}; set the config's "
+                "image_size/channels to match the data, or resize the data")
+
+    def fit(self, x=None, *args, **kwargs):
+        """``keras.Model.fit`` after checking that the data fits the networks."""
+        if self.d_optimizer is None:
+            raise ValueError("call compile() before fit(): the model has no optimizers yet")
+        self.check_data(x)
+        if isinstance(x, tf.data.Dataset):
+            kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
+        return super().fit(x, *args, **kwargs)
+
+    # -- the preview protocol ---------------------------------------------------------
+    def preview_inputs(self, n: int, seed: int = 0):
+        """Fixed inputs for progress pictures (noise, or held-out examples)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define preview inputs")
+
+    def preview(self, inputs) -> np.ndarray:
+        """Images in ``[-1, 1]`` made from :meth:`preview_inputs`: ``(n, H, W, C)``, or
+        ``(rows, n, H, W, C)`` for a labelled layout (e.g. input / output / target)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define previews")
+
+
+class GAN(AdversarialModel):
     """An unconditional GAN trained with ``fit()``.
 
     Args:
@@ -90,12 +195,14 @@ class GAN(keras.Model):
     (mean ``D(x)`` probability on real and on fake images).
     """
 
+    METRICS = ("d_loss", "g_loss", "d_acc", "d_real", "d_fake")
+
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                  noise: str = "normal", label_smoothing: str = "none", smoothing: float = 0.1,
                  d_steps: int = 1, d_batch: str = "separate", step_order: str = "d_first",
                  g_target: float = 1.0, generator_loss: str = "non_saturating", seed: int = 0,
                  name: str = "gan"):
-        super().__init__(name=name)
+        super().__init__(generator, discriminator, seed=seed, name=name)
         _check_option("noise", noise, NOISE)
         _check_option("label_smoothing", label_smoothing, LABEL_SMOOTHING)
         _check_option("d_batch", d_batch, D_BATCH)
@@ -105,8 +212,6 @@ class GAN(keras.Model):
             raise ValueError(f"smoothing={smoothing!r} must be in [0, 0.5)")
         if int(d_steps) < 1:
             raise ValueError(f"d_steps={d_steps!r} must be >= 1")
-        self.generator = generator
-        self.discriminator = discriminator
         self.latent_dim = int(latent_dim)
         self.noise = noise
         self.label_smoothing = label_smoothing
@@ -116,40 +221,6 @@ class GAN(keras.Model):
         self.step_order = step_order
         self.g_target = float(g_target)
         self.generator_loss = generator_loss
-        self.seed_generator = keras.random.SeedGenerator(seed)
-        self.d_optimizer = None
-        self.g_optimizer = None
-        self._trackers = {k: keras.metrics.Mean(name=k) for k in ("d_loss", "g_loss", "d_acc", "d_real", "d_fake")}
-
-    # -- set-up -------------------------------------------------------------
-    def compile(self, d_optimizer: keras.optimizers.Optimizer, g_optimizer: keras.optimizers.Optimizer, **kwargs):
-        """Attach one optimizer per network. ``kwargs`` go to ``keras.Model.compile``
-        (``jit_compile``, ``steps_per_execution``, ``run_eagerly``)."""
-        if d_optimizer is None or g_optimizer is None:
-            raise ValueError("GAN.compile needs both d_optimizer and g_optimizer")
-        if d_optimizer is g_optimizer:
-            raise ValueError(
-                "d_optimizer and g_optimizer are the same object; each network needs its own "
-                "optimizer (its state belongs to one set of weights). Create two instances."
-            )
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer
-        self.g_optimizer = g_optimizer
-
-    def build_optimizers(self) -> None:
-        """Create the optimizers' state variables now (needed before restoring a checkpoint)."""
-        if self.d_optimizer is None:
-            raise ValueError("compile the GAN before building its optimizers")
-        for opt, net in ((self.d_optimizer, self.discriminator), (self.g_optimizer, self.generator)):
-            if not opt.built:
-                opt.build(net.trainable_variables)
-
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
-    def call(self, z, training=False):
-        return self.generator(z, training=training)
 
     # -- noise and labels ------------------------------------------------------
     def sample_noise(self, n):
@@ -249,41 +320,19 @@ class GAN(keras.Model):
                 d_out = self.discriminator_step(real)
             g_loss, _ = self.generator_step(batch, real)
         d_loss, d_acc, d_real, d_fake = d_out
-        for key, value in zip(("d_loss", "g_loss", "d_acc", "d_real", "d_fake"),
-                              (d_loss, g_loss, d_acc, d_real, d_fake)):
-            self._trackers[key].update_state(value)
-        return {k: m.result() for k, m in self._trackers.items()}
+        return self.record(d_loss=d_loss, g_loss=g_loss, d_acc=d_acc, d_real=d_real, d_fake=d_fake)
 
     # -- data checks and inference ---------------------------------------------
     def expected_image_shape(self) -> tuple:
         """The image shape (without batch) the discriminator takes."""
         return tuple(self.discriminator.inputs[0].shape[1:])
 
-    def check_data(self, data) -> None:
-        """Raise ``ValueError`` when ``data``'s images do not fit the discriminator."""
-        if isinstance(data, tf.data.Dataset):
-            spec = data.element_spec
-            spec = spec[0] if isinstance(spec, tuple) else spec
-            shape = tuple(spec.shape[1:])
-        elif isinstance(data, np.ndarray):
-            shape = data.shape[1:]
-        else:
-            return
-        want = self.expected_image_shape()
-        if tuple(shape) != want:
-            raise ValueError(
-                f"the data has images of shape {tuple(shape)} but the discriminator takes {want}; "
-                "set the config's image_size/channels to match the data, or resize the data"
-            )
+    def expected_data_shapes(self) -> tuple:
+        return (self.expected_image_shape(),)
 
-    def fit(self, x=None, *args, **kwargs):
-        """``keras.Model.fit`` after checking that the data fits the networks."""
-        if self.d_optimizer is None:
-            raise ValueError("call compile() before fit(): the GAN has no optimizers yet")
-        self.check_data(x)
-        if isinstance(x, tf.data.Dataset):
-            kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
-        return super().fit(x, *args, **kwargs)
+    def _shape_message(self, got: tuple, want: tuple) -> str:
+        return (f"the data has images of shape {got[0]} but the discriminator takes {want[0]}; "
+                "set the config's image_size/channels to match the data, or resize the data")
 
     def generate(self, z, batch_size: int = 256) -> np.ndarray:
         """Images for the noise ``z`` (inference mode), float32 in ``[-1, 1]``."""
@@ -296,6 +345,14 @@ class GAN(keras.Model):
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
         """``n`` images from reproducible noise, float32 in ``[-1, 1]``, ``(n, H, W, C)``."""
         return self.generate(self.fixed_noise(n, seed))
+
+    def preview_inputs(self, n: int, seed: int = 0) -> np.ndarray:
+        """Fixed noise (:meth:`fixed_noise`)."""
+        return self.fixed_noise(n, seed)
+
+    def preview(self, inputs) -> np.ndarray:
+        """Images for fixed noise (:meth:`generate`)."""
+        return self.generate(inputs)
 
 
 # ---------------------------------------------------------------------------
@@ -329,36 +386,45 @@ class StopOnNonFinite(keras.callbacks.Callback):
 
 
 class SampleGrid(keras.callbacks.Callback):
-    """Generate images from fixed noise after every ``every`` epochs.
+    """Keep the model's pictures of fixed inputs after every ``every`` epochs.
 
-    The noise (``n`` vectors, ``seed``) is drawn once when training begins, so
-    the grids of successive epochs show the same latent points. The images are
-    kept in :attr:`images` (``{epoch: float array in [-1, 1]}``) for plotting
-    and, when ``directory`` is given, written as ``epoch_0001.png``...
-    With ``at_start=True`` the untrained generator's output is kept as epoch 0.
-    Works for any generator output (images, or points of a toy problem).
+    The inputs come from the model's preview protocol
+    (:meth:`AdversarialModel.preview_inputs`: fixed noise for a GAN, held-out
+    input/target pairs for a translation model) and are drawn once when
+    training begins, unless given as ``inputs``; so successive grids show the
+    same latent points or the same validation examples. The pictures
+    (:meth:`AdversarialModel.preview`) are kept in :attr:`images`
+    (``{epoch: float array in [-1, 1]}``) and, when ``directory`` is given,
+    written as ``epoch_0001.png``... With ``at_start=True`` the untrained
+    model's output is kept as epoch 0. Works for any generator output
+    (images, or points of a toy problem).
     """
 
     def __init__(self, n: int = 64, directory: str | Path | None = None, every: int = 1, seed: int = 0,
-                 at_start: bool = False):
+                 at_start: bool = False, inputs=None):
         super().__init__()
         if int(every) < 1:
             raise ValueError(f"every={every!r} must be >= 1")
         self.n, self.seed, self.every, self.at_start = int(n), int(seed), int(every), bool(at_start)
         self.directory = Path(directory) if directory else None
-        self.noise: np.ndarray | None = None
+        self.inputs = inputs
         self.images: dict[int, np.ndarray] = {}
 
+    @property
+    def noise(self):
+        """The fixed inputs (the noise, for a GAN)."""
+        return self.inputs
+
     def on_train_begin(self, logs=None):
-        if self.noise is None:
-            self.noise = self.model.fixed_noise(self.n, self.seed)
+        if self.inputs is None:
+            self.inputs = self.model.preview_inputs(self.n, self.seed)
         if self.at_start and not self.images:
-            self.images[0] = self.model.generate(self.noise)
+            self.images[0] = self.model.preview(self.inputs)
 
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every:
             return
-        images = self.model.generate(self.noise)
+        images = self.model.preview(self.inputs)
         self.images[epoch + 1] = images
         if self.directory is not None:
             from gancourse import viz
@@ -414,7 +480,7 @@ class Checkpoint(keras.callbacks.Callback):
         self.manager.save(checkpoint_number=epoch + 1)
 
 
-def checkpoint_state(gan: GAN) -> tf.train.Checkpoint:
+def checkpoint_state(gan: AdversarialModel) -> tf.train.Checkpoint:
     """The ``tf.train.Checkpoint`` that holds everything needed to resume ``gan``."""
     gan.build_optimizers()
     return tf.train.Checkpoint(generator=gan.generator, discriminator=gan.discriminator,
@@ -422,7 +488,7 @@ def checkpoint_state(gan: GAN) -> tf.train.Checkpoint:
                                rng=gan.seed_generator.state, epoch=tf.Variable(0, dtype=tf.int64))
 
 
-def restore(gan: GAN, directory: str | Path) -> int:
+def restore(gan: AdversarialModel, directory: str | Path) -> int:
     """Restore the latest checkpoint in ``directory`` into ``gan``.
 
     Returns:
@@ -446,8 +512,8 @@ def restore(gan: GAN, directory: str | Path) -> int:
 
 
 def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 64,
-              tensorboard: bool = True, checkpoints: bool = True) -> list:
-    """The standard callbacks: NaN stop, fixed-noise sample grid, checkpoints, TensorBoard.
+              tensorboard: bool = True, checkpoints: bool = True, preview_inputs=None) -> list:
+    """The standard callbacks: NaN stop, sample grid of fixed inputs, checkpoints, TensorBoard.
 
     Args:
         cfg: the model config; its ``sample_every`` (default 1) sets how often
@@ -455,10 +521,12 @@ def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 6
         out_dir: where samples (``samples/``), checkpoints (``checkpoints/``) and
             TensorBoard logs (``logs/``) go. With ``None`` only the NaN stop and an
             in-memory sample grid are made.
+        preview_inputs: the sample grid's fixed inputs; by default the model's
+            own (:meth:`AdversarialModel.preview_inputs`).
     """
     out = Path(out_dir) if out_dir else None
     every = int(getattr(cfg, "sample_every", 1))
-    cbs = [StopOnNonFinite(), SampleGrid(n_samples, out / "samples" if out else None, every)]
+    cbs = [StopOnNonFinite(), SampleGrid(n_samples, out / "samples" if out else None, every, inputs=preview_inputs)]
     if out is not None:
         if checkpoints:
             cbs.append(Checkpoint(out / "checkpoints"))
@@ -467,7 +535,7 @@ def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 6
     return cbs
 
 
-def fit(gan: GAN, data, cfg, out_dir: str | Path | None = None, *, resume: bool = True,
+def fit(gan: AdversarialModel, data, cfg, out_dir: str | Path | None = None, *, resume: bool = True,
         extra_callbacks: list | None = None, verbose="auto", **callback_options):
     """Train ``gan`` for ``cfg.epochs`` epochs with the standard callbacks.
 

@@ -25,9 +25,16 @@ def grid(images: np.ndarray, ncols: int | None = None, pad: int = 1,
          value_range: tuple[float, float] = (-1.0, 1.0)) -> np.ndarray:
     """Tile ``(n, H, W, C)`` images into one ``uint8`` image of ``ceil(n / ncols)`` rows.
 
-    Greyscale (C = 1) gives a ``(rows*H, cols*W)`` array; colour gives ``(..., 3)``.
+    A ``(rows, cols, H, W, C)`` array keeps its own layout (e.g. rows input /
+    output / target of a translation model). Greyscale (C = 1) gives a
+    ``(rows*H, cols*W)`` array; colour gives ``(..., 3)``.
     """
     images = np.asarray(images)
+    if images.ndim == 5:
+        if ncols not in (None, images.shape[1]):
+            raise ValueError(f"a (rows, cols, H, W, C) array has {images.shape[1]} columns, not ncols={ncols}")
+        ncols = images.shape[1]
+        images = images.reshape((-1,) + images.shape[2:])
     if images.ndim == 3:
         images = images[..., None]
     if images.ndim != 4 or images.shape[-1] not in (1, 3):
@@ -62,6 +69,37 @@ def show_grid(images: np.ndarray, ax=None, title: str | None = None, ncols: int 
     tiled = grid(images, ncols)
     ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=255)
     ax.set_axis_off()
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def show_rows(rows: dict, ax=None, title: str | None = None, value_range: tuple[float, float] = (-1.0, 1.0)):
+    """Draw image rows with their names on the left: ``{"input": (n, H, W, C), "output": ..., ...}``.
+
+    Every row must hold the same number of images of the same shape; used for
+    translation triptychs (input / output / target) and side-by-side comparisons.
+    """
+    import matplotlib.pyplot as plt
+
+    if not rows:
+        raise ValueError("rows is empty: pass {name: images, ...}")
+    arrays = [np.asarray(v) for v in rows.values()]
+    shapes = {a.shape for a in arrays}
+    if len(shapes) != 1:
+        raise ValueError(f"every row needs the same (n, H, W, C) shape, got {sorted(shapes)}")
+    stacked = np.stack(arrays)
+    if stacked.ndim == 4:
+        stacked = stacked[..., None]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(1.1 * stacked.shape[1] + 1, 1.1 * stacked.shape[0]))
+    tiled = grid(stacked, pad=1, value_range=value_range)
+    ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=255)
+    height = stacked.shape[2] + 1
+    ax.set_yticks([1 + height * (i + 0.5) for i in range(len(arrays))], list(rows))
+    ax.set_xticks([])
+    for side in ax.spines.values():
+        side.set_visible(False)
     if title:
         ax.set_title(title)
     return ax

@@ -23,6 +23,11 @@ def test_minibatch_discrimination_shapes_params_and_values():
         nn.MinibatchDiscrimination()(tf.zeros((2, 3, 3)))
     with pytest.raises(ValueError, match="must be >= 1"):
         nn.MinibatchDiscrimination(0)
+    only = nn.MinibatchDiscrimination(num_kernels=4, kernel_dim=3, concat_input=False)
+    alone = only(x)
+    assert alone.shape == (5, 4) and only.compute_output_shape((None, 6)) == (None, 4)
+    assert nn.MinibatchDiscrimination.from_config(only.get_config()).concat_input is False
+    np.testing.assert_allclose(only(x[:1]), 1.0)  # one sample: exp(0) per kernel, whatever x is
 
 
 def test_instance_norm_normalises_each_sample_and_channel():

@@ -55,7 +55,7 @@ def test_paper_unet_structure():
 def test_presets_and_smoke_scaling():
     assert pix2pix.config("book").channels == 1 and pix2pix.config("book").learning_rate == 1e-4
     smoke = pix2pix.config("paper").scaled("smoke")
-    assert (smoke.data, smoke.image_size, smoke.base_filters) == ("offline", 32, 16)
+    assert (smoke.dataset, smoke.image_size, smoke.base_filters) == ("offline", 32, 16)
     g, d = pix2pix.build_generator(smoke), pix2pix.build_discriminator(smoke)
     assert g.output_shape == (None, 32, 32, 3) and d.output_shape == (None, 2, 2, 1)
     with pytest.raises(ValueError, match="unknown pix2pix preset 'cyclegan'"):
@@ -205,3 +205,81 @@ def test_paired_scores_on_known_cases():
     assert metrics.paired_scores(noisy, y)["sharpness"] > 1.0
     with pytest.raises(ValueError, match="one shape"):
         metrics.paired_scores(y[:2], y[:3])
+
+
+# -- the book's discriminator, kept as an exhibit ------------------------------
+def test_book_image_discriminator_counts_and_shape():
+    import keras
+
+    d = translation.book_image_discriminator()
+    assert d.count_params() == 19_802_768 and d.output_shape == (None, 2)
+    per_patch = keras.Model(d.input, d.get_layer("patch_softmax").output)
+    assert per_patch.count_params() == 19_546_562  # the book's per-patch network
+    assert len(d.inputs) == 1  # unconditional: it never sees the label map
+
+
+def test_batch_one_exhibit_shows_both_defects():
+    found = pix2pix.batch_one_exhibit(n=3)
+    assert found["bottleneck_spread_bug"] == 0.0 and found["bottleneck_grad_bug"] < 1e-6
+    assert found["bottleneck_spread_fixed"] > 1e-3 and found["bottleneck_grad_fixed"] > 1e-3
+    assert found["book_d_spread_batch1"] == 0.0 and found["book_d_spread_batchn"] > 1e-4
+    assert found["mbd_min_batch1"] == found["mbd_max_batch1"] == 1.0
+
+
+# -- previews, data checks and the command line -----------------------------
+def test_preview_is_input_output_target_rows_of_fixed_validation_pairs():
+    model = _tiny_model()
+    pairs = model.preview_inputs(5, seed=3)
+    again = pix2pix.preview_pairs(model.cfg, 5, seed=3)
+    np.testing.assert_array_equal(pairs[0], again[0])
+    test_x, test_y = paired.offline_pairs("test", 32)
+    assert any(np.array_equal(pairs[1][0], t) for t in test_y)  # drawn from the held-out split
+    rows = model.preview(pairs)
+    assert rows.shape == (3, 5, 32, 32, 3)
+    np.testing.assert_array_equal(rows[0], pairs[0])
+    np.testing.assert_array_equal(rows[2], pairs[1])
+    np.testing.assert_allclose(rows[1], model.translate(pairs[0]), atol=1e-6)
+    with pytest.raises(ValueError, match="the validation split has 160"):
+        pix2pix.preview_pairs(model.cfg, 500)
+
+
+def test_sample_grid_callback_keeps_triptychs():
+    from gancourse import training
+
+    cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, epochs=2)
+    x, y = paired.offline_pairs("train", 32, n=32)
+    grid = training.SampleGrid(n=4, at_start=True)
+    pix2pix.train(cfg, callbacks=[grid], data=(x, y))
+    assert sorted(grid.images) == [0, 1, 2] and grid.images[2].shape == (3, 4, 32, 32, 3)
+    np.testing.assert_array_equal(grid.images[0][0], grid.images[2][0])  # the same inputs every epoch
+    assert not np.array_equal(grid.images[0][1], grid.images[2][1])  # the outputs moved
+
+
+def test_fit_rejects_data_of_the_wrong_size():
+    model = _tiny_model()
+    x, y = paired.offline_pairs("train", 64, n=8)
+    with pytest.raises(ValueError, match=r"\(64, 64, 3\).*takes \(\(32, 32, 3\), \(32, 32, 3\)\)"):
+        model.fit(paired.paired_dataset(x, y, 4), epochs=1)
+
+
+def test_cli_trains_resumes_and_samples_pix2pix(tmp_path, capsys):
+    import json
+
+    from gancourse.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "pix2pix", "--profile", "smoke", "--out", str(out), "--set", "base_filters=8"]
+    assert main(args + ["--epochs", "1"]) == 0
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["preset"] == "paper" and saved["dataset"] == "offline"
+    assert (out / "samples" / "epoch_0001.png").exists() and (out / "checkpoints").exists()
+    from PIL import Image
+
+    assert Image.open(out / "samples" / "epoch_0001.png").size == (8 * 33 + 1, 3 * 33 + 1)  # 3 rows of 8 pairs
+    assert main(args + ["--epochs", "2"]) == 0
+    assert "resuming from the checkpoint of epoch 1" in capsys.readouterr().out
+    assert len(json.loads((out / "history.json").read_text())["g_l1"]) == 2
+    assert main(["sample", "pix2pix", "--out", str(out), "--n", "3", "--file", str(tmp_path / "s.png")]) == 0
+    assert Image.open(tmp_path / "s.png").size == (3 * 33 + 1, 3 * 33 + 1)
+    assert main(["train", "pix2pix", "--preset", "cyclegan", "--out", str(tmp_path / "x")]) == 2
+    assert "unknown pix2pix preset 'cyclegan'" in capsys.readouterr().err

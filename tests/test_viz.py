@@ -37,3 +37,19 @@ def test_save_and_plots(tmp_path):
         viz.plot_history({"d_loss": [1.0]}, keys=("fid",))
     with pytest.raises(ValueError, match="no sample images"):
         viz.show_evolution({})
+
+
+def test_grid_keeps_a_rows_by_columns_layout_and_show_rows_labels_them():
+    import matplotlib.pyplot as plt
+
+    rows = np.stack([np.full((4, 2, 2, 3), v, np.float32) for v in (-1.0, 0.0, 1.0)])  # (3, 4, 2, 2, 3)
+    tiled = viz.grid(rows, pad=1)
+    assert tiled.shape == (3 * 3 + 1, 4 * 3 + 1, 3)
+    assert tiled[1, 1, 0] == 0 and tiled[4, 1, 0] == 128 and tiled[7, 10, 0] == 255  # row r holds rows[r]
+    with pytest.raises(ValueError, match="has 4 columns, not ncols=2"):
+        viz.grid(rows, ncols=2)
+    ax = viz.show_rows({"input": rows[0], "output": rows[1], "target": rows[2]})
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["input", "output", "target"]
+    plt.close("all")
+    with pytest.raises(ValueError, match="same"):
+        viz.show_rows({"a": rows[0], "b": rows[0][:2]})

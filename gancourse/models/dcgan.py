@@ -342,6 +342,14 @@ class DCGAN(GAN):
         super().compile(d_optimizer, g_optimizer, **kwargs)
 
 
+def training_data(cfg: DCGANConfig, data_dir=None):
+    """What ``python -m gancourse train`` needs: the training ``tf.data.Dataset``
+    and the sample grid's inputs (``None``: the model's own fixed noise)."""
+    from gancourse import data
+
+    return data.load(cfg, split=cfg.split, data_dir=data_dir), None
+
+
 # ---------------------------------------------------------------------------
 # Comparing the presets
 # ---------------------------------------------------------------------------

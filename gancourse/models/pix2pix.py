@@ -28,7 +28,8 @@ Presets (``config(name)``):
 
 On the ``smoke`` profile every preset keeps its structure but trains on
 :func:`gancourse.data.paired.offline_pairs` at 32 px, with the widths divided
-by 4 and a few epochs.
+by 4 and a few epochs. ``standard`` keeps the real data and the full networks
+and trains 25 epochs (10,000 steps of batch 1 on facades).
 """
 
 from __future__ import annotations
@@ -44,17 +45,18 @@ from gancourse.config import Config, as_config, choice, non_negative, positive, 
 from gancourse.data import paired
 from gancourse.data.pipeline import with_channels
 from gancourse.nn import translation
-from gancourse.training import make_optimizer
+from gancourse.training import AdversarialModel, make_optimizer
 
-DATA = ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "night2day", "offline")
+DATASETS = ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "night2day", "offline")
 SMOKE_WIDTH_DIVISOR = 4
+STANDARD_EPOCHS = 25
 
 
 @dataclasses.dataclass(frozen=True)
 class Pix2PixConfig(Config):
     """Configuration of a :class:`Pix2Pix` model (see the module docstring)."""
 
-    data: str = choice("facades", DATA)
+    dataset: str = choice("facades", DATASETS)
     image_size: int = positive(256)
     channels: int = choice(3, (1, 3))
     generator: str = choice("paper", translation.UNET_VARIANTS)
@@ -77,9 +79,11 @@ class Pix2PixConfig(Config):
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
-            return {"data": "offline", "image_size": 32, "base_filters": max(self.base_filters // SMOKE_WIDTH_DIVISOR, 8),
-                    "epochs": min(self.epochs, 4), "batch_size": max(self.batch_size, 8),
-                    "steps_per_execution": 10}
+            return {"dataset": "offline", "image_size": 32, "epochs": min(self.epochs, 4),
+                    "base_filters": max(self.base_filters // SMOKE_WIDTH_DIVISOR, 8),
+                    "batch_size": max(self.batch_size, 8), "steps_per_execution": 8}
+        if profile_name == "standard":  # the real data at full size, ~10k steps of batch 1 on one GPU
+            return {"epochs": min(self.epochs, STANDARD_EPOCHS)}
         return {}
 
 
@@ -112,38 +116,36 @@ def build_discriminator(cfg: Pix2PixConfig) -> keras.Model:
                                               cfg.base_filters, name=f"{cfg.preset}_discriminator")
 
 
-class Pix2Pix(keras.Model):
+class Pix2Pix(AdversarialModel):
     """A conditional GAN for paired translation, trained with ``fit()`` on ``(input, target)`` batches.
 
     Metrics: ``d_loss``, ``g_loss`` (the total), ``g_gan``, ``g_l1``, ``d_real``
     and ``d_fake`` (mean ``D`` probability on real and generated pairs).
+
+    Args:
+        cfg: a :class:`Pix2PixConfig` or a preset name.
+        data_dir: where the preset's dataset lives, for :meth:`preview_inputs`
+            (default: the download cache).
     """
 
-    def __init__(self, cfg: Pix2PixConfig | str = "paper"):
+    METRICS = ("d_loss", "g_loss", "g_gan", "g_l1", "d_real", "d_fake")
+
+    def __init__(self, cfg: Pix2PixConfig | str = "paper", data_dir=None):
         cfg = as_config(cfg, Pix2PixConfig, config, "Pix2Pix")
-        super().__init__(name=f"pix2pix_{cfg.preset}")
+        super().__init__(build_generator(cfg), build_discriminator(cfg), seed=cfg.seed, name=f"pix2pix_{cfg.preset}")
         self.cfg = cfg
-        self.generator = build_generator(cfg)
-        self.discriminator = build_discriminator(cfg)
-        self.d_optimizer = self.g_optimizer = None
-        self._trackers = {k: keras.metrics.Mean(name=k)
-                          for k in ("d_loss", "g_loss", "g_gan", "g_l1", "d_real", "d_fake")}
+        self.data_dir = data_dir
 
     def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
+        """Adam from the config for each network unless given; ``kwargs`` go to ``keras.Model.compile``."""
         cfg = self.cfg
         kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
-        super().compile(**kwargs)
-        self.d_optimizer = d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1)
-        self.g_optimizer = g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1)
-        if self.d_optimizer is self.g_optimizer:
-            raise ValueError("d_optimizer and g_optimizer must be two separate optimizer instances")
+        super().compile(d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
+                        g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), **kwargs)
 
-    @property
-    def metrics(self):
-        return list(self._trackers.values())
-
-    def call(self, x, training=False):
-        return self.generator(x, training=training)
+    def expected_data_shapes(self) -> tuple:
+        """``(input shape, target shape)`` of one pair."""
+        return tuple(tuple(t.shape[1:]) for t in self.discriminator.inputs)
 
     def discriminator_step(self, source, target, fake=None):
         """One D update on real ``(source, target)`` and generated ``(source, fake)`` pairs."""
@@ -181,10 +183,7 @@ class Pix2Pix(keras.Model):
             d_loss, d_real, d_fake = self.discriminator_step(source, target, fake)
         else:  # L1 only: no adversary to train
             d_loss, d_real, d_fake = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
-        for key, value in zip(("d_loss", "g_loss", "g_gan", "g_l1", "d_real", "d_fake"),
-                              (d_loss, g_total, g_gan, l1, d_real, d_fake)):
-            self._trackers[key].update_state(value)
-        return {k: m.result() for k, m in self._trackers.items()}
+        return self.record(d_loss=d_loss, g_loss=g_total, g_gan=g_gan, g_l1=l1, d_real=d_real, d_fake=d_fake)
 
     def translate(self, inputs: np.ndarray, training: bool = False, batch_size: int = 16) -> np.ndarray:
         """Outputs for ``inputs``, float32 in ``[-1, 1]``.
@@ -201,16 +200,94 @@ class Pix2Pix(keras.Model):
                 for i in range(0, len(inputs), batch_size)]
         return np.concatenate(outs).astype(np.float32)
 
+    def preview_inputs(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` held-out ``(inputs, targets)`` pairs of the preset's validation split (:func:`preview_pairs`)."""
+        return preview_pairs(self.cfg, n, seed, data_dir=self.data_dir)
+
+    def preview(self, inputs) -> np.ndarray:
+        """``(3, n, H, W, C)``: the inputs, the generator's outputs and the targets, in ``[-1, 1]``."""
+        source, target = inputs
+        return np.stack([np.asarray(source, np.float32), self.translate(source), np.asarray(target, np.float32)])
+
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """Input / output / target rows for ``n`` validation pairs (see :meth:`preview`)."""
+        return self.preview(self.preview_inputs(n, seed))
+
+
+def batch_one_exhibit(image_size: int = 32, channels: int = 1, base_filters: int = 8, n: int = 4,
+                      seed: int = 0) -> dict:
+    """Measure the book's two batch-size-1 defects, in training mode, on ``n`` offline pairs.
+
+    Returns a dict of floats:
+
+    * ``bottleneck_spread_bug`` / ``bottleneck_spread_fixed``: the largest
+      standard deviation, over the ``n`` inputs (each run as a batch of 1), of
+      any channel of the 1x1 bottleneck activation of the book's U-Net with and
+      without its bottleneck BatchNorm. 0 means the bottleneck says the same
+      thing for every input.
+    * ``bottleneck_grad_bug`` / ``bottleneck_grad_fixed``: the norm of the L1
+      loss's gradient with respect to the bottleneck convolution's kernel.
+    * ``book_d_spread_batch1``: the largest difference between the book
+      discriminator's outputs for different images fed one at a time;
+      ``book_d_spread_batchn`` the same images fed as one batch of ``n``.
+    * ``mbd_min_batch1`` / ``mbd_max_batch1``: the range of the minibatch
+      features over single-image batches (each is ``exp(0) = 1``).
+    """
+    set_seed(seed)
+    inputs, targets = paired.offline_pairs("test", image_size, n=n, seed=seed)
+    inputs, targets = with_channels(inputs, channels), with_channels(targets, channels)
+    depth = len(translation.encoder_widths(image_size, base_filters))
+    out = {}
+    for label, norm in (("bug", True), ("fixed", False)):
+        g = translation.unet_generator("book", image_size, channels, channels, base_filters, bottleneck_norm=norm)
+        probe = keras.Model(g.input, [g.get_layer(f"down{depth}_act").output, g.outputs[0]])
+        kernel = g.get_layer(f"down{depth}_conv").kernel
+        codes, grads = [], []
+        for i in range(n):
+            with tf.GradientTape() as tape:
+                code, fake = probe(inputs[i:i + 1], training=True)
+                loss = tf.reduce_mean(tf.abs(targets[i:i + 1] - fake))
+            codes.append(np.asarray(code).reshape(-1))
+            grads.append(float(tf.norm(tape.gradient(loss, kernel))))
+        out[f"bottleneck_spread_{label}"] = float(np.std(np.stack(codes), axis=0).max())
+        out[f"bottleneck_grad_{label}"] = float(np.max(grads))
+    d = translation.book_image_discriminator(image_size, channels, base_filters)
+    singles = np.concatenate([np.asarray(d(targets[i:i + 1], training=True)) for i in range(n)])
+    together = np.asarray(d(targets, training=True))
+    out["book_d_spread_batch1"] = float(np.ptp(singles, axis=0).max())
+    out["book_d_spread_batchn"] = float(np.ptp(together, axis=0).max())
+    mbd = keras.Model(d.input, d.get_layer("minibatch_disc").output)
+    features = np.concatenate([np.asarray(mbd(targets[i:i + 1], training=True)) for i in range(n)])
+    out["mbd_min_batch1"], out["mbd_max_batch1"] = float(features.min()), float(features.max())
+    return out
+
 
 def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):
     """``(inputs, targets)`` arrays of the preset's data split (``train``, ``val`` or ``test``)."""
-    if cfg.data == "offline":
+    if cfg.dataset == "offline":
         inputs, targets = paired.offline_pairs("test" if split != "train" else "train", cfg.image_size)
     else:
-        inputs, targets = paired.load_pix2pix(cfg.data, split, image_size=cfg.image_size, data_dir=data_dir)
+        inputs, targets = paired.load_pix2pix(cfg.dataset, split, image_size=cfg.image_size, data_dir=data_dir)
     if cfg.channels == 1:
         inputs, targets = with_channels(inputs, 1), with_channels(targets, 1)
     return inputs, targets
+
+
+def training_data(cfg: Pix2PixConfig, data_dir=None, n_preview: int = 8):
+    """What ``python -m gancourse train`` needs: the shuffled, jittered training
+    ``tf.data.Dataset`` and ``n_preview`` fixed validation pairs for the sample grid."""
+    inputs, targets = dataset(cfg, "train", data_dir=data_dir)
+    ds = paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
+    return ds, preview_pairs(cfg, n_preview, data_dir=data_dir)
+
+
+def preview_pairs(cfg: Pix2PixConfig, n: int, seed: int = 0, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` held-out ``(inputs, targets)`` pairs of the validation split, picked reproducibly by ``seed``."""
+    inputs, targets = dataset(cfg, "val", data_dir=data_dir)
+    if not 1 <= n <= len(inputs):
+        raise ValueError(f"n={n} preview pairs asked for; the validation split has {len(inputs)}")
+    pick = np.sort(np.random.default_rng(seed).choice(len(inputs), n, replace=False))
+    return inputs[pick], targets[pick]
 
 
 def train(cfg: Pix2PixConfig, callbacks=None, verbose: int = 0, data=None):

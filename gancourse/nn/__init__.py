@@ -30,13 +30,15 @@ class MinibatchDiscrimination(layers.Layer):
     Args:
         num_kernels: ``B``.
         kernel_dim: ``C``.
+        concat_input: return ``[f(x_i), o(x_i)]`` (default) or ``o(x_i)`` alone.
     """
 
-    def __init__(self, num_kernels: int = 50, kernel_dim: int = 5, **kwargs):
+    def __init__(self, num_kernels: int = 50, kernel_dim: int = 5, concat_input: bool = True, **kwargs):
         super().__init__(**kwargs)
         if num_kernels < 1 or kernel_dim < 1:
             raise ValueError(f"num_kernels and kernel_dim must be >= 1, got {num_kernels} and {kernel_dim}")
         self.num_kernels, self.kernel_dim = int(num_kernels), int(kernel_dim)
+        self.concat_input = bool(concat_input)
 
     def build(self, input_shape):
         if len(input_shape) != 2:
@@ -48,13 +50,15 @@ class MinibatchDiscrimination(layers.Layer):
     def call(self, x):
         m = tf.reshape(tf.matmul(x, self.T), [-1, self.num_kernels, self.kernel_dim])
         l1 = tf.reduce_sum(tf.abs(m[:, None] - m[None, :]), axis=-1)  # (n, n, B)
-        return tf.concat([x, tf.reduce_sum(tf.exp(-l1), axis=1)], axis=-1)
+        o = tf.reduce_sum(tf.exp(-l1), axis=1)
+        return tf.concat([x, o], axis=-1) if self.concat_input else o
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1] + self.num_kernels)
+        return (input_shape[0], input_shape[-1] * self.concat_input + self.num_kernels)
 
     def get_config(self):
-        return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim}
+        return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim,
+                "concat_input": self.concat_input}
 
 
 def instance_norm(epsilon: float = 1e-5, affine: bool = False, name: str | None = None) -> layers.Layer:

@@ -23,6 +23,10 @@ Variants of :func:`unet_generator`:
     Instance norm (no affine parameters, as PyTorch's default), dropout 0.5 on
     the deep encoder blocks and the first four decoder blocks, biased
     convolutions, and a final nearest up-sampling + padded ``Conv2D(k4)``.
+
+:func:`patchgan_discriminator` gives the conditional PatchGANs;
+:func:`book_image_discriminator` keeps the source book's unconditional
+whole-image discriminator as a historical exhibit only.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import math
 import keras
 from keras import layers
 
-from gancourse.nn import instance_norm
+from gancourse.nn import MinibatchDiscrimination, instance_norm
 
 UNET_VARIANTS = ("paper", "book", "mastering_pytorch")
 PATCHGAN_VARIANTS = ("paper", "mastering_pytorch")
@@ -167,6 +171,36 @@ def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_cha
         x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # ZeroPad2d((1, 0, 1, 0)) + padding=1
     logits = layers.Conv2D(1, 4, kernel_initializer=_init(), name="logits")(x)
     return keras.Model([source, target], logits, name=name or f"patchgan_{variant}")
+
+
+def book_image_discriminator(image_size: int = 256, channels: int = 1, base_filters: int = 64,
+                             num_kernels: int = 100, kernel_dim: int = 5, name: str | None = None) -> keras.Model:
+    """Historical exhibit: the source book's pix2pix discriminator. Do not train with it.
+
+    The book calls it a PatchGAN, but its "patch" is the whole image and it
+    never sees the input label map, so it is neither patch-based nor
+    conditional. ``log2(image_size)`` blocks of ``Conv2D(k4, s2)`` (64, 128,
+    256, 512, 512, ...; BatchNorm from the second; LeakyReLU 0.2) reach a 1x1
+    map; a 2-way softmax on the flattened features is concatenated with
+    minibatch-discrimination features of the same vector and a last
+    ``Dense(2, softmax)`` gives P(fake), P(real). With batch 1 (the book's
+    batch size) the BatchNorm of the 1x1 map outputs its offset whatever the
+    image, and minibatch discrimination over one sample is ``exp(0) = 1``:
+    in training mode the output does not depend on the input
+    (:func:`gancourse.models.pix2pix.batch_one_exhibit` measures it).
+    At 256 px, 1 channel: 19,546,562 parameters in the per-patch network
+    (the book's table) and 19,802,768 in all.
+    """
+    image = keras.Input((image_size, image_size, channels), name="image")
+    x = image
+    for i, filters in enumerate(encoder_widths(image_size, base_filters)):
+        x = _down(x, filters, norm="none" if i == 0 else "batch", bias=True, name=f"conv{i + 1}")
+    features = layers.Flatten(name="features")(x)
+    per_patch = layers.Dense(2, activation="softmax", name="patch_softmax")(features)
+    mbd = MinibatchDiscrimination(num_kernels, kernel_dim, concat_input=False, name="minibatch_disc")(features)
+    x = layers.Concatenate(name="softmax_and_mbd")([per_patch, mbd])
+    outputs = layers.Dense(2, activation="softmax", name="fake_real")(x)
+    return keras.Model(image, outputs, name=name or "book_image_discriminator")
 
 
 def receptive_field(model_or_layers) -> int:
