@@ -11,6 +11,7 @@ def test_every_reference_passes_its_checker():
                                               "01.non_saturating_loss", "01.optimal_discriminator"]
     assert exercises.list_exercises("04") == ["04.conv2d_params", "04.discriminator_targets",
                                               "04.to_uint8", "04.transposed_output_size"]
+    assert exercises.list_exercises("08") == ["08.generator_loss", "08.psnr", "08.receptive_field"]
     for exercise_id in exercises.list_exercises():
         result = exercises.check(exercise_id, exercises.get(exercise_id).reference)
         assert result.passed, str(result)
@@ -31,6 +32,13 @@ def test_every_reference_passes_its_checker():
     ("01.optimal_discriminator", lambda p, q: p / (p + q), "use 1/2"),
     ("01.optimal_discriminator", lambda p, q: q / (p + q + 1e-300), "expected D*"),
     ("01.fid_from_features", lambda a, b: float(np.sum((a.mean(0) - b.mean(0)) ** 2)), "shifted and rescaled"),
+    ("08.receptive_field", lambda stack: sum(k for k, _ in stack) - len(stack) + 1, "(r - 1) * stride + kernel"),
+    ("08.generator_loss", lambda lg, f, t, w: float(np.mean(-np.log(1 / (1 + np.exp(-lg)))) + w * np.mean(np.abs(t - f))),
+     "stable form"),
+    ("08.generator_loss", lambda lg, f, t, w: float(np.mean(np.logaddexp(0, -lg)) + np.mean(np.abs(t - f))),
+     "times l1_weight"),
+    ("08.psnr", lambda p, t: float(np.mean(10 * np.log10(1 / np.mean((p - t) ** 2, axis=(1, 2, 3))))), "peak signal is 2"),
+    ("08.psnr", lambda p, t: float(10 * np.log10(4 / np.mean((p - t) ** 2))), "per image"),
 ])
 def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
     result = exercises.check(exercise_id, wrong)

@@ -1,0 +1,94 @@
+"""Chapter 08 (pix2pix) exercises: references and graders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gancourse.nn import translation
+
+
+def receptive_field(layers: list[tuple[int, int]]) -> int:
+    """Reference: receptive field (pixels on a side) of one output of a stack of ``(kernel, stride)`` convs."""
+    return translation.receptive_field(layers)
+
+
+_STACKS = {
+    "one 4x4 conv": [(4, 1)],
+    "the paper's 70x70 PatchGAN": [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)],
+    "the 16x16 'PixelGAN' of 1x1 convs": [(1, 1), (1, 1), (1, 1)],
+    "a 34x34 PatchGAN": [(4, 2), (4, 2), (4, 1), (4, 1)],
+    "Mastering PyTorch's discriminator": [(4, 2), (4, 2), (4, 2), (4, 2), (4, 1)],
+    "the 286x286 'ImageGAN'": [(4, 2)] * 6 + [(4, 1), (4, 1)],
+    "3x3 convs with pooling": [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)],
+}
+
+
+def grade_receptive_field(answer) -> None:
+    for name, stack in _STACKS.items():
+        want = receptive_field(stack)
+        got = int(answer(list(stack)))
+        assert got == want, (f"{name} {stack}: expected {want} px, got {got}. Walk backwards from one output "
+                             "pixel: each layer turns a field of r pixels into (r - 1) * stride + kernel")
+
+
+def generator_loss(fake_logits: np.ndarray, fake: np.ndarray, target: np.ndarray, l1_weight: float = 100.0) -> float:
+    """Reference: pix2pix generator loss ``BCE(D(x, G(x)), 1) + l1_weight * mean|y - G(x)|`` from D's logits."""
+    logits = np.asarray(fake_logits, np.float64)
+    adversarial = np.mean(np.logaddexp(0.0, -logits))  # -log sigmoid(logit), stable for large logits
+    l1 = np.mean(np.abs(np.asarray(target, np.float64) - np.asarray(fake, np.float64)))
+    return float(adversarial + l1_weight * l1)
+
+
+def _loss_cases():
+    rng = np.random.default_rng(8)
+    images = rng.uniform(-1, 1, (2, 8, 8, 3))
+    yield "zero logits, perfect output", np.zeros((2, 3, 3, 1)), images, images, 100.0
+    yield "a 30x30 patch map", rng.normal(0, 2, (2, 30, 30, 1)), images, rng.uniform(-1, 1, images.shape), 100.0
+    yield "lambda = 10", rng.normal(0, 2, (2, 3, 3, 1)), images, images[::-1], 10.0
+    yield "a confident D: logits of -800", np.full((1, 2, 2, 1), -800.0), images[:1], images[:1], 100.0
+
+
+def grade_generator_loss(answer) -> None:
+    for name, logits, fake, target, weight in _loss_cases():
+        want = generator_loss(logits, fake, target, weight)
+        got = float(answer(logits.copy(), fake.copy(), target.copy(), weight))
+        assert np.isfinite(got), (f"{name}: got {got}; compute -log sigmoid(logit) as log(1 + exp(-logit)) in a "
+                                  "stable form (np.logaddexp(0, -logit))")
+        assert abs(got - want) < 1e-6 * max(1.0, abs(want)), (
+            f"{name}: expected {want:.6f}, got {got:.6f}. The adversarial term is the mean over every patch "
+            "logit of -log D; the L1 term is the mean absolute difference, times l1_weight")
+
+
+def psnr(predictions: np.ndarray, targets: np.ndarray) -> float:
+    """Reference: mean over images of ``10 log10(peak^2 / MSE)`` for images in ``[-1, 1]`` (peak-to-peak 2)."""
+    p, t = np.asarray(predictions, np.float64), np.asarray(targets, np.float64)
+    mse = np.mean((p - t) ** 2, axis=tuple(range(1, p.ndim)))
+    with np.errstate(divide="ignore"):
+        return float(np.mean(10.0 * np.log10(4.0 / mse)))
+
+
+def grade_psnr(answer) -> None:
+    rng = np.random.default_rng(9)
+    targets = rng.uniform(-1, 1, (3, 16, 16, 3))
+    cases = {"noise of std 0.1": targets + rng.normal(0, 0.1, targets.shape),
+             "one image much worse than the others": np.concatenate([targets[:2] + 0.01, -targets[2:]]),
+             "a constant offset of 0.5": targets + 0.5}
+    for name, predictions in cases.items():
+        want = psnr(predictions, targets)
+        got = float(answer(predictions.copy(), targets.copy()))
+        hint = ""
+        if abs(got - (want - 20 * np.log10(2))) < 1e-3:
+            hint = " Your peak looks like 1: images in [-1, 1] span 2, so the peak signal is 2 (peak^2 = 4)."
+        elif abs(got - 10 * np.log10(4 / np.mean((predictions - targets) ** 2))) < 1e-6:
+            hint = " You pooled the MSE over all images: compute PSNR per image, then average."
+        assert abs(got - want) < 1e-6, f"{name}: expected {want:.4f} dB, got {got:.4f} dB.{hint}"
+    same = float(answer(targets.copy(), targets.copy()))
+    assert same == np.inf, f"identical images: expected inf (MSE = 0), got {same}"
+
+
+EXERCISES = {
+    "08.receptive_field": ("receptive field of a (kernel, stride) conv stack", receptive_field,
+                           grade_receptive_field),
+    "08.generator_loss": ("the pix2pix generator loss: cGAN term + lambda * L1", generator_loss, grade_generator_loss),
+    "08.psnr": ("PSNR of [-1, 1] images, averaged per image", psnr, grade_psnr),
+}
