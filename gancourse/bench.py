@@ -157,7 +157,7 @@ def report(results: list[dict]) -> str:
         base = next((r for r in rows if r["variant"] == BASELINE), None)
         for r in rows:
             ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}" if base else "-"
-            lines.append(f"{size:9} {r['variant']:34} {r['steps_per_s']:8.2f} {r['images_per_s']:9.0f} "
+            lines.append(f"{size:9} {r['variant']:34} {r['steps_per_s']:8.2f} {r['images_per_s']:9.1f} "
                          f"{r['peak_rss_mb']:8.0f} {ratio:>10}")
     return "\n".join(lines)
 

@@ -283,3 +283,49 @@ def test_cli_trains_resumes_and_samples_pix2pix(tmp_path, capsys):
     assert Image.open(tmp_path / "s.png").size == (3 * 33 + 1, 3 * 33 + 1)
     assert main(["train", "pix2pix", "--preset", "cyclegan", "--out", str(tmp_path / "x")]) == 2
     assert "unknown pix2pix preset 'cyclegan'" in capsys.readouterr().err
+
+
+def test_ablation_rows_reuse_and_identity_floor():
+    cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, epochs=1)
+    train_data = paired.offline_pairs("train", 32, n=16)
+    test_data = paired.offline_pairs("test", 32, n=12)
+    done = _tiny_model()
+    rows, models = pix2pix.ablation(cfg, train_data=train_data, test_data=test_data, trained={"L1 + cGAN": done})
+    assert [r["objective"] for r in rows] == ["identity (input as output)", "L1 only", "cGAN only", "L1 + cGAN"]
+    assert models["L1 + cGAN"] is done  # reused, not trained again
+    assert models["L1 only"].cfg.gan_weight == 0 and models["cGAN only"].cfg.l1_weight == 0
+    identity = rows[0]
+    from gancourse import metrics
+    assert identity["l1"] == pytest.approx(metrics.paired_scores(*test_data)["l1"])
+    assert rows[3]["l1"] == pytest.approx(pix2pix.evaluate(done, *test_data)["l1"])
+    assert all(set(r) == {"objective", "l1", "psnr", "ssim", "sharpness"} for r in rows)
+
+
+def test_label_classes_mean_the_same_colour_in_every_photo():
+    x, y = paired.offline_pairs("train", 32, n=200)
+    tx, ty = paired.offline_pairs("test", 32, n=100)
+
+    def class_colours(inputs, targets):
+        colours = {}
+        for k, colour in enumerate(paired.PALETTE / 127.5 - 1):
+            mask = np.all(np.abs(inputs - colour) < 1e-5, axis=-1)
+            if mask.sum() > 200:
+                colours[k] = targets[mask].mean(axis=0)
+        return colours
+
+    train_colours, test_colours = class_colours(x, y), class_colours(tx, ty)
+    shared = sorted(set(train_colours) & set(test_colours))
+    assert len(shared) >= 2
+    brightness = [test_colours[k].sum() for k in shared]
+    assert brightness == sorted(brightness)  # classes are ordered darkest first, in held-out photos too
+    for k in shared:  # a class's mean photo colour in the held-out scene is close to its training colour
+        assert np.abs(train_colours[k] - test_colours[k]).mean() < 0.3
+
+
+def test_describe_presets_rows():
+    rows = pix2pix.describe_presets(image_size=64)
+    assert [r["preset"] for r in rows] == list(pix2pix.PRESETS)
+    by = {r["preset"]: r for r in rows}
+    assert by["paper"]["receptive field"] == 70 and by["mastering_pytorch"]["receptive field"] == 94
+    assert by["paper"]["D output"] == "6x6" and by["book"]["channels"] == 1
+    assert by["paper"]["G params"] == pix2pix.build_generator(pix2pix.config("paper", image_size=64)).count_params()

@@ -11,11 +11,12 @@ right half as input (``input_side="right"``). For edges2shoes the edges are
 on the left (``input_side="left"``).
 
 **Offline pairs** (:func:`offline_pairs`) come from photos that scikit-image
-ships: each photo is segmented into superpixels, the superpixels are grouped
-into a few colour classes, and every class is painted with a fixed palette
-colour. The result looks like a facade label map (flat regions of arbitrary
-colours) and the task, label map -> photo patch, is checkable: the
-photo is known for every map.
+ships: each photo is segmented into superpixels, each superpixel joins the
+nearest of a few colour classes (fitted on the training photos only), and
+every class is painted with a fixed palette colour. The result looks like a
+facade label map (flat regions of arbitrary colours), a class means the same
+thing in every photo, and the task, label map -> photo patch, is checkable
+on held-out scenes: the photo is known for every map.
 """
 
 from __future__ import annotations
@@ -162,32 +163,50 @@ PALETTE = np.array([[0, 0, 170], [0, 85, 255], [0, 170, 255], [85, 255, 170], [1
 
 
 @functools.lru_cache(maxsize=8)
-def _label_map(name: str, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _superpixels(name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A scikit-image photo at about 256 px on the short side, its SLIC superpixels and their mean colours."""
     import skimage.data
     from PIL import Image
-    from scipy.cluster.vq import kmeans2
     from skimage.segmentation import slic
 
     photo = getattr(skimage.data, name)()[..., :3]
-    scale = 256 / min(photo.shape[:2])  # about 256 px on the short side
+    scale = 256 / min(photo.shape[:2])
     size = (int(photo.shape[1] * scale), int(photo.shape[0] * scale))
     photo = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR))
     segments = slic(photo, n_segments=300, compactness=10, start_label=0)
-    means = np.stack([photo[segments == s].mean(axis=0) for s in range(segments.max() + 1)])
-    _, cluster = kmeans2(means / 255.0, classes, seed=seed, minit="++")
-    order = np.argsort(np.bincount(cluster, minlength=classes))[::-1]  # class 0 = most common
-    rank = np.empty(classes, int)
-    rank[order] = np.arange(classes)
-    labels = PALETTE[rank[cluster][segments] % len(PALETTE)]
-    return labels, photo
+    means = np.stack([photo[segments == s].mean(axis=0) for s in range(segments.max() + 1)]) / 255.0
+    return photo, segments, means
+
+
+@functools.lru_cache(maxsize=4)
+def _class_centres(classes: int, seed: int) -> np.ndarray:
+    """k-means colour classes fitted on the training photos' superpixels only, darkest first."""
+    from scipy.cluster.vq import kmeans2
+
+    pooled = np.concatenate([_superpixels(name)[2] for name in OFFLINE_TRAIN])
+    centres, _ = kmeans2(pooled, classes, seed=seed, minit="++")
+    return centres[np.argsort(centres.sum(axis=1))]
+
+
+def _label_map(name: str, classes: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    photo, segments, means = _superpixels(name)
+    centres = _class_centres(classes, seed)
+    nearest = np.argmin(((means[:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    return PALETTE[nearest[segments]], photo
 
 
 def offline_pairs(split: str = "train", image_size: int = 32, n: int | None = None, classes: int = 6,
                   seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(label maps, photo patches)`` cut from scikit-image's photos, float32 in ``[-1, 1]``.
 
-    ``train`` crops come from four photos and ``test`` crops from a fifth one
-    (held out), so test pairs are new scenes. Crops are random, reproducible
+    Each photo is cut into SLIC superpixels, and each superpixel is labelled
+    with the nearest of ``classes`` colour classes (k-means centres fitted on
+    the training photos only) and painted in that class's palette colour, like
+    the label maps of the facades dataset. A class means the same thing in
+    every photo, so the label map says roughly what colour goes where and the
+    model has to supply shading and texture. ``train`` crops come from four
+    photos and ``test`` crops from a fifth one (held out), so test pairs are
+    new scenes. Crops are random, reproducible
     with ``seed``; ``n`` defaults to 800 for train and 160 for test.
     """
     if split not in ("train", "test"):

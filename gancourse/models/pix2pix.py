@@ -214,6 +214,21 @@ class Pix2Pix(AdversarialModel):
         return self.preview(self.preview_inputs(n, seed))
 
 
+def describe_presets(names=PRESETS, image_size: int = 256) -> list[dict]:
+    """One row per preset at full size: parameter counts, D output grid and receptive field, optimiser."""
+    rows = []
+    for name in names:
+        cfg = config(name).replace(image_size=image_size)
+        g, d = build_generator(cfg), build_discriminator(cfg)
+        rows.append({"preset": name, "channels": cfg.channels, "generator": cfg.generator,
+                     "G params": g.count_params(), "D params": d.count_params(),
+                     "D output": "x".join(map(str, d.output_shape[1:3])),
+                     "receptive field": translation.receptive_field(d),
+                     "Adam": f"{cfg.learning_rate:g}, beta_1 {cfg.beta_1:g}", "batch": cfg.batch_size,
+                     "epochs": cfg.epochs, "jitter": cfg.jitter})
+    return rows
+
+
 def batch_one_exhibit(image_size: int = 32, channels: int = 1, base_filters: int = 8, n: int = 4,
                       seed: int = 0) -> dict:
     """Measure the book's two batch-size-1 defects, in training mode, on ``n`` offline pairs.
@@ -302,3 +317,48 @@ def train(cfg: Pix2PixConfig, callbacks=None, verbose: int = 0, data=None):
     ds = paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
     history = model.fit(ds, epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose, shuffle=False)
     return model, history
+
+
+# ---------------------------------------------------------------------------
+# The paper's ablation: which terms of the objective matter
+# ---------------------------------------------------------------------------
+ABLATION = {"L1 only": {"gan_weight": 0.0}, "cGAN only": {"l1_weight": 0.0}, "L1 + cGAN": {}}
+
+
+def evaluate(model: Pix2Pix, inputs: np.ndarray, targets: np.ndarray, training: bool = False) -> dict:
+    """:func:`gancourse.metrics.paired_scores` of the model's translations of ``inputs`` against ``targets``."""
+    from gancourse import metrics
+
+    return metrics.paired_scores(model.translate(inputs, training=training), targets)
+
+
+def ablation(cfg: Pix2PixConfig, variants: dict | None = None, train_data=None, test_data=None,
+             trained: dict | None = None) -> tuple[list[dict], dict]:
+    """Train one model per objective and score each on held-out pairs.
+
+    Args:
+        cfg: the base config; each variant overrides some of its fields
+            (default :data:`ABLATION`: L1 only, cGAN only, L1 + cGAN).
+        train_data, test_data: ``(inputs, targets)``; default the preset's
+            train and test splits.
+        trained: models already trained for some variants (``{name: model}``),
+            used as they are instead of training again.
+
+    Returns:
+        ``(rows, models)``: one row per variant (``objective`` and the scores of
+        :func:`evaluate`), with an ``identity`` row first (the input copied to
+        the output) as the floor any model must beat; ``models`` maps the
+        variant names to the trained models.
+    """
+    from gancourse import metrics
+
+    variants = ABLATION if variants is None else variants
+    x_train, y_train = train_data if train_data is not None else dataset(cfg, "train")
+    x_test, y_test = test_data if test_data is not None else dataset(cfg, "test")
+    models = dict(trained or {})
+    rows = [{"objective": "identity (input as output)", **metrics.paired_scores(x_test, y_test)}]
+    for name, changes in variants.items():
+        if name not in models:
+            models[name], _ = train(cfg.replace(**changes), data=(x_train, y_train))
+        rows.append({"objective": name, **evaluate(models[name], x_test, y_test)})
+    return rows, models
