@@ -47,6 +47,7 @@ sync: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m gancourse bench dcgan
+	$(BIN)/python -m gancourse bench pix2pix
 
 clean:
 	rm -rf _build

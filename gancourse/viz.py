@@ -162,3 +162,27 @@ def plot_metric(values_by_epoch: dict[int, float], baselines: dict[str, float] |
     if title:
         ax.set_title(title)
     return ax
+
+
+def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
+    """A Markdown table of ``rows`` (dicts): integers with thousands separators, floats to ``digits`` places.
+
+    Show it in a notebook with ``IPython.display.Markdown``.
+    """
+    if not rows:
+        raise ValueError("no rows to tabulate")
+    columns = list(columns or rows[0])
+    missing = sorted({c for c in columns for r in rows if c not in r})
+    if missing:
+        raise ValueError(f"columns {missing} are missing from some rows; rows have {sorted(rows[0])}")
+
+    def cell(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            return str(value)
+        if isinstance(value, (int, np.integer)):
+            return f"{value:,}"
+        return f"{value:.{digits}f}"
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)

@@ -53,3 +53,16 @@ def test_grid_keeps_a_rows_by_columns_layout_and_show_rows_labels_them():
     plt.close("all")
     with pytest.raises(ValueError, match="same"):
         viz.show_rows({"a": rows[0], "b": rows[0][:2]})
+
+
+def test_markdown_table_formats_cells_and_checks_columns():
+    rows = [{"name": "a", "params": 54423811, "l1": 0.15432, "ok": True}, {"name": "b", "params": 7, "l1": 1.0,
+                                                                            "ok": False}]
+    text = viz.markdown_table(rows, digits=2)
+    assert text.splitlines() == ["| name | params | l1 | ok |", "|---|---|---|---|",
+                                 "| a | 54,423,811 | 0.15 | True |", "| b | 7 | 1.00 | False |"]
+    assert viz.markdown_table(rows, ["l1"]).splitlines()[2] == "| 0.154 |"
+    with pytest.raises(ValueError, match=r"columns \['psnr'\] are missing"):
+        viz.markdown_table(rows, ["psnr"])
+    with pytest.raises(ValueError, match="no rows"):
+        viz.markdown_table([])
