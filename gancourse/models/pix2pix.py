@@ -40,7 +40,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gancourse import losses, set_seed
+from gancourse import set_seed
 from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
 from gancourse.data import paired
 from gancourse.data.pipeline import with_channels
@@ -148,33 +148,19 @@ class Pix2Pix(AdversarialModel):
         return tuple(tuple(t.shape[1:]) for t in self.discriminator.inputs)
 
     def discriminator_step(self, source, target, fake=None):
-        """One D update on real ``(source, target)`` and generated ``(source, fake)`` pairs."""
+        """One D update on real ``(source, target)`` and generated ``(source, fake)`` pairs
+        (:func:`gancourse.nn.translation.discriminator_update`). Returns ``(loss, D(real), D(fake))``."""
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
         if fake is None:
             fake = self.generator(source, training=True)
-        fake = tf.stop_gradient(fake)
-        with tf.GradientTape() as tape:
-            real_logits = self.discriminator([source, target], training=True)
-            fake_logits = self.discriminator([source, fake], training=True)
-            loss = losses.discriminator_loss(real_logits, fake_logits)
-        weights = self.discriminator.trainable_variables
-        self.d_optimizer.apply_gradients(zip(tape.gradient(loss, weights), weights))
-        return loss, tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits))
+        return translation.discriminator_update(self.discriminator, self.d_optimizer, target, fake, source=source)
 
     def generator_step(self, source, target):
-        """One G update on the weighted cGAN + L1 objective. Returns ``(total, gan, l1, fake)``."""
+        """One G update on the weighted cGAN + L1 objective
+        (:func:`gancourse.nn.translation.generator_update`). Returns ``(total, gan, l1, fake)``."""
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
-        with tf.GradientTape() as tape:
-            fake = self.generator(source, training=True)
-            l1 = tf.reduce_mean(tf.abs(target - fake))
-            total = self.cfg.l1_weight * l1
-            gan_term = tf.constant(0.0)
-            if self.cfg.gan_weight:
-                gan_term = losses.generator_loss(self.discriminator([source, fake], training=True))
-                total = total + self.cfg.gan_weight * gan_term
-        weights = self.generator.trainable_variables
-        self.g_optimizer.apply_gradients(zip(tape.gradient(total, weights), weights))
-        return total, gan_term, l1, fake
+        return translation.generator_update(self.generator, self.discriminator, self.g_optimizer, source, target,
+                                            l1_weight=self.cfg.l1_weight, gan_weight=self.cfg.gan_weight)
 
     def train_step(self, data):
         source, target = data
