@@ -1,13 +1,20 @@
-"""The GAN base class and the training callbacks.
+"""The adversarial base classes and the training callbacks.
 
-:class:`GAN` is a ``keras.Model`` whose ``train_step`` trains the discriminator
+:class:`AdversarialModel` holds what every model shares: a generator, a
+discriminator, one optimizer each, metric trackers, a data check and the
+preview protocol that :class:`SampleGrid` uses (fixed noise for a GAN, fixed
+validation pairs for a translation model such as
+:class:`gancourse.models.pix2pix.Pix2Pix`). Checkpoints and ``fit`` work on
+any of them.
+
+:class:`GAN` is the noise-driven subclass whose ``train_step`` trains the discriminator
 and the generator with two ``tf.GradientTape`` s and two optimizers. Each update
 is applied only to its own network's ``trainable_variables``; nothing toggles
 ``trainable`` (the Keras 2 idiom that silently stops the discriminator from
 learning under Keras 3). Everything runs through ``fit()``, so progress bars,
 ``History``, TensorBoard and checkpoints come with it.
 
-Models for the chapters subclass :class:`GAN` and override only what differs.
+Noise-driven chapter models subclass :class:`GAN` and override only what differs.
 """
 
 from __future__ import annotations

@@ -68,7 +68,7 @@ class Pix2PixConfig(Config):
     learning_rate: float = positive(2e-4)
     beta_1: float = unit_interval(0.5)
     jitter: bool = True
-    steps_per_execution: int = positive(1)
+    steps_per_execution: int = positive(8)  # 1.27x the 1-step rate at 256 px on CPU (bench pix2pix)
 
     KIND = "pix2pix"
 
@@ -81,7 +81,7 @@ class Pix2PixConfig(Config):
         if profile_name == "smoke":
             return {"dataset": "offline", "image_size": 32, "epochs": min(self.epochs, 4),
                     "base_filters": max(self.base_filters // SMOKE_WIDTH_DIVISOR, 8),
-                    "batch_size": max(self.batch_size, 8), "steps_per_execution": 8}
+                    "batch_size": max(self.batch_size, 8)}
         if profile_name == "standard":  # the real data at full size, ~10k steps of batch 1 on one GPU
             return {"epochs": min(self.epochs, STANDARD_EPOCHS)}
         return {}
