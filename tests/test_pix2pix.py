@@ -329,3 +329,15 @@ def test_describe_presets_rows():
     assert by["paper"]["receptive field"] == 70 and by["mastering_pytorch"]["receptive field"] == 94
     assert by["paper"]["D output"] == "6x6" and by["book"]["channels"] == 1
     assert by["paper"]["G params"] == pix2pix.build_generator(pix2pix.config("paper", image_size=64)).count_params()
+
+
+def test_jittered_dataset_is_reproducible_and_new_each_epoch():
+    x, y = paired.offline_pairs("train", 32, n=16)
+
+    def epochs(ds, n=2):
+        return [np.concatenate([np.asarray(b[1]) for b in ds]) for _ in range(n)]
+
+    first, second = epochs(paired.paired_dataset(x, y, 4, jitter=True, shuffle=False, seed=3))
+    again, _ = epochs(paired.paired_dataset(x, y, 4, jitter=True, shuffle=False, seed=3))
+    np.testing.assert_array_equal(first, again)  # same seed, same jitter
+    assert not np.array_equal(first, second)  # a new crop and flip every epoch

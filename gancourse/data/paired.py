@@ -147,9 +147,11 @@ def paired_dataset(inputs: np.ndarray, targets: np.ndarray, batch_size: int, *, 
     ds = tf.data.Dataset.from_tensor_slices((inputs.astype(np.float32), targets.astype(np.float32)))
     if shuffle:
         ds = ds.shuffle(len(inputs), seed=seed, reshuffle_each_iteration=True)
-    if jitter:
+    if jitter:  # stateless jitter with one seed pair per example: reproducible, and new every epoch
         size = inputs.shape[1]
-        ds = ds.map(lambda a, b: random_jitter(a, b, size), num_parallel_calls=tf.data.AUTOTUNE)
+        seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+        ds = tf.data.Dataset.zip((ds, seeds)).map(lambda pair, s: random_jitter(pair[0], pair[1], size, seed=s),
+                                                  num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
 
 
