@@ -63,8 +63,7 @@ def _train(args) -> int:
             raise SystemExit(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
                              "use another --out, or the same settings to resume")
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
-    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} "
-          f"dataset={cfg.dataset} "
+    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} dataset={cfg.dataset} "
           f"image={cfg.image_size}x{cfg.image_size}x{cfg.channels} epochs={cfg.epochs} -> {out}")
     set_seed(cfg.seed)
     gan = _build(model_cls, cfg, args.data)

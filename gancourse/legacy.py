@@ -61,14 +61,15 @@ class LegacyLoop:
 
 
 class LegacyPairedLoop:
-    """The same Keras 2 idiom for paired translation (pix2pix), as the source book trains it.
+    """The same Keras 2 idiom for paired translation (pix2pix), in the style of the source book's loop.
 
     ``D`` (a conditional discriminator on ``[input, image]`` returning logits)
     is compiled alone; a combined model ``x -> [G(x), D([x, G(x)])]`` is
     compiled with ``["mae", BCE]`` weighted ``[l1_weight, 1]``. Each step:
     ``G.predict``, two ``D.train_on_batch`` calls (real and generated pairs)
-    with ``D.trainable`` toggled on, then the combined ``train_on_batch``.
-    Timed by ``python -m gancourse bench pix2pix`` against
+    with ``D.trainable`` toggled on, then the combined ``train_on_batch``. (The
+    book alternates real-only and fake-only D batches; this loop does both
+    every step, as the model it is timed against does.) Timed by ``python -m gancourse bench pix2pix`` against
     :class:`gancourse.models.pix2pix.Pix2Pix`.
     """
 

@@ -67,13 +67,15 @@ class AdversarialModel(keras.Model):
 
     A ``generator`` and a ``discriminator``, one optimizer each (attached by
     :meth:`compile`), ``keras.metrics.Mean`` trackers named in ``METRICS``, a
-    seed generator for in-graph randomness, a data check run by :meth:`fit`,
-    and the *preview protocol* the callbacks use: :meth:`preview_inputs`
-    (fixed inputs, drawn once) and :meth:`preview` (what the model makes of
-    them). Checkpoints (:func:`checkpoint_state`) hold exactly this state.
+    seed generator for in-graph randomness and a data check run by
+    :meth:`fit`. Checkpoints (:func:`checkpoint_state`) hold exactly this state.
 
-    Subclasses set ``METRICS`` and define ``train_step``,
-    :meth:`expected_data_shapes`, :meth:`preview_inputs` and :meth:`preview`.
+    Subclasses set ``METRICS``, define ``train_step`` and, for
+    :class:`SampleGrid`, the *preview protocol*: ``preview_inputs(n, seed)``
+    (fixed inputs, drawn once: noise, or held-out examples) and
+    ``preview(inputs)`` (images in ``[-1, 1]``: ``(n, H, W, C)``, or
+    ``(rows, n, H, W, C)`` for a labelled layout such as input / output /
+    target).
     """
 
     METRICS: tuple = ()
@@ -124,8 +126,9 @@ class AdversarialModel(keras.Model):
 
     # -- data checks ------------------------------------------------------------
     def expected_data_shapes(self) -> tuple:
-        """Per-example shapes of the leading elements of a training batch."""
-        raise NotImplementedError(f"{type(self).__name__} must say which data shapes it trains on")
+        """Per-example shapes of the leading elements of a training batch: the discriminator's inputs
+        (an image for a GAN; the input and the target image for a conditional discriminator)."""
+        return tuple(tuple(t.shape[1:]) for t in self.discriminator.inputs)
 
     def check_data(self, data) -> None:
         """Raise ``ValueError`` when ``data`` (a dataset, an array or a tuple of arrays) does not fit the networks."""
@@ -155,16 +158,6 @@ class AdversarialModel(keras.Model):
         if isinstance(x, tf.data.Dataset):
             kwargs.setdefault("shuffle", False)  # a tf.data pipeline shuffles itself
         return super().fit(x, *args, **kwargs)
-
-    # -- the preview protocol ---------------------------------------------------------
-    def preview_inputs(self, n: int, seed: int = 0):
-        """Fixed inputs for progress pictures (noise, or held-out examples)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define preview inputs")
-
-    def preview(self, inputs) -> np.ndarray:
-        """Images in ``[-1, 1]`` made from :meth:`preview_inputs`: ``(n, H, W, C)``, or
-        ``(rows, n, H, W, C)`` for a labelled layout (e.g. input / output / target)."""
-        raise NotImplementedError(f"{type(self).__name__} does not define previews")
 
 
 class GAN(AdversarialModel):
@@ -334,9 +327,6 @@ class GAN(AdversarialModel):
         """The image shape (without batch) the discriminator takes."""
         return tuple(self.discriminator.inputs[0].shape[1:])
 
-    def expected_data_shapes(self) -> tuple:
-        return (self.expected_image_shape(),)
-
     def _shape_message(self, got: tuple, want: tuple) -> str:
         return (f"the data has images of shape {got[0]} but the discriminator takes {want[0]}; "
                 "set the config's image_size/channels to match the data, or resize the data")
@@ -396,11 +386,11 @@ class SampleGrid(keras.callbacks.Callback):
     """Keep the model's pictures of fixed inputs after every ``every`` epochs.
 
     The inputs come from the model's preview protocol
-    (:meth:`AdversarialModel.preview_inputs`: fixed noise for a GAN, held-out
+    (:meth:`GAN.preview_inputs`: fixed noise; :meth:`~gancourse.models.pix2pix.Pix2Pix.preview_inputs`: held-out
     input/target pairs for a translation model) and are drawn once when
     training begins, unless given as ``inputs``; so successive grids show the
     same latent points or the same validation examples. The pictures
-    (:meth:`AdversarialModel.preview`) are kept in :attr:`images`
+    (``model.preview``) are kept in :attr:`images`
     (``{epoch: float array in [-1, 1]}``) and, when ``directory`` is given,
     written as ``epoch_0001.png``... With ``at_start=True`` the untrained
     model's output is kept as epoch 0. Works for any generator output
@@ -423,6 +413,9 @@ class SampleGrid(keras.callbacks.Callback):
         return self.inputs
 
     def on_train_begin(self, logs=None):
+        if not (hasattr(self.model, "preview_inputs") and hasattr(self.model, "preview")):
+            raise TypeError(f"SampleGrid needs a model with preview_inputs(n, seed) and preview(inputs) "
+                            f"(a gancourse GAN or Pix2Pix); {type(self.model).__name__} lacks them")
         if self.inputs is None:
             self.inputs = self.model.preview_inputs(self.n, self.seed)
         if self.at_start and not self.images:
@@ -529,7 +522,7 @@ def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 6
             TensorBoard logs (``logs/``) go. With ``None`` only the NaN stop and an
             in-memory sample grid are made.
         preview_inputs: the sample grid's fixed inputs; by default the model's
-            own (:meth:`AdversarialModel.preview_inputs`).
+            own (``model.preview_inputs``).
     """
     out = Path(out_dir) if out_dir else None
     every = int(getattr(cfg, "sample_every", 1))

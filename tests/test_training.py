@@ -111,3 +111,13 @@ def test_fid_monitor_logs_into_history():
     history = gan.fit(_data(cfg), epochs=1, verbose=0, callbacks=[monitor])
     assert history.history["fid"][0] == pytest.approx(monitor.values[1])
     assert monitor.values[1] > 0
+
+
+def test_sample_grid_names_the_protocol_a_model_lacks():
+    import keras
+
+    x = keras.Input((2,))
+    plain = keras.Model(x, keras.layers.Dense(1)(x))
+    plain.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(TypeError, match=r"preview_inputs\(n, seed\) and preview\(inputs\).*Functional lacks them"):
+        plain.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[training.SampleGrid(n=2)])

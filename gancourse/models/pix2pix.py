@@ -143,10 +143,6 @@ class Pix2Pix(AdversarialModel):
         super().compile(d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
                         g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), **kwargs)
 
-    def expected_data_shapes(self) -> tuple:
-        """``(input shape, target shape)`` of one pair."""
-        return tuple(tuple(t.shape[1:]) for t in self.discriminator.inputs)
-
     def discriminator_step(self, source, target, fake=None):
         """One D update on real ``(source, target)`` and generated ``(source, fake)`` pairs
         (:func:`gancourse.nn.translation.discriminator_update`). Returns ``(loss, D(real), D(fake))``."""
