@@ -60,13 +60,14 @@ def save_grid(images: np.ndarray, path: str | Path, ncols: int | None = None) ->
     return path
 
 
-def show_grid(images: np.ndarray, ax=None, title: str | None = None, ncols: int | None = None):
+def show_grid(images: np.ndarray, ax=None, title: str | None = None, ncols: int | None = None,
+              value_range: tuple[float, float] = (-1.0, 1.0)):
     """Draw :func:`grid` of ``images`` on a matplotlib axis (a new figure when ``None``)."""
     import matplotlib.pyplot as plt
 
     if ax is None:
         _, ax = plt.subplots(figsize=(4, 4))
-    tiled = grid(images, ncols)
+    tiled = grid(images, ncols, value_range=value_range)
     ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=255)
     ax.set_axis_off()
     if title:
@@ -93,15 +94,13 @@ def show_rows(rows: dict, ax=None, title: str | None = None, value_range: tuple[
         stacked = stacked[..., None]
     if ax is None:
         _, ax = plt.subplots(figsize=(1.1 * stacked.shape[1] + 1, 1.1 * stacked.shape[0]))
-    tiled = grid(stacked, pad=1, value_range=value_range)
-    ax.imshow(tiled, cmap="gray" if tiled.ndim == 2 else None, vmin=0, vmax=255)
+    show_grid(stacked, ax=ax, title=title, value_range=value_range)
+    ax.set_axis_on()  # for the row names; no frame, no x ticks
     height = stacked.shape[2] + 1
     ax.set_yticks([1 + height * (i + 0.5) for i in range(len(arrays))], list(rows))
     ax.set_xticks([])
     for side in ax.spines.values():
         side.set_visible(False)
-    if title:
-        ax.set_title(title)
     return ax
 
 

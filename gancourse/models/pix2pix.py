@@ -270,12 +270,16 @@ def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):
     return inputs, targets
 
 
+def training_batches(cfg: Pix2PixConfig, inputs: np.ndarray, targets: np.ndarray):
+    """The config's training pipeline over ``(inputs, targets)``: shuffled, jittered when the preset jitters, batched."""
+    return paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
+
+
 def training_data(cfg: Pix2PixConfig, data_dir=None, n_preview: int = 8):
-    """What ``python -m gancourse train`` needs: the shuffled, jittered training
-    ``tf.data.Dataset`` and ``n_preview`` fixed validation pairs for the sample grid."""
-    inputs, targets = dataset(cfg, "train", data_dir=data_dir)
-    ds = paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
-    return ds, preview_pairs(cfg, n_preview, data_dir=data_dir)
+    """What ``python -m gancourse train`` needs: the training ``tf.data.Dataset``
+    (:func:`training_batches`) and ``n_preview`` fixed validation pairs for the sample grid."""
+    batches = training_batches(cfg, *dataset(cfg, "train", data_dir=data_dir))
+    return batches, preview_pairs(cfg, n_preview, data_dir=data_dir)
 
 
 def preview_pairs(cfg: Pix2PixConfig, n: int, seed: int = 0, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
@@ -296,8 +300,8 @@ def train(cfg: Pix2PixConfig, callbacks=None, verbose: int = 0, data=None):
     inputs, targets = data if data is not None else dataset(cfg, "train")
     model = Pix2Pix(cfg)
     model.compile()
-    ds = paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
-    history = model.fit(ds, epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose, shuffle=False)
+    history = model.fit(training_batches(cfg, inputs, targets), epochs=cfg.epochs, callbacks=callbacks or [],
+                        verbose=verbose)
     return model, history
 
 
