@@ -10,104 +10,103 @@ Examples::
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
-``train`` writes ``config.json``, ``history.json``, sample grids
-(``samples/``: fixed noise for a GAN, input / output / target rows of
-fixed validation pairs for a translation model), TensorBoard logs
-(``logs/``) and checkpoints (``checkpoints/``) into ``--out``; running it
-again resumes from the last checkpoint.
+``train`` writes ``config.json``, ``history.json`` (after every epoch, kept
+across resumes), sample grids (``samples/``: fixed noise for a GAN, input /
+output / target rows of fixed validation pairs for a translation model),
+TensorBoard logs (``logs/``) and checkpoints (``checkpoints/``) into
+``--out``; running it again resumes from the last checkpoint.
 
-Every model module the CLI knows provides ``config(preset)``, the model
-class (built from a config, ``data_dir=`` where it reads data itself),
-``training_data(cfg, data_dir) -> (dataset, preview inputs or None)`` and a
-``sample(n, seed)`` method on the model.
+The models are those of :data:`gancourse.models.REGISTRY`; each module
+provides its config class and presets, its model class and
+``training_data(cfg, data_dir)``.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import sys
 from pathlib import Path
 
-MODELS = {"dcgan": ("gancourse.models.dcgan", "DCGAN", "DCGANConfig"),
-          "pix2pix": ("gancourse.models.pix2pix", "Pix2Pix", "Pix2PixConfig")}
-DEFAULT_PRESET = {"dcgan": "modern", "pix2pix": "paper"}
+from gancourse.models import REGISTRY
 
 
-def _model(name: str):
-    if name not in MODELS:
-        raise SystemExit(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    module_name, class_name, config_name = MODELS[name]
-    module = importlib.import_module(module_name)
-    return module, getattr(module, class_name), getattr(module, config_name)
+def _config(args):
+    """The run's config: the preset scaled to the profile, with ``--data``, ``--epochs`` and ``--set`` applied.
+
+    ``--data`` names the folder of the preset's own dataset. A profile that
+    would train on offline data (smoke) then trains on that folder instead, at
+    the profile's size; a model whose data reads no folder refuses it.
+    """
+    from gancourse import models
+    from gancourse.config import parse_overrides
+
+    entry = models.get(args.model)
+    full = entry.config(args.preset)
+    cfg = full.scaled(args.profile)
+    if args.data is not None and getattr(cfg, "dataset", None) != getattr(full, "dataset", None):
+        cfg = cfg.replace(dataset=full.dataset)
+    overrides = parse_overrides(entry.config_class, args.set or [])
+    if args.epochs is not None:
+        overrides["epochs"] = args.epochs
+    return entry, cfg.replace(**overrides)
 
 
 def _train(args) -> int:
-    from gancourse import set_seed, training
-    from gancourse.config import parse_overrides
+    from gancourse import training
 
-    module, model_cls, config_cls = _model(args.model)
-    cfg = module.config(args.preset or DEFAULT_PRESET[args.model]).scaled(args.profile)
-    overrides = parse_overrides(config_cls, args.set or [])
-    if args.epochs is not None:
-        overrides["epochs"] = args.epochs
-    cfg = cfg.replace(**overrides)
+    entry, cfg = _config(args)
     out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     saved = out / "config.json"
     if saved.exists():
         previous = json.loads(saved.read_text())
         changed = sorted(k for k in previous if k != "epochs" and previous[k] != cfg.to_dict().get(k))
         if changed:
-            raise SystemExit(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
+            raise ValueError(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
                              "use another --out, or the same settings to resume")
+    shape = (f" image={cfg.image_size}x{cfg.image_size}x{cfg.channels}" if hasattr(cfg, "image_size") else "")
+    source = getattr(cfg, "dataset", getattr(cfg, "data", "?"))
+    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} data={source}{shape} "
+          f"epochs={cfg.epochs} -> {out}")
+    data, preview = entry.training_data(cfg, data_dir=args.data)  # dataset errors before anything is written
+    out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
-    print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} dataset={cfg.dataset} "
-          f"image={cfg.image_size}x{cfg.image_size}x{cfg.channels} epochs={cfg.epochs} -> {out}")
+    from gancourse import set_seed
+
     set_seed(cfg.seed)
-    gan = _build(model_cls, cfg, args.data)
-    gan.compile()
-    dataset, preview = module.training_data(cfg, data_dir=args.data)
-    history, _ = training.fit(gan, dataset, cfg, out, verbose=1 if sys.stdout.isatty() else 2,
-                              preview_inputs=preview)
-    if history is not None:
-        log = out / "history.json"
-        past = json.loads(log.read_text()) if log.exists() else {}
-        for key, values in history.history.items():
-            past[key] = past.get(key, [])[:history.epoch[0]] + [float(v) for v in values]
-        log.write_text(json.dumps(past, indent=2))
-    print(f"done: samples in {out / 'samples'}, checkpoints in {out / 'checkpoints'}, "
-          f"TensorBoard: tensorboard --logdir {out / 'logs'}")
+    model = entry.model_class(cfg)
+    model.compile()
+    training.fit(model, data, cfg, out, verbose=1 if sys.stdout.isatty() else 2, preview_inputs=preview)
+    print(f"done: history in {out / 'history.json'}, samples in {out / 'samples'}, checkpoints in "
+          f"{out / 'checkpoints'}, TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
 
 
-def _build(model_cls, cfg, data_dir):
-    """The model; translation models also learn where their data lives (for previews)."""
-    import inspect
-
-    if "data_dir" in inspect.signature(model_cls).parameters:
-        return model_cls(cfg, data_dir=data_dir)
-    return model_cls(cfg)
-
-
 def _sample(args) -> int:
-    from gancourse import training, viz
+    from gancourse import models, training, viz
 
-    _, model_cls, config_cls = _model(args.model)
+    entry = models.get(args.model)
     out = Path(args.out)
     saved = out / "config.json"
     if not saved.exists():
-        raise SystemExit(f"{out} has no config.json; train a model there first")
-    cfg = config_cls.from_dict(json.loads(saved.read_text()))
-    gan = _build(model_cls, cfg, args.data)
-    gan.compile()
-    epoch = training.restore(gan, out / "checkpoints")
+        raise ValueError(f"{out} has no config.json; train a model there first")
+    cfg = entry.config_class.from_dict(json.loads(saved.read_text()))
+    model = entry.model_class(cfg)
+    model.compile()
+    epoch = training.restore(model, out / "checkpoints")
     if epoch == 0:
-        raise SystemExit(f"{out / 'checkpoints'} holds no checkpoint; train first")
+        raise ValueError(f"{out / 'checkpoints'} holds no checkpoint; train first")
     target = Path(args.file) if args.file else out / f"sample_epoch{epoch:04d}_seed{args.seed}.png"
-    viz.save_grid(gan.sample(args.n, seed=args.seed), target)
-    print(f"wrote {args.n} samples of the epoch-{epoch} generator to {target}")
+    if hasattr(model, "preview_inputs"):
+        inputs = model.preview_inputs(args.n, args.seed)
+    else:  # a translation model: held-out examples of its dataset
+        inputs = entry.module.preview_pairs(cfg, args.n, args.seed, data_dir=args.data)
+    pictures = model.preview(inputs)
+    if pictures.ndim < 4:
+        raise ValueError(f"{args.model} preset {cfg.preset} generates {pictures.shape[1:]} points, not images; "
+                         "plot them with gancourse.viz instead")
+    viz.save_grid(pictures, target)
+    print(f"wrote {args.n} samples of the epoch-{epoch} model to {target}")
     return 0
 
 
@@ -141,18 +140,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model (resumes from the last checkpoint in --out)")
-    train.add_argument("model", choices=sorted(MODELS))
-    train.add_argument("--preset", default=None, help="default: dcgan modern, pix2pix paper")
+    train.add_argument("model", choices=list(REGISTRY))
+    train.add_argument("--preset", default=None, help="default: the model's first preset "
+                       "(gan ring, dcgan modern, pix2pix paper)")
     train.add_argument("--profile", default=None, help="smoke | standard | full (default: $GANCOURSE_PROFILE or smoke)")
     train.add_argument("--out", required=True)
     train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--data", default=None, help="folder of images for datasets you provide (faces), or "
-                       "of an extracted pix2pix dataset (default: download into the cache)")
+    train.add_argument("--data", default=None, help="folder of the preset's dataset: images you provide (faces), "
+                       "or an extracted pix2pix dataset; used on every profile (default: download into the cache)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
     train.set_defaults(func=_train)
 
     sample = sub.add_parser("sample", help="write a grid of samples from a trained run")
-    sample.add_argument("model", choices=sorted(MODELS))
+    sample.add_argument("model", choices=list(REGISTRY))
     sample.add_argument("--out", required=True, help="the run folder given to train")
     sample.add_argument("--n", type=int, default=64)
     sample.add_argument("--seed", type=int, default=0)
@@ -161,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
     sample.set_defaults(func=_sample)
 
     bench = sub.add_parser("bench", help="training throughput and memory against the Keras 2 loop")
-    bench.add_argument("model", choices=sorted(MODELS))
+    bench.add_argument("model", choices=list(REGISTRY))
     bench.add_argument("--sizes", default="smoke,standard")
     bench.add_argument("--steps", type=int, default=40)
     bench.add_argument("--warmup", type=int, default=8)
@@ -181,9 +181,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    from gancourse.data.cache import DatasetError
+
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except ValueError as exc:  # configuration and input errors: a message, not a traceback
+    except (ValueError, DatasetError) as exc:  # configuration, input and dataset errors: a message, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 2

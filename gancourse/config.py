@@ -25,6 +25,11 @@ import typing
 from typing import Any, ClassVar, Mapping
 
 PROFILES = ("smoke", "standard", "full")
+#: Adversarial objectives (implemented in :mod:`gancourse.losses`; named here so configs import no TensorFlow).
+OBJECTIVE_NAMES = ("bce", "lsgan", "hinge", "wgan", "wgan-gp")
+OPTIMIZERS = ("adam", "sgd")
+SCHEDULES = ("constant", "inverse_time", "linear")
+JIT = {"auto": "auto", "on": True, "off": False}
 PROFILE_ENV = "GANCOURSE_PROFILE"
 DEFAULT_PROFILE = "smoke"
 
@@ -109,6 +114,10 @@ class Config:
     seed: int = non_negative(0)
 
     KIND: ClassVar[str] = "config"
+    #: ``{preset name: field values}``; the first is the default preset.
+    PRESETS: ClassVar[dict] = {}
+    #: ``{preset name: {profile: field values}}`` applied by :meth:`scaled` after :meth:`scale_overrides`.
+    PROFILE_OVERRIDES: ClassVar[dict] = {}
 
     def __post_init__(self) -> None:
         self.validate()
@@ -174,9 +183,24 @@ class Config:
         self._reject_unknown(changes)
         return dataclasses.replace(self, **changes)
 
+    @classmethod
+    def preset_names(cls) -> tuple[str, ...]:
+        """The names of this config's presets, the default first."""
+        return tuple(cls.PRESETS)
+
+    @classmethod
+    def _from_preset(cls, name: str | None = None, **overrides: Any) -> "Config":
+        """The named preset (default: the first) as a full-size, validated config; ``overrides`` replace
+        fields (unknown names raise ``ValueError``)."""
+        name = cls.preset_names()[0] if name is None else name
+        if name not in cls.PRESETS:
+            raise ValueError(f"unknown {cls.KIND} preset {name!r}; choose one of {', '.join(cls.PRESETS)}")
+        return cls(preset=name, **cls.PRESETS[name]).replace(**overrides)
+
     # -- profiles -----------------------------------------------------------
     def scale_overrides(self, profile_name: str) -> dict[str, Any]:
-        """Field changes that take this (full-size) config to ``profile_name``."""
+        """Field changes that take this (full-size) config to ``profile_name`` (rules shared by all presets;
+        per-preset values go in ``PROFILE_OVERRIDES``)."""
         return {}
 
     def scaled(self, profile_name: str | None = None) -> "Config":
@@ -191,7 +215,57 @@ class Config:
             raise ValueError(
                 f"this config is already scaled to {self.profile!r}; scale the full preset instead"
             )
-        return self.replace(profile=name, **self.scale_overrides(name))
+        changes = {**self.scale_overrides(name), **self.PROFILE_OVERRIDES.get(self.preset, {}).get(name, {})}
+        return self.replace(profile=name, **changes)
+
+
+# ``Config.preset(name, **overrides)`` builds a preset, while ``cfg.preset`` on an instance is the
+# preset's name: a dataclass stores its fields in the instance ``__dict__``, which shadows this
+# class-level (non-data) descriptor, so the two uses never meet.
+Config.preset = Config.__dict__["_from_preset"]
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig(Config):
+    """A config that trains: optimizer, learning rate and schedule, XLA, steps per call, objective.
+
+    :meth:`make_optimizer` builds a group's optimizer and :meth:`compile_options`
+    the ``keras.Model.compile`` switches, so no model module builds optimizers
+    itself. :meth:`learning_rate_for` lets a model give a group its own rate.
+    """
+
+    objective: str = choice("bce", OBJECTIVE_NAMES, "the adversarial objective (gancourse.losses)")
+    optimizer: str = choice("adam", OPTIMIZERS)
+    learning_rate: float = positive(2e-4)
+    beta_1: float = unit_interval(0.5)
+    beta_2: float = unit_interval(0.999)
+    momentum: float = unit_interval(0.0, "SGD only")
+    nesterov: bool = False
+    schedule: str = choice("constant", SCHEDULES, "constant | inverse_time (lr_decay) | linear (decay_start, "
+                           "decay_steps)")
+    lr_decay: float = non_negative(0.0, "inverse-time decay per step: lr / (1 + decay * step)")
+    decay_start: int = non_negative(0, "linear schedule: steps at the full rate")
+    decay_steps: int = positive(1, "linear schedule: steps from the full rate down to 0")
+    jit_compile: str = choice("auto", tuple(JIT), "XLA: 'auto' is on for GPUs only")
+    steps_per_execution: int = positive(1, "train steps per tf.function call (measured by the bench)")
+
+    def learning_rate_for(self, group: str) -> float:
+        """The learning rate of update group ``group`` (the same for all groups here)."""
+        return self.learning_rate
+
+    def make_optimizer(self, group: str):
+        """A new optimizer for update group ``group`` as this config describes it."""
+        from gancourse.training.optim import make_optimizer
+
+        schedule = "inverse_time" if (self.schedule == "constant" and self.lr_decay) else self.schedule
+        return make_optimizer(self.optimizer, self.learning_rate_for(group), beta_1=self.beta_1,
+                              beta_2=self.beta_2, momentum=self.momentum, nesterov=self.nesterov,
+                              decay=self.lr_decay, schedule=schedule, decay_start=self.decay_start,
+                              decay_steps=self.decay_steps)
+
+    def compile_options(self) -> dict[str, Any]:
+        """``keras.Model.compile`` switches: ``jit_compile`` and ``steps_per_execution``."""
+        return {"jit_compile": JIT[self.jit_compile], "steps_per_execution": self.steps_per_execution}
 
 
 def parse_overrides(cls: type[Config], items: list[str]) -> dict[str, Any]:
@@ -231,14 +305,14 @@ def parse_overrides(cls: type[Config], items: list[str]) -> dict[str, Any]:
     return out
 
 
-def as_config(value: Any, config_cls: type[Config], presets, owner: str) -> Config:
-    """``value`` as a ``config_cls``: a preset name goes through ``presets(name)``.
+def as_config(value: Any, config_cls: type[Config], owner: str) -> Config:
+    """``value`` as a ``config_cls``: a preset name goes through ``config_cls.preset(name)``.
 
     Raises:
         ValueError: ``value`` is neither a ``config_cls`` nor a preset name.
     """
     if isinstance(value, str):
-        value = presets(value)
+        value = config_cls.preset(value)
     if not isinstance(value, config_cls):
         raise ValueError(f"{owner} needs a {config_cls.__name__} or a preset name, got {type(value).__name__}")
     return value

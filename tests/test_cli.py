@@ -20,14 +20,77 @@ def test_train_resume_and_sample(tmp_path, capsys):
 
 def test_cli_errors_are_messages(tmp_path, capsys):
     assert main(["train", "dcgan", "--preset", "anime", "--out", str(tmp_path)]) == 2
-    assert "unknown DCGAN preset 'anime'" in capsys.readouterr().err
+    assert "unknown dcgan preset 'anime'" in capsys.readouterr().err
     assert main(["train", "dcgan", "--profile", "smoke", "--out", str(tmp_path), "--set", "lr=1"]) == 2
     assert "unknown DCGANConfig key" in capsys.readouterr().err
     assert main(["train", "dcgan", "--profile", "medium", "--out", str(tmp_path)]) == 2
     assert "valid profiles are smoke, standard, full" in capsys.readouterr().err
-    try:
-        main(["sample", "dcgan", "--out", str(tmp_path / "nothing")])
-    except SystemExit as exc:
-        assert "no config.json" in str(exc)
-    else:
-        raise AssertionError("sample without a run must fail")
+    assert main(["sample", "dcgan", "--out", str(tmp_path / "nothing")]) == 2
+    assert "no config.json" in capsys.readouterr().err
+
+
+def test_data_folder_is_used_on_every_profile_or_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    # smoke would train on offline digits; --data switches back to the preset's own dataset (a face folder)
+    assert main(["train", "dcgan", "--preset", "book", "--profile", "smoke", "--data", str(tmp_path / "none"),
+                 "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "does not exist" in err and "Traceback" not in err
+    assert not out.exists()  # nothing written for a run that cannot start
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "a.png").write_bytes(b"not a png")
+    assert main(["train", "dcgan", "--preset", "book", "--profile", "smoke", "--data", str(bad),
+                 "--out", str(out)]) == 2
+    assert "a.png" in capsys.readouterr().err
+    assert main(["train", "pix2pix", "--profile", "smoke", "--data", str(tmp_path / "none"), "--out", str(out)]) == 2
+    assert "no facades dataset under" in capsys.readouterr().err
+    assert main(["train", "gan", "--preset", "ring", "--data", str(bad), "--out", str(out)]) == 2
+    assert "reads no folder" in capsys.readouterr().err
+
+
+def test_killed_run_resumes_with_the_whole_history(tmp_path):
+    """SIGKILL a CLI run after its second checkpoint, resume it, and find every epoch in history.json once."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "gancourse", "train", "gan", "--preset", "ring", "--profile", "smoke",
+           "--epochs", "12", "--set", "steps_per_epoch=50", "--out", str(out)]
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.time() + 300
+    while not list((out / "checkpoints").glob("ckpt-2.index")) and time.time() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the run ended early: {proc.stderr.read().decode()[-2000:]}")
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    killed = json.loads((out / "history.json").read_text())
+    assert 2 <= len(killed["d_loss"]) < 12  # written after every epoch, not at the end
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "resuming from the checkpoint of epoch" in done.stdout
+    history = json.loads((out / "history.json").read_text())
+    assert set(history) == {"d_loss", "g_loss", "d_acc", "d_real", "d_fake"}
+    assert all(len(values) == 12 for values in history.values())
+    resumed_at = int(done.stdout.split("resuming from the checkpoint of epoch ")[1].split()[0])
+    assert history["d_loss"][:resumed_at] == killed["d_loss"][:resumed_at]  # the killed run's epochs kept
+
+
+def test_history_log_replaces_epochs_after_the_checkpoint(tmp_path):
+    from gancourse.training import HistoryLog
+
+    log = HistoryLog(tmp_path / "history.json")
+    for epoch in range(3):
+        log.on_epoch_end(epoch, {"loss": float(epoch)})
+    log.on_epoch_end(1, {"loss": 10.0, "fid": 5.0})  # resumed from the epoch-1 checkpoint
+    assert log.read() == {"loss": [0.0, 10.0], "fid": [None, 5.0]}
+    (tmp_path / "history.json").write_text("{broken")
+    import pytest
+
+    with pytest.raises(ValueError, match="is not valid JSON"):
+        log.on_epoch_end(2, {"loss": 1.0})

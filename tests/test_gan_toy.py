@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gancourse import losses
+from gancourse import losses, training
+from gancourse.experiments import ch01
 from gancourse.models import gan
 
 
@@ -24,7 +25,7 @@ def test_switches_change_the_networks():
     assert mbd.count_params() == d.count_params() + 128 * 4 * 3 + 4  # T, and 4 more inputs to the last Dense
     kinds = [type(layer).__name__ for layer in gan.build_generator(base.replace(norm="batch")).layers]
     assert kinds.count("BatchNormalization") == base.depth
-    with pytest.raises(ValueError, match="unknown GAN preset"):
+    with pytest.raises(ValueError, match="unknown gan preset"):
         gan.config("circle")
     with pytest.raises(ValueError, match="norm='instance'"):
         gan.config("ring", norm="instance")
@@ -70,19 +71,19 @@ def test_feature_matching_objective_and_historical_penalty():
 
 def test_short_training_reports_finite_metrics_and_coverage():
     cfg = gan.config("ring").replace(epochs=2, steps_per_epoch=10, n_train=2000, steps_per_execution=5)
-    model, history = gan.train(cfg)
+    model, history, _ = training.train(cfg)
     assert len(history.history["d_loss"]) == 2 and np.isfinite(history.history["g_loss"]).all()
     assert int(model.g_optimizer.iterations) == 20
-    scores = gan.ring_scores(model, n=500)
+    scores = ch01.ring_scores(model, n=500)
     assert 0 <= scores["modes_covered"] <= 8 and 0 <= scores["high_quality"] <= 1
 
 
 def test_reset_reproduces_a_fresh_model_and_reuses_it():
     cfg = gan.config("ring").replace(epochs=1, steps_per_epoch=15, n_train=1000, steps_per_execution=5,
                                      historical_weight=1e-3, seed=3)
-    fresh, _ = gan.train(cfg)
+    fresh = training.train(cfg).model
     first = fresh.sample(64)
-    reused, _ = gan.train(cfg.replace(seed=4))  # a model trained elsewhere ...
+    reused = training.train(cfg.replace(seed=4)).model  # a model trained elsewhere ...
     reused.reset(3)  # ... reset to seed 3 and trained again
     reused.fit(gan.dataset(cfg), epochs=cfg.epochs, verbose=0)
     again = reused
@@ -107,7 +108,7 @@ def test_train_steps_runs_one_update_per_batch_and_checks_shapes():
 def test_stabilisation_study_rows_have_mean_and_spread():
     base = gan.config("ring").replace(epochs=1, steps_per_epoch=10, batch_size=32, hidden=16)
     seen = []
-    rows = gan.stabilisation_study(base, {"plain": {}, "one-sided": {"label_smoothing": "one_sided"}}, seeds=(0, 1),
+    rows = ch01.stabilisation_study(base, {"plain": {}, "one-sided": {"label_smoothing": "one_sided"}}, seeds=(0, 1),
                                    progress=lambda name, seed, scores: seen.append((name, seed)))
     assert seen == [("plain", 0), ("plain", 1), ("one-sided", 0), ("one-sided", 1)]
     assert [r["variant"] for r in rows] == ["plain", "one-sided"]
@@ -115,14 +116,14 @@ def test_stabilisation_study_rows_have_mean_and_spread():
         covered = [r["modes_covered"] for r in row["runs"]]
         assert row["modes_covered"] == pytest.approx(np.mean(covered))
         assert row["modes_covered_std"] == pytest.approx(np.std(covered, ddof=1))
-    table = gan.study_table(rows)
+    table = ch01.study_table(rows)
     assert table.count("\n") == 3 and "| one-sided |" in table and "±" in table
-    assert set(gan.STABILISERS) >= {"feature matching", "minibatch discrimination", "historical averaging",
+    assert set(ch01.STABILISERS) >= {"feature matching", "minibatch discrimination", "historical averaging",
                                     "one-sided smoothing", "two-sided smoothing", "batch norm", "minimax G loss"}
     with pytest.raises(ValueError, match="scores mode coverage on the ring"):
-        gan.stabilisation_study(gan.config("line"))
+        ch01.stabilisation_study(gan.config("line"))
     with pytest.raises(ValueError, match="at least one seed"):
-        gan.stabilisation_study(base, seeds=())
+        ch01.stabilisation_study(base, seeds=())
 
 
 def test_smoke_profile_shrinks_the_ring():
@@ -137,18 +138,18 @@ def test_study_findings_use_twice_the_standard_error():
                                           for c in covered]}
 
     rows = [row("base", [6, 6, 7]), row("better", [8, 8, 8]), row("noisy", [2, 8, 8]), row("worse", [0, 0, 1])]
-    found = {f["variant"]: f for f in gan.study_findings(rows)}
+    found = {f["variant"]: f for f in ch01.study_findings(rows)}
     assert set(found) == {"better", "noisy", "worse"}
     assert found["better"]["verdict"] == "helped" and found["better"]["difference"] == pytest.approx(8 - 19 / 3)
     assert found["noisy"]["verdict"] == "no clear difference"  # mean 6 vs 6.33 with a wide spread
     assert found["worse"]["verdict"] == "hurt"
     assert found["better"]["stderr"] == pytest.approx(np.sqrt(np.var([6, 6, 7], ddof=1) / 3))
     # for KL lower is better
-    kl = gan.study_findings([{"variant": "a", "runs": [{"kl_to_uniform": v} for v in (1.0, 1.1, 0.9)]},
+    kl = ch01.study_findings([{"variant": "a", "runs": [{"kl_to_uniform": v} for v in (1.0, 1.1, 0.9)]},
                              {"variant": "b", "runs": [{"kl_to_uniform": v} for v in (0.1, 0.12, 0.08)]}],
                             key="kl_to_uniform")
     assert kl[0]["verdict"] == "helped"
     with pytest.raises(ValueError, match="unknown key 'fid'"):
-        gan.study_findings(rows, key="fid")
+        ch01.study_findings(rows, key="fid")
     with pytest.raises(ValueError, match="no row named 'x'"):
-        gan.study_findings(rows, baseline="x")
+        ch01.study_findings(rows, baseline="x")

@@ -69,3 +69,43 @@ def test_feature_matching_against_numpy():
     assert float(losses.feature_matching_loss(tf.constant(fr, tf.float32), tf.constant(ff, tf.float32))) == \
         pytest.approx(want, rel=1e-5)
     assert float(losses.feature_matching_loss(tf.constant(fr, tf.float32), tf.constant(fr, tf.float32))) == 0.0
+
+
+def test_objectives_are_pairs_of_the_pure_functions():
+    assert losses.OBJECTIVE_NAMES == ("bce", "lsgan", "hinge", "wgan", "wgan-gp")
+    r, f = tf.constant(REAL), tf.constant(FAKE)
+    pairs = {"bce": (losses.discriminator_loss(r, f), losses.generator_loss(f)),
+             "lsgan": (losses.least_squares_discriminator_loss(r, f), losses.least_squares_generator_loss(f)),
+             "hinge": (losses.hinge_discriminator_loss(r, f), losses.hinge_generator_loss(f)),
+             "wgan": (losses.wasserstein_critic_loss(r, f), losses.wasserstein_generator_loss(f)),
+             "wgan-gp": (losses.wasserstein_critic_loss(r, f), losses.wasserstein_generator_loss(f))}
+    for name, (d_want, g_want) in pairs.items():
+        obj = losses.objective(name)
+        assert float(obj.discriminator(r, f)) == pytest.approx(float(d_want), rel=1e-6)
+        assert float(obj.generator(f)) == pytest.approx(float(g_want), rel=1e-6)
+    # bce and lsgan take the (smoothed) targets; hinge and Wasserstein have none
+    smoothed = 0.5 * (-np.mean(0.9 * np.log(sigmoid(REAL)) + 0.1 * np.log(1 - sigmoid(REAL)))
+                      - np.mean(np.log(1 - sigmoid(FAKE))))
+    assert float(losses.objective("bce").discriminator(r, f, 0.9, 0.0)) == pytest.approx(smoothed, rel=1e-5)
+    assert [losses.objective(n).logits for n in losses.OBJECTIVE_NAMES] == [True, False, False, False, False]
+    assert losses.objective("wgan").threshold is None and losses.objective("wgan-gp").penalty_weight == 10.0
+    with pytest.raises(ValueError, match="unknown adversarial objective 'ralsgan'; choose one of bce, lsgan"):
+        losses.objective("ralsgan")
+
+
+def test_gradient_penalty_with_condition_and_seed_generator():
+    import keras
+
+    x = tf.constant(rng.normal(size=(8, 3)), tf.float32)
+    y = tf.constant(rng.normal(size=(8, 3)), tf.float32)
+    cond = tf.constant(rng.normal(size=(8, 2)), tf.float32)
+
+    def conditional(pair, training=True):  # slope 2 in the image whatever the condition: 10 * (2 - 1)^2
+        c, v = pair
+        return 2.0 * v[:, 0] + 100.0 * tf.reduce_sum(c, axis=1)
+
+    seeds = keras.random.SeedGenerator(3)
+    assert float(losses.gradient_penalty(conditional, x, y, seed=seeds, condition=cond)) == pytest.approx(10.0, 1e-4)
+    before = np.asarray(seeds.state).copy()
+    losses.gradient_penalty(conditional, x, y, seed=seeds, condition=cond)
+    assert not np.array_equal(before, np.asarray(seeds.state))  # each call draws new interpolates

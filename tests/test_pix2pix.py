@@ -6,7 +6,9 @@ import pytest
 from PIL import Image
 
 from gancourse.data import paired
+from gancourse import training
 from gancourse.data.cache import DatasetError
+from gancourse.experiments import ch08
 from gancourse.models import pix2pix
 from gancourse.nn import translation
 
@@ -109,7 +111,7 @@ def test_objective_weights_and_l1_only_mode():
 def test_short_training_learns_something_and_translate_checks_shapes():
     cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, epochs=1)
     x, y = paired.offline_pairs("train", 32, n=64)
-    model, history = pix2pix.train(cfg, data=(x, y))
+    model, history, _ = training.train(cfg, data=(x, y))
     assert np.isfinite(history.history["g_loss"]).all() and len(history.history["g_l1"]) == 1
     out = model.translate(x[:5])
     assert out.shape == (5, 32, 32, 3) and out.min() >= -1 and out.max() <= 1
@@ -219,7 +221,7 @@ def test_book_image_discriminator_counts_and_shape():
 
 
 def test_batch_one_exhibit_shows_both_defects():
-    found = pix2pix.batch_one_exhibit(n=3)
+    found = ch08.batch_one_exhibit(n=3)
     assert found["bottleneck_spread_bug"] == 0.0 and found["bottleneck_grad_bug"] < 1e-6
     assert found["bottleneck_spread_fixed"] > 1e-3 and found["bottleneck_grad_fixed"] > 1e-3
     assert found["book_d_spread_batch1"] == 0.0 and found["book_d_spread_batchn"] > 1e-4
@@ -229,9 +231,12 @@ def test_batch_one_exhibit_shows_both_defects():
 # -- previews, data checks and the command line -----------------------------
 def test_preview_is_input_output_target_rows_of_fixed_validation_pairs():
     model = _tiny_model()
-    pairs = model.preview_inputs(5, seed=3)
+    pairs = pix2pix.preview_pairs(model.cfg, 5, seed=3)
     again = pix2pix.preview_pairs(model.cfg, 5, seed=3)
     np.testing.assert_array_equal(pairs[0], again[0])
+    assert not hasattr(model, "preview_inputs")  # the model reads no data; training_data supplies previews
+    _, preview = pix2pix.training_data(model.cfg, n_preview=5)
+    assert preview[0].shape == (5, 32, 32, 3)
     test_x, test_y = paired.offline_pairs("test", 32)
     assert any(np.array_equal(pairs[1][0], t) for t in test_y)  # drawn from the held-out split
     rows = model.preview(pairs)
@@ -244,12 +249,10 @@ def test_preview_is_input_output_target_rows_of_fixed_validation_pairs():
 
 
 def test_sample_grid_callback_keeps_triptychs():
-    from gancourse import training
-
     cfg = pix2pix.config("paper").scaled("smoke").replace(base_filters=8, epochs=2)
     x, y = paired.offline_pairs("train", 32, n=32)
-    grid = training.SampleGrid(n=4, at_start=True)
-    pix2pix.train(cfg, callbacks=[grid], data=(x, y))
+    grid = training.SampleGrid(n=4, at_start=True, inputs=pix2pix.preview_pairs(cfg, 4))
+    training.train(cfg, callbacks=[grid], data=(x, y))
     assert sorted(grid.images) == [0, 1, 2] and grid.images[2].shape == (3, 4, 32, 32, 3)
     np.testing.assert_array_equal(grid.images[0][0], grid.images[2][0])  # the same inputs every epoch
     assert not np.array_equal(grid.images[0][1], grid.images[2][1])  # the outputs moved
@@ -290,14 +293,14 @@ def test_ablation_rows_reuse_and_identity_floor():
     train_data = paired.offline_pairs("train", 32, n=16)
     test_data = paired.offline_pairs("test", 32, n=12)
     done = _tiny_model()
-    rows, models = pix2pix.ablation(cfg, train_data=train_data, test_data=test_data, trained={"L1 + cGAN": done})
+    rows, models = ch08.ablation(cfg, train_data=train_data, test_data=test_data, trained={"L1 + cGAN": done})
     assert [r["objective"] for r in rows] == ["identity (input as output)", "L1 only", "cGAN only", "L1 + cGAN"]
     assert models["L1 + cGAN"] is done  # reused, not trained again
     assert models["L1 only"].cfg.gan_weight == 0 and models["cGAN only"].cfg.l1_weight == 0
     identity = rows[0]
     from gancourse import metrics
     assert identity["l1"] == pytest.approx(metrics.paired_scores(*test_data)["l1"])
-    assert rows[3]["l1"] == pytest.approx(pix2pix.evaluate(done, *test_data)["l1"])
+    assert rows[3]["l1"] == pytest.approx(ch08.evaluate(done, *test_data)["l1"])
     assert all(set(r) == {"objective", "l1", "psnr", "ssim", "sharpness"} for r in rows)
 
 
@@ -323,7 +326,7 @@ def test_label_classes_mean_the_same_colour_in_every_photo():
 
 
 def test_describe_presets_rows():
-    rows = pix2pix.describe_presets(image_size=64)
+    rows = ch08.describe_presets(image_size=64)
     assert [r["preset"] for r in rows] == list(pix2pix.PRESETS)
     by = {r["preset"]: r for r in rows}
     assert by["paper"]["receptive field"] == 70 and by["mastering_pytorch"]["receptive field"] == 94

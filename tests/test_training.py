@@ -119,5 +119,54 @@ def test_sample_grid_names_the_protocol_a_model_lacks():
     x = keras.Input((2,))
     plain = keras.Model(x, keras.layers.Dense(1)(x))
     plain.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(TypeError, match=r"preview_inputs\(n, seed\) and preview\(inputs\).*Functional lacks them"):
+    with pytest.raises(TypeError, match=r"preview\(inputs\).*Functional lacks it"):
         plain.fit(np.zeros((4, 2)), np.zeros((4, 1)), epochs=1, verbose=0, callbacks=[training.SampleGrid(n=2)])
+
+
+@pytest.mark.parametrize("objective", ["bce", "lsgan", "hinge", "wgan", "wgan-gp"])
+def test_objective_is_one_config_field(objective):
+    cfg, gan = _gan(objective=objective, label_smoothing="none")
+    assert gan.objective.name == objective
+    want = {"d_loss", "g_loss", "d_real", "d_fake"} | ({"d_acc"} if objective not in ("wgan", "wgan-gp") else set())
+    assert {m.name for m in gan.metrics} == want
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)), tf.float32)
+    fakes = gan.generator(gan.fixed_noise(8), training=True)
+    real_out, fake_out = gan.discriminator(real), gan.discriminator(fakes)
+    d_loss = float(gan.discriminator_loss(real, fakes, real_out, fake_out))
+    plain = float(gan.objective.discriminator(real_out, fake_out))
+    if objective == "wgan-gp":
+        assert d_loss > plain  # the gradient penalty is added
+    else:
+        assert d_loss == pytest.approx(plain, rel=1e-5)
+    logs = gan.train_step(real)
+    assert set(logs) == want and all(np.isfinite(float(v)) for v in logs.values())
+    score = float(logs["d_real"])
+    assert (0.0 <= score <= 1.0) if objective == "bce" else True  # probabilities only where D has logits
+    with pytest.raises(ValueError, match="needs objective 'bce'"):
+        dcgan.config("modern").replace(objective=objective if objective != "bce" else "hinge")
+
+
+def test_update_groups_are_declared_and_checked():
+    cfg, gan = _gan()
+    assert gan.NETWORKS == ("generator", "discriminator") and set(gan.optimizers) == {"generator", "discriminator"}
+    assert set(map(id, gan.group_variables("generator"))) == set(map(id, gan.generator.trainable_variables))
+    with pytest.raises(ValueError, match="unknown update group 'critic'"):
+        gan.group_variables("critic")
+    with pytest.raises(ValueError, match="optimizers for unknown group"):
+        dcgan.DCGAN(cfg).compile({"critic": training.make_optimizer("adam", 1e-3)})
+    g = dcgan.build_generator(cfg)
+    with pytest.raises(ValueError, match="declares networks generator, discriminator"):
+        training.AdversarialModel({"generator": g})
+    with pytest.raises(ValueError, match="does not depend on"):  # a loss that ignores the updated group
+        gan.update("discriminator", lambda: tf.reduce_mean(gan.generator(gan.fixed_noise(2))))
+
+
+def test_linear_decay_schedule():
+    schedule = training.LinearDecay(1.0, start=10, steps=20)
+    assert [float(schedule(s)) for s in (0, 10, 20, 30, 40)] == pytest.approx([1.0, 1.0, 0.5, 0.0, 0.0])
+    opt = dcgan.config("modern", schedule="linear", decay_start=5, decay_steps=5).make_optimizer("generator")
+    opt.build([tf.Variable(0.0)])
+    opt.iterations.assign(7)
+    assert float(opt.learning_rate) == pytest.approx(2e-4 * 0.6)
+    with pytest.raises(ValueError, match="schedule='cosine'"):
+        training.make_optimizer("adam", 1e-3, schedule="cosine")

@@ -39,17 +39,21 @@ from __future__ import annotations
 import dataclasses
 
 import keras
+import tensorflow as tf
 from keras import layers
 
-from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
+from gancourse import losses
+from gancourse.config import TrainingConfig, as_config, choice, positive
 from gancourse.data import DATASETS
-from gancourse.training import D_BATCH, GAN, LABEL_SMOOTHING, NOISE, STEP_ORDER, make_optimizer
+from gancourse.training import GAN, LABEL_SMOOTHING, NOISE
 
 ARCHITECTURES = ("dcgan", "book", "pyimagesearch", "gans_in_action", "mastering_pytorch")
+D_BATCH = ("separate", "mixed")
+STEP_ORDER = ("d_first", "g_first")
 
 
 @dataclasses.dataclass(frozen=True)
-class DCGANConfig(Config):
+class DCGANConfig(TrainingConfig):
     """Configuration of a :class:`DCGAN` (see the module docstring for presets)."""
 
     architecture: str = choice("dcgan", ARCHITECTURES)
@@ -67,25 +71,38 @@ class DCGANConfig(Config):
     init: str = choice("dcgan", ("dcgan", "glorot"), "dcgan: N(0, 0.02) kernels")
     bn_epsilon: float = positive(0.8, "mastering_pytorch: epsilon of the BatchNorm2d(c, 0.8) layers")
     noise: str = choice("normal", NOISE)
-    optimizer: str = choice("adam", ("adam", "sgd"))
-    learning_rate: float = positive(2e-4)
     g_learning_rate: float | None = dataclasses.field(default=None, metadata={"min": 0, "min_exclusive": True})
-    beta_1: float = unit_interval(0.5)
-    beta_2: float = unit_interval(0.999)
-    momentum: float = unit_interval(0.0)
-    nesterov: bool = False
-    lr_decay: float = non_negative(0.0, "inverse-time decay per step: lr / (1 + decay * step)")
     label_smoothing: str = choice("one_sided", LABEL_SMOOTHING)
     smoothing: float = dataclasses.field(default=0.1, metadata={"min": 0, "max": 0.49})
     d_steps: int = positive(1)
-    d_batch: str = choice("separate", D_BATCH)
-    step_order: str = choice("d_first", STEP_ORDER)
-    jit_compile: str = choice("auto", ("auto", "on", "off"), "XLA: 'auto' is on for GPUs only")
+    d_batch: str = choice("separate", D_BATCH, "'mixed': real and fake images shuffled into one D batch")
+    step_order: str = choice("d_first", STEP_ORDER, "'g_first': G then D on the same fakes")
     steps_per_execution: int = positive(8, "train steps per tf.function call (measured by the bench)")
     sample_every: int = positive(1)
     fid_samples: int = positive(1000)
 
     KIND = "dcgan"
+    PRESETS = {
+        "modern": dict(epochs=30, batch_size=128),
+        "paper": dict(dataset="faces", image_size=64, channels=3, g_filters=128, d_filters=64, kernel_size=5,
+                      noise="uniform", label_smoothing="none", epochs=25, batch_size=128),
+        "book": dict(architecture="book", dataset="faces", image_size=64, channels=3, init="glorot",
+                     optimizer="sgd", learning_rate=5e-4, momentum=0.9, nesterov=True,
+                     label_smoothing="noisy", smoothing=0.1, epochs=10000, batch_size=128),
+        "pyimagesearch": dict(architecture="pyimagesearch", split="all", init="glorot", noise="uniform",
+                              lr_decay=2e-4 / 50, label_smoothing="none", d_batch="mixed", epochs=50,
+                              batch_size=128),
+        "gans_in_action": dict(architecture="gans_in_action", dataset="mnist", init="glorot", learning_rate=1e-3,
+                               beta_1=0.9, label_smoothing="none", epochs=43, batch_size=128),
+        "mastering_pytorch": dict(architecture="mastering_pytorch", dataset="mnist", image_size=64, latent_dim=64,
+                                  init="glorot", learning_rate=1e-3, beta_1=0.9, label_smoothing="none",
+                                  step_order="g_first", epochs=10, batch_size=32),
+    }
+    # The standard profile's training length per preset (a Colab GPU session).
+    PROFILE_OVERRIDES = {"modern": {"standard": {"epochs": 15}}, "paper": {"standard": {"epochs": 10}},
+                         "book": {"standard": {"epochs": 25}}, "pyimagesearch": {"standard": {"epochs": 15}},
+                         "gans_in_action": {"standard": {"epochs": 15}},
+                         "mastering_pytorch": {"standard": {"epochs": 3}}}
 
     def check(self) -> None:
         size = self.image_size
@@ -101,6 +118,15 @@ class DCGANConfig(Config):
         elif size % 4 or size < 8:
             raise ValueError(f"image_size={size} does not fit the {self.architecture} architecture: "
                              "it must be a multiple of 4 and at least 8")
+        if self.d_batch == "mixed" and self.objective != "bce":
+            raise ValueError(f"d_batch='mixed' is written for objective 'bce', got {self.objective!r}")
+        if self.label_smoothing != "none" and self.objective != "bce":
+            raise ValueError(f"label_smoothing={self.label_smoothing!r} needs objective 'bce' "
+                             f"(got {self.objective!r}); set label_smoothing='none'")
+
+    def learning_rate_for(self, group: str) -> float:
+        """``g_learning_rate`` for the generator when set (two time-scale rates), else ``learning_rate``."""
+        return (self.g_learning_rate or self.learning_rate) if group == "generator" else self.learning_rate
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
@@ -110,43 +136,15 @@ class DCGANConfig(Config):
                         width=self.width * SMOKE_WIDTH[self.architecture], epochs=SMOKE_EPOCHS,
                         batch_size=min(self.batch_size, 32), fid_samples=300)
         if profile_name == "standard":
-            return dict(epochs=min(self.epochs, STANDARD_EPOCHS[self.preset]), fid_samples=2000)
+            return dict(fid_samples=2000)
         return {}
 
 
 SMOKE_EPOCHS = 10
 SMOKE_WIDTH = {"dcgan": 0.25, "book": 0.125, "pyimagesearch": 0.25, "gans_in_action": 0.25,
                "mastering_pytorch": 0.25}
-STANDARD_EPOCHS = {"modern": 15, "paper": 10, "book": 25, "pyimagesearch": 15, "gans_in_action": 15,
-                   "mastering_pytorch": 3, "custom": 10}
-
-_PRESETS: dict[str, dict] = {
-    "modern": dict(epochs=30, batch_size=128),
-    "paper": dict(dataset="faces", image_size=64, channels=3, g_filters=128, d_filters=64, kernel_size=5,
-                  noise="uniform", label_smoothing="none", epochs=25, batch_size=128),
-    "book": dict(architecture="book", dataset="faces", image_size=64, channels=3, init="glorot",
-                 optimizer="sgd", learning_rate=5e-4, momentum=0.9, nesterov=True,
-                 label_smoothing="noisy", smoothing=0.1, epochs=10000, batch_size=128),
-    "pyimagesearch": dict(architecture="pyimagesearch", split="all", init="glorot", noise="uniform",
-                          lr_decay=2e-4 / 50, label_smoothing="none", d_batch="mixed", epochs=50,
-                          batch_size=128),
-    "gans_in_action": dict(architecture="gans_in_action", dataset="mnist", init="glorot", learning_rate=1e-3,
-                           beta_1=0.9, label_smoothing="none", epochs=43, batch_size=128),
-    "mastering_pytorch": dict(architecture="mastering_pytorch", dataset="mnist", image_size=64, latent_dim=64,
-                              init="glorot", learning_rate=1e-3, beta_1=0.9, label_smoothing="none",
-                              step_order="g_first", epochs=10, batch_size=32),
-}
-PRESETS = tuple(_PRESETS)
-
-
-def config(name: str = "modern", **overrides) -> DCGANConfig:
-    """The named preset as a full-size, validated :class:`DCGANConfig`.
-
-    ``overrides`` replace fields (unknown names raise ``ValueError``).
-    """
-    if name not in _PRESETS:
-        raise ValueError(f"unknown DCGAN preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return DCGANConfig(preset=name, **_PRESETS[name]).replace(**overrides)
+PRESETS = DCGANConfig.preset_names()
+config = DCGANConfig.preset
 
 
 # ---------------------------------------------------------------------------
@@ -318,103 +316,66 @@ class DCGAN(GAN):
     """A DCGAN built from a :class:`DCGANConfig` (or a preset name).
 
     ``compile()`` without arguments makes the optimizers the config describes.
+    Two options of the sources live here rather than in :class:`GAN`:
+    ``d_batch="mixed"`` (real and fake images shuffled into one discriminator
+    batch, as the PyImageSearch tutorial does, so batch norm sees them
+    together) and ``step_order="g_first"`` (the generator's update first, then
+    D's on the same fakes, as the Mastering PyTorch loop does).
     """
 
     def __init__(self, cfg: DCGANConfig | str = "modern"):
-        cfg = as_config(cfg, DCGANConfig, config, "DCGAN")
+        cfg = as_config(cfg, DCGANConfig, "DCGAN")
         super().__init__(build_generator(cfg), build_discriminator(cfg), latent_dim=cfg.latent_dim,
-                         noise=cfg.noise, label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
-                         d_steps=cfg.d_steps, d_batch=cfg.d_batch, step_order=cfg.step_order, seed=cfg.seed,
-                         name=f"dcgan_{cfg.preset}")
+                         noise=cfg.noise, objective=cfg.objective, label_smoothing=cfg.label_smoothing,
+                         smoothing=cfg.smoothing, d_steps=cfg.d_steps, seed=cfg.seed, name=f"dcgan_{cfg.preset}")
         self.cfg = cfg
 
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        cfg = self.cfg
-        g_lr = cfg.g_learning_rate or cfg.learning_rate
-        d_optimizer = d_optimizer or make_optimizer(cfg.optimizer, cfg.learning_rate, beta_1=cfg.beta_1,
-                                                    beta_2=cfg.beta_2, momentum=cfg.momentum,
-                                                    nesterov=cfg.nesterov, decay=cfg.lr_decay)
-        g_optimizer = g_optimizer or make_optimizer(cfg.optimizer, g_lr, beta_1=cfg.beta_1, beta_2=cfg.beta_2,
-                                                    momentum=cfg.momentum, nesterov=cfg.nesterov,
-                                                    decay=cfg.lr_decay)
-        kwargs.setdefault("jit_compile", {"auto": "auto", "on": True, "off": False}[cfg.jit_compile])
-        kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
-        super().compile(d_optimizer, g_optimizer, **kwargs)
+    def discriminator_step(self, real, fakes=None):
+        if self.cfg.d_batch == "separate":
+            return super().discriminator_step(real, fakes)
+        batch = tf.shape(real)[0]
+        if fakes is None:
+            fakes = self.generator(self.sample_noise(batch), training=True)
+        fakes = tf.stop_gradient(fakes)
+
+        def loss_fn():
+            order = keras.random.shuffle(tf.range(2 * batch), seed=self.seed_generator)
+            out = self.discriminator(tf.gather(tf.concat([real, fakes], 0), order), training=True)
+            is_real = tf.gather(tf.concat([tf.ones([batch]), tf.zeros([batch])], 0), order)
+            is_real = tf.reshape(is_real, [-1] + [1] * (len(out.shape) - 1)) * tf.ones_like(out)
+            targets = tf.where(is_real > 0.5, self.label_targets(out, True), self.label_targets(out, False))
+            loss = losses.bce_with_logits(targets, out) + self.regularizer("discriminator")
+            return loss, tf.boolean_mask(out, is_real > 0.5), tf.boolean_mask(out, is_real < 0.5)
+
+        loss, real_out, fake_out = self.update("discriminator", loss_fn)
+        self.after_update("discriminator")
+        return loss, self.accuracy(real_out, fake_out), self.mean_score(real_out), self.mean_score(fake_out)
+
+    def train_step(self, data):
+        if self.cfg.step_order == "d_first":
+            return super().train_step(data)
+        real = data[0] if isinstance(data, (tuple, list)) else data
+        g_loss, fakes = self.generator_step(tf.shape(real)[0], real)
+        d_out = self.discriminator_step(real, fakes)
+        for _ in range(self.d_steps - 1):
+            d_out = self.discriminator_step(real)
+        return self.record_step(d_out, g_loss)
+
+
+MODEL = DCGAN
+CONFIG = DCGANConfig
+
+
+def batches(cfg: DCGANConfig, images):
+    """The training pipeline over ``images`` (``(N, H, W, C)`` in ``[-1, 1]``): shuffled per epoch, batched."""
+    from gancourse.data.pipeline import image_dataset
+
+    return image_dataset(images, cfg.batch_size, shuffle=True, seed=cfg.seed)
 
 
 def training_data(cfg: DCGANConfig, data_dir=None):
-    """What ``python -m gancourse train`` needs: the training ``tf.data.Dataset``
-    and the sample grid's inputs (``None``: the model's own fixed noise)."""
+    """The training ``tf.data.Dataset`` of ``cfg.dataset`` (``data_dir``: where it lives) and the sample grid's
+    inputs (``None``: the model's own fixed noise)."""
     from gancourse import data
 
     return data.load(cfg, split=cfg.split, data_dir=data_dir), None
-
-
-# ---------------------------------------------------------------------------
-# Comparing the presets
-# ---------------------------------------------------------------------------
-def describe_presets(names=PRESETS) -> list[dict]:
-    """One row per preset: data, image shape, parameter counts, optimiser, labels, noise.
-
-    Builds the full-size networks (the largest, ``book``, has 55 M parameters).
-    """
-    rows = []
-    for name in names:
-        cfg = config(name)
-        opt = (f"SGD({cfg.learning_rate:g}, m={cfg.momentum:g}{', Nesterov' if cfg.nesterov else ''})"
-               if cfg.optimizer == "sgd" else f"Adam({cfg.learning_rate:g}, b1={cfg.beta_1:g})")
-        rows.append({"preset": name, "data": cfg.dataset, "image": f"{cfg.image_size}x{cfg.image_size}x{cfg.channels}",
-                     "G params": build_generator(cfg).count_params(),
-                     "D params": build_discriminator(cfg).count_params(),
-                     "optimizer": opt + (" + decay" if cfg.lr_decay else ""),
-                     "labels": cfg.label_smoothing, "noise": cfg.noise, "batch": cfg.batch_size})
-    return rows
-
-
-def comparison_config(name: str, profile_name: str | None = None, max_epochs: int | None = None) -> DCGANConfig:
-    """A preset scaled for a profile so that all presets can train on the same data.
-
-    Presets made for a face folder (``book``, ``paper``) switch to greyscale
-    Fashion-MNIST at 32x32 outside the smoke profile, so the comparison needs no
-    data you have to supply.
-    """
-    cfg = config(name).scaled(profile_name)
-    if cfg.dataset == "faces":
-        cfg = cfg.replace(dataset="fashion_mnist", channels=1, image_size=32)
-    if max_epochs is not None:
-        cfg = cfg.replace(epochs=min(cfg.epochs, max_epochs))
-    return cfg
-
-
-def compare_presets(extractor, real_features, names=PRESETS, profile_name: str | None = None,
-                    max_epochs: int | None = None, n_samples: int = 16, verbose: int = 0) -> dict[str, dict]:
-    """Train each preset on the same data and measure it the same way.
-
-    Args:
-        extractor: feature extractor for the Fréchet distance (see :mod:`gancourse.metrics`).
-        real_features: features of held-out real images.
-        names: presets to train.
-        profile_name: profile (``None``: ``GANCOURSE_PROFILE``).
-        max_epochs: cap on every preset's epochs.
-
-    Returns:
-        ``{preset: {"config", "history", "fid" (per epoch), "samples", "seconds"}}``.
-    """
-    import time
-
-    from gancourse import data, set_seed
-    from gancourse.training import FIDMonitor, SampleGrid
-
-    results = {}
-    for name in names:
-        cfg = comparison_config(name, profile_name, max_epochs)
-        set_seed(cfg.seed)
-        gan = DCGAN(cfg)
-        gan.compile()
-        fid = FIDMonitor(extractor, real_features, n=cfg.fid_samples)
-        grid = SampleGrid(n_samples, every=cfg.epochs)
-        start = time.perf_counter()
-        history = gan.fit(data.load(cfg, split=cfg.split), epochs=cfg.epochs, callbacks=[fid, grid], verbose=verbose)
-        results[name] = {"config": cfg, "history": history.history, "fid": fid.values,
-                         "samples": grid.images[cfg.epochs], "seconds": time.perf_counter() - start}
-    return results

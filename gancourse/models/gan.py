@@ -32,16 +32,18 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from gancourse import data, losses, metrics, nn, set_seed
+from gancourse import data, losses, nn, set_seed
+from gancourse.config import TrainingConfig, as_config, choice, non_negative, positive, unit_interval
 from gancourse.data import toy
-from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
-from gancourse.training import GENERATOR_LOSSES, GAN, LABEL_SMOOTHING, make_optimizer
+from gancourse.training import GAN, LABEL_SMOOTHING
 
 DATA = ("ring", "line", "digits", "mnist")
+GENERATOR_LOSSES = ("non_saturating", "minimax")
+RING_STD = 0.05
 
 
 @dataclasses.dataclass(frozen=True)
-class GANConfig(Config):
+class GANConfig(TrainingConfig):
     """Configuration of a :class:`ToyGAN` (see the module docstring)."""
 
     data: str = choice("ring", DATA)
@@ -49,7 +51,7 @@ class GANConfig(Config):
     hidden: int = positive(128, "units of every hidden layer")
     depth: int = positive(2, "hidden layers per network")
     norm: str = choice("none", ("none", "batch", "layer"))
-    generator_loss: str = choice("non_saturating", GENERATOR_LOSSES)
+    generator_loss: str = choice("non_saturating", GENERATOR_LOSSES, "bce only: minimax is the saturating loss")
     feature_matching: bool = False
     minibatch_kernels: int = non_negative(0, "0 turns minibatch discrimination off")
     minibatch_dim: int = positive(5)
@@ -63,11 +65,24 @@ class GANConfig(Config):
     steps_per_execution: int = positive(25)
 
     KIND = "gan"
+    PRESETS = {
+        "ring": dict(data="ring", epochs=30, batch_size=256),
+        "line": dict(data="line", latent_dim=1, hidden=32, epochs=20, batch_size=256),
+        "book": dict(data="mnist", latent_dim=100, hidden=500, learning_rate=2e-4, epochs=50, batch_size=128,
+                     steps_per_epoch=468, n_train=60000),
+    }
 
     @property
     def data_shape(self) -> tuple:
         """Shape of one sample."""
         return {"ring": (2,), "line": (1,), "digits": (28, 28, 1), "mnist": (28, 28, 1)}[self.data]
+
+    def check(self) -> None:
+        if self.generator_loss == "minimax" and self.objective != "bce":
+            raise ValueError(f"generator_loss='minimax' is the saturating bce loss; objective is {self.objective!r}")
+        if self.label_smoothing != "none" and self.objective != "bce":
+            raise ValueError(f"label_smoothing={self.label_smoothing!r} needs objective 'bce' "
+                             f"(got {self.objective!r}); set label_smoothing='none'")
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
@@ -81,21 +96,8 @@ class GANConfig(Config):
         return {}
 
 
-_PRESETS = {
-    "ring": dict(data="ring", epochs=30, batch_size=256),
-    "line": dict(data="line", latent_dim=1, hidden=32, epochs=20, batch_size=256),
-    "book": dict(data="mnist", latent_dim=100, hidden=500, learning_rate=2e-4, epochs=50, batch_size=128,
-                 steps_per_epoch=468, n_train=60000),
-}
-PRESETS = tuple(_PRESETS)
-RING_STD = 0.05
-
-
-def config(name: str = "ring", **overrides) -> GANConfig:
-    """The named preset as a validated :class:`GANConfig`."""
-    if name not in _PRESETS:
-        raise ValueError(f"unknown GAN preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return GANConfig(preset=name, **_PRESETS[name]).replace(**overrides)
+PRESETS = GANConfig.preset_names()
+config = GANConfig.preset
 
 
 def _hidden_stack(cfg: GANConfig, x, prefix: str):
@@ -133,10 +135,10 @@ class ToyGAN(GAN):
     """A fully connected GAN with the stabilisation switches of :class:`GANConfig`."""
 
     def __init__(self, cfg: GANConfig | str = "ring"):
-        cfg = as_config(cfg, GANConfig, config, "ToyGAN")
+        cfg = as_config(cfg, GANConfig, "ToyGAN")
         super().__init__(build_generator(cfg), build_discriminator(cfg), latent_dim=cfg.latent_dim,
-                         label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
-                         generator_loss=cfg.generator_loss, seed=cfg.seed, name=f"gan_{cfg.preset}")
+                         objective=cfg.objective, label_smoothing=cfg.label_smoothing, smoothing=cfg.smoothing,
+                         seed=cfg.seed, name=f"gan_{cfg.preset}")
         self.cfg = cfg
         self.features = keras.Model(self.discriminator.inputs, self.discriminator.get_layer("features").output)
         self.history_averages = {}
@@ -145,15 +147,16 @@ class ToyGAN(GAN):
                 "generator": nn.HistoricalAverage(self.generator.trainable_variables),
                 "discriminator": nn.HistoricalAverage(self.discriminator.trainable_variables)}
 
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        cfg = self.cfg
-        kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
-        super().compile(d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
-                        g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), **kwargs)
+    def extra_state(self) -> dict:
+        """The historical averages' running means and counts (when historical averaging is on)."""
+        return {f"historical_{network}": tf.train.Checkpoint(means=average.means, count=average.count)
+                for network, average in self.history_averages.items()}
 
     def generator_objective(self, fakes, real=None):
         if self.cfg.feature_matching and real is not None:
             return losses.feature_matching_loss(self.features(real, training=True), self.features(fakes, training=True))
+        if self.cfg.generator_loss == "minimax":
+            return losses.minimax_generator_loss(self.discriminator(fakes, training=True))
         return super().generator_objective(fakes, real)
 
     def regularizer(self, network: str):
@@ -174,13 +177,13 @@ class ToyGAN(GAN):
         so repeating a run over seeds does not pay for tracing again. Call it
         after :meth:`compile`.
         """
-        if self.d_optimizer is None:
+        if not self.optimizers:
             raise ValueError("compile the GAN before resetting it")
         set_seed(seed)
         self.generator.set_weights(build_generator(self.cfg).get_weights())
         self.discriminator.set_weights(build_discriminator(self.cfg).get_weights())
         self.build_optimizers()
-        for opt in (self.d_optimizer, self.g_optimizer):
+        for opt in self.optimizers.values():
             for v in opt.variables:
                 if v.name != "learning_rate":
                     v.assign(tf.zeros_like(v))
@@ -199,7 +202,7 @@ class ToyGAN(GAN):
         if tuple(batches.shape[2:]) != self.cfg.data_shape:
             raise ValueError(f"batches must have shape (steps, batch, {', '.join(map(str, self.cfg.data_shape))}), "
                              f"got {tuple(batches.shape)}")
-        if self.d_optimizer is None:
+        if not self.optimizers:
             raise ValueError("compile the GAN before training it")
         if getattr(self, "_steps_loop", None) is None:
             @tf.function
@@ -230,131 +233,28 @@ def dataset(cfg: GANConfig, seed: int | None = None):
         x = toy.gaussian_mixture_1d(cfg.n_train, seed=seed)
     else:
         x, _ = data.arrays(cfg.data, "train", image_size=28, channels=1)
-    ds = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=seed).repeat()
+    return batches(cfg, x, seed)
+
+
+MODEL = ToyGAN
+CONFIG = GANConfig
+
+
+def batches(cfg: GANConfig, samples, seed: int | None = None):
+    """The training pipeline over ``samples`` (``(N, *data_shape)``): shuffled with ``seed`` (default
+    ``cfg.seed``), repeated, ``steps_per_epoch`` batches per epoch."""
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(samples, np.float32))
+    ds = ds.shuffle(len(samples), seed=cfg.seed if seed is None else seed).repeat()
     return ds.batch(cfg.batch_size, drop_remainder=True).take(cfg.steps_per_epoch).prefetch(tf.data.AUTOTUNE)
 
 
-def train(cfg: GANConfig, callbacks=None, verbose: int = 0):
-    """Build, compile and train a :class:`ToyGAN`; returns ``(gan, history)``."""
-    set_seed(cfg.seed)
-    gan = ToyGAN(cfg)
-    gan.compile()
-    history = gan.fit(dataset(cfg), epochs=cfg.epochs, callbacks=callbacks or [], verbose=verbose)
-    return gan, history
+def training_data(cfg: GANConfig, data_dir=None):
+    """The preset's training batches (:func:`dataset`) and no preview inputs (the model draws fixed noise).
 
-
-def ring_scores(gan: ToyGAN, n: int = 2000) -> dict:
-    """Mode coverage of ``n`` samples of a ring-preset GAN (see :func:`gancourse.metrics.mode_coverage`)."""
-    if gan.cfg.data != "ring":
-        raise ValueError(f"ring_scores needs a GAN trained on the ring, this one has data={gan.cfg.data!r}")
-    return metrics.mode_coverage(gan.sample(n, seed=1), toy.ring_centers(), std=RING_STD)
-
-
-#: The stabilisation variants compared in the theory chapter: overrides of the ring preset.
-STABILISERS = {
-    "baseline (non-saturating)": {},
-    "minimax G loss": dict(generator_loss="minimax"),
-    "feature matching": dict(feature_matching=True),
-    "minibatch discrimination": dict(minibatch_kernels=8, minibatch_dim=4),
-    "historical averaging": dict(historical_weight=1e-3),
-    "one-sided smoothing": dict(label_smoothing="one_sided"),
-    "two-sided smoothing": dict(label_smoothing="two_sided"),
-    "batch norm": dict(norm="batch"),
-    "layer norm": dict(norm="layer"),
-}
-
-STUDY_COLUMNS = ("modes_covered", "high_quality", "kl_to_uniform")
-
-
-def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = None, seeds=(0, 1, 2),
-                        progress=None) -> list[dict]:
-    """Train every variant on the ring with every seed and score mode coverage.
-
-    Each variant is ``base`` with its overrides, trained for
-    ``epochs * steps_per_epoch`` steps on fresh ring samples with
-    :meth:`ToyGAN.train_steps`. It is built and traced once;
-    :meth:`ToyGAN.reset` restarts it for each seed, and seed ``s`` fixes the
-    initial weights, the data and the noise, so all variants see the same seeds.
-
-    Args:
-        base: the configuration every variant starts from (a ring config).
-        variants: ``{name: overrides}``; :data:`STABILISERS` by default.
-        seeds: the seeds of the repeated runs (two or more for a spread).
-        progress: optional ``callable(name, seed, scores)`` called after each run.
-
-    Returns:
-        One row per variant: ``{"variant", "runs": [scores per seed], and for each
-        of modes_covered, high_quality, kl_to_uniform its mean and sample
-        standard deviation (``<key>_std``)}``.
+    The toy problems are generated and ``digits`` ships with scikit-learn; ``mnist`` is
+    downloaded by Keras, so ``data_dir`` is not used.
     """
-    base = as_config(base, GANConfig, config, "stabilisation_study")
-    if base.data != "ring":
-        raise ValueError(f"the stabilisation study scores mode coverage on the ring; got data={base.data!r}")
-    seeds = [int(s) for s in seeds]
-    if not seeds:
-        raise ValueError("give at least one seed")
-    rows = []
-    for name, overrides in (STABILISERS if variants is None else variants).items():
-        cfg = base.replace(**overrides)
-        gan, runs = ToyGAN(cfg), []
-        gan.compile()
-        steps = cfg.epochs * cfg.steps_per_epoch
-        for seed in seeds:
-            gan.reset(seed)
-            batches = toy.ring(steps * cfg.batch_size, std=RING_STD, seed=seed)
-            gan.train_steps(batches.reshape(steps, cfg.batch_size, 2))
-            runs.append(ring_scores(gan))
-            if progress is not None:
-                progress(name, seed, runs[-1])
-        row = {"variant": name, "runs": runs}
-        for key in STUDY_COLUMNS:
-            values = np.array([r[key] for r in runs], np.float64)
-            row[key] = float(values.mean())
-            row[f"{key}_std"] = float(values.std(ddof=1)) if len(values) > 1 else 0.0
-        rows.append(row)
-    return rows
-
-
-def study_findings(rows: list[dict], key: str = "modes_covered", baseline: str | None = None) -> list[dict]:
-    """Compare each variant of a study with the baseline row on ``key``.
-
-    The difference of the means is called a help or a hurt only when it
-    exceeds twice its standard error (``sqrt(s1^2/n1 + s2^2/n2)`` from the
-    per-seed values); otherwise the runs cannot tell the two apart.
-
-    Returns:
-        ``[{"variant", "difference", "stderr", "verdict"}]`` for every row but
-        the baseline (the first row unless ``baseline`` names one); ``verdict``
-        is ``"helped"``, ``"hurt"`` or ``"no clear difference"``.
-    """
-    if key not in STUDY_COLUMNS:
-        raise ValueError(f"unknown key {key!r}; choose one of {', '.join(STUDY_COLUMNS)}")
-    by_name = {r["variant"]: r for r in rows}
-    base_name = rows[0]["variant"] if baseline is None else baseline
-    if base_name not in by_name:
-        raise ValueError(f"no row named {base_name!r}; rows: {', '.join(by_name)}")
-    better_high = key != "kl_to_uniform"
-    ref = np.array([r[key] for r in by_name[base_name]["runs"]], np.float64)
-    out = []
-    for row in rows:
-        if row["variant"] == base_name:
-            continue
-        vals = np.array([r[key] for r in row["runs"]], np.float64)
-        diff = float(vals.mean() - ref.mean())
-        var = lambda v: v.var(ddof=1) / len(v) if len(v) > 1 else 0.0  # noqa: E731
-        stderr = float(np.sqrt(var(vals) + var(ref)))
-        if abs(diff) <= 2 * stderr or diff == 0:
-            verdict = "no clear difference"
-        else:
-            verdict = "helped" if (diff > 0) == better_high else "hurt"
-        out.append({"variant": row["variant"], "difference": diff, "stderr": stderr, "verdict": verdict})
-    return out
-
-
-def study_table(rows: list[dict]) -> str:
-    """The rows of :func:`stabilisation_study` as a Markdown table (mean ± std over seeds)."""
-    lines = ["| variant | modes covered (of 8) | high-quality fraction | KL to uniform |", "|---|---|---|---|"]
-    for row in rows:
-        cells = [f"{row[k]:.2f} ± {row[k + '_std']:.2f}" for k in STUDY_COLUMNS]
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    if data_dir is not None:
+        raise ValueError(f"the {cfg.data!r} data of the gan model is generated or downloaded by Keras; "
+                         "it reads no folder, so do not pass --data")
+    return dataset(cfg), None

@@ -40,12 +40,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gancourse import set_seed
-from gancourse.config import Config, as_config, choice, non_negative, positive, unit_interval
+from gancourse.config import TrainingConfig, as_config, choice, non_negative, positive
 from gancourse.data import paired
 from gancourse.data.pipeline import with_channels
 from gancourse.nn import translation
-from gancourse.training import AdversarialModel, make_optimizer
+from gancourse.training import AdversarialModel, steps
 
 DATASETS = ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "night2day", "offline")
 SMOKE_WIDTH_DIVISOR = 4
@@ -53,7 +52,7 @@ STANDARD_EPOCHS = 25
 
 
 @dataclasses.dataclass(frozen=True)
-class Pix2PixConfig(Config):
+class Pix2PixConfig(TrainingConfig):
     """Configuration of a :class:`Pix2Pix` model (see the module docstring)."""
 
     dataset: str = choice("facades", DATASETS)
@@ -65,15 +64,19 @@ class Pix2PixConfig(Config):
     bottleneck_norm: bool = False
     l1_weight: float = non_negative(100.0)
     gan_weight: float = non_negative(1.0)
-    learning_rate: float = positive(2e-4)
-    beta_1: float = unit_interval(0.5)
     jitter: bool = True
     steps_per_execution: int = positive(8)  # 1.27x the 1-step rate at 256 px on CPU (bench pix2pix)
 
     KIND = "pix2pix"
+    PRESETS = {
+        "paper": dict(epochs=200, batch_size=1),
+        "book": dict(generator="book", channels=1, learning_rate=1e-4, beta_1=0.9, epochs=500, batch_size=1,
+                     jitter=False),
+        "mastering_pytorch": dict(generator="mastering_pytorch", discriminator="mastering_pytorch", epochs=200,
+                                  batch_size=1),
+    }
 
-    def __post_init__(self):
-        super().__post_init__()
+    def check(self) -> None:
         if self.l1_weight == 0 and self.gan_weight == 0:
             raise ValueError("l1_weight and gan_weight are both 0: the generator would have nothing to learn")
 
@@ -87,21 +90,8 @@ class Pix2PixConfig(Config):
         return {}
 
 
-_PRESETS = {
-    "paper": dict(epochs=200, batch_size=1),
-    "book": dict(generator="book", channels=1, learning_rate=1e-4, beta_1=0.9, epochs=500, batch_size=1,
-                 jitter=False),
-    "mastering_pytorch": dict(generator="mastering_pytorch", discriminator="mastering_pytorch", epochs=200,
-                              batch_size=1),
-}
-PRESETS = tuple(_PRESETS)
-
-
-def config(name: str = "paper", **overrides) -> Pix2PixConfig:
-    """The named preset as a validated :class:`Pix2PixConfig`."""
-    if name not in _PRESETS:
-        raise ValueError(f"unknown pix2pix preset {name!r}; choose one of {', '.join(PRESETS)}")
-    return Pix2PixConfig(preset=name, **_PRESETS[name]).replace(**overrides)
+PRESETS = Pix2PixConfig.preset_names()
+config = Pix2PixConfig.preset
 
 
 def build_generator(cfg: Pix2PixConfig) -> keras.Model:
@@ -120,43 +110,40 @@ class Pix2Pix(AdversarialModel):
     """A conditional GAN for paired translation, trained with ``fit()`` on ``(input, target)`` batches.
 
     Metrics: ``d_loss``, ``g_loss`` (the total), ``g_gan``, ``g_l1``, ``d_real``
-    and ``d_fake`` (mean ``D`` probability on real and generated pairs).
+    and ``d_fake`` (mean ``D`` probability on real and generated pairs for the
+    ``bce`` objective, the mean raw score for the others).
+
+    The model reads no data: its sample grid's inputs (held-out pairs) come
+    from :func:`training_data` or :func:`preview_pairs`.
 
     Args:
         cfg: a :class:`Pix2PixConfig` or a preset name.
-        data_dir: where the preset's dataset lives, for :meth:`preview_inputs`
-            (default: the download cache).
     """
 
     METRICS = ("d_loss", "g_loss", "g_gan", "g_l1", "d_real", "d_fake")
 
-    def __init__(self, cfg: Pix2PixConfig | str = "paper", data_dir=None):
-        cfg = as_config(cfg, Pix2PixConfig, config, "Pix2Pix")
-        super().__init__(build_generator(cfg), build_discriminator(cfg), seed=cfg.seed, name=f"pix2pix_{cfg.preset}")
+    def __init__(self, cfg: Pix2PixConfig | str = "paper"):
+        cfg = as_config(cfg, Pix2PixConfig, "Pix2Pix")
+        super().__init__({"generator": build_generator(cfg), "discriminator": build_discriminator(cfg)},
+                         seed=cfg.seed, name=f"pix2pix_{cfg.preset}")
         self.cfg = cfg
-        self.data_dir = data_dir
-
-    def compile(self, d_optimizer=None, g_optimizer=None, **kwargs):
-        """Adam from the config for each network unless given; ``kwargs`` go to ``keras.Model.compile``."""
-        cfg = self.cfg
-        kwargs.setdefault("steps_per_execution", cfg.steps_per_execution)
-        super().compile(d_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
-                        g_optimizer or make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), **kwargs)
 
     def discriminator_step(self, source, target, fake=None):
         """One D update on real ``(source, target)`` and generated ``(source, fake)`` pairs
-        (:func:`gancourse.nn.translation.discriminator_update`). Returns ``(loss, D(real), D(fake))``."""
+        (:func:`gancourse.training.steps.discriminator_update`). Returns ``(loss, D(real), D(fake))``."""
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
         if fake is None:
             fake = self.generator(source, training=True)
-        return translation.discriminator_update(self.discriminator, self.d_optimizer, target, fake, source=source)
+        return steps.discriminator_update(self.discriminator, self.optimizer_for("discriminator"), target, fake,
+                                          source=source, objective=self.cfg.objective, seed=self.seed_generator)
 
     def generator_step(self, source, target):
         """One G update on the weighted cGAN + L1 objective
-        (:func:`gancourse.nn.translation.generator_update`). Returns ``(total, gan, l1, fake)``."""
+        (:func:`gancourse.training.steps.generator_update`). Returns ``(total, gan, l1, fake)``."""
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
-        return translation.generator_update(self.generator, self.discriminator, self.g_optimizer, source, target,
-                                            l1_weight=self.cfg.l1_weight, gan_weight=self.cfg.gan_weight)
+        return steps.generator_update(self.generator, self.discriminator, self.optimizer_for("generator"), source,
+                                      target, l1_weight=self.cfg.l1_weight, gan_weight=self.cfg.gan_weight,
+                                      objective=self.cfg.objective)
 
     def train_step(self, data):
         source, target = data
@@ -182,81 +169,23 @@ class Pix2Pix(AdversarialModel):
                 for i in range(0, len(inputs), batch_size)]
         return np.concatenate(outs).astype(np.float32)
 
-    def preview_inputs(self, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-        """``n`` held-out ``(inputs, targets)`` pairs of the preset's validation split (:func:`preview_pairs`)."""
-        return preview_pairs(self.cfg, n, seed, data_dir=self.data_dir)
-
     def preview(self, inputs) -> np.ndarray:
-        """``(3, n, H, W, C)``: the inputs, the generator's outputs and the targets, in ``[-1, 1]``."""
+        """``(3, n, H, W, C)``: the inputs, the generator's outputs and the targets, in ``[-1, 1]``,
+        for ``inputs = (input images, target images)``."""
         source, target = inputs
         return np.stack([np.asarray(source, np.float32), self.translate(source), np.asarray(target, np.float32)])
 
-    def sample(self, n: int, seed: int = 0) -> np.ndarray:
-        """Input / output / target rows for ``n`` validation pairs (see :meth:`preview`)."""
-        return self.preview(self.preview_inputs(n, seed))
+    def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
+        """The translations of the first ``n`` of ``inputs`` (held-out input images, or ``(inputs, targets)``)."""
+        if inputs is None:
+            raise ValueError("pix2pix translates inputs: pass the held-out input images (inputs=...)")
+        if isinstance(inputs, (tuple, list)):
+            inputs = inputs[0]
+        return self.translate(np.asarray(inputs)[:n])
 
 
-def describe_presets(names=PRESETS, image_size: int = 256) -> list[dict]:
-    """One row per preset at full size: parameter counts, D output grid and receptive field, optimiser."""
-    rows = []
-    for name in names:
-        cfg = config(name).replace(image_size=image_size)
-        g, d = build_generator(cfg), build_discriminator(cfg)
-        rows.append({"preset": name, "channels": cfg.channels, "generator": cfg.generator,
-                     "G params": g.count_params(), "D params": d.count_params(),
-                     "D output": "x".join(map(str, d.output_shape[1:3])),
-                     "receptive field": translation.receptive_field(d),
-                     "Adam": f"{cfg.learning_rate:g}, beta_1 {cfg.beta_1:g}", "batch": cfg.batch_size,
-                     "epochs": cfg.epochs, "jitter": cfg.jitter})
-    return rows
-
-
-def batch_one_exhibit(image_size: int = 32, channels: int = 1, base_filters: int = 8, n: int = 4,
-                      seed: int = 0) -> dict:
-    """Measure the book's two batch-size-1 defects, in training mode, on ``n`` offline pairs.
-
-    Returns a dict of floats:
-
-    * ``bottleneck_spread_bug`` / ``bottleneck_spread_fixed``: the largest
-      standard deviation, over the ``n`` inputs (each run as a batch of 1), of
-      any channel of the 1x1 bottleneck activation of the book's U-Net with and
-      without its bottleneck BatchNorm. 0 means the bottleneck says the same
-      thing for every input.
-    * ``bottleneck_grad_bug`` / ``bottleneck_grad_fixed``: the norm of the L1
-      loss's gradient with respect to the bottleneck convolution's kernel.
-    * ``book_d_spread_batch1``: the largest difference between the book
-      discriminator's outputs for different images fed one at a time;
-      ``book_d_spread_batchn`` the same images fed as one batch of ``n``.
-    * ``mbd_min_batch1`` / ``mbd_max_batch1``: the range of the minibatch
-      features over single-image batches (each is ``exp(0) = 1``).
-    """
-    set_seed(seed)
-    inputs, targets = paired.offline_pairs("test", image_size, n=n, seed=seed)
-    inputs, targets = with_channels(inputs, channels), with_channels(targets, channels)
-    depth = len(translation.encoder_widths(image_size, base_filters))
-    out = {}
-    for label, norm in (("bug", True), ("fixed", False)):
-        g = translation.unet_generator("book", image_size, channels, channels, base_filters, bottleneck_norm=norm)
-        probe = keras.Model(g.input, [g.get_layer(f"down{depth}_act").output, g.outputs[0]])
-        kernel = g.get_layer(f"down{depth}_conv").kernel
-        codes, grads = [], []
-        for i in range(n):
-            with tf.GradientTape() as tape:
-                code, fake = probe(inputs[i:i + 1], training=True)
-                loss = tf.reduce_mean(tf.abs(targets[i:i + 1] - fake))
-            codes.append(np.asarray(code).reshape(-1))
-            grads.append(float(tf.norm(tape.gradient(loss, kernel))))
-        out[f"bottleneck_spread_{label}"] = float(np.std(np.stack(codes), axis=0).max())
-        out[f"bottleneck_grad_{label}"] = float(np.max(grads))
-    d = translation.book_image_discriminator(image_size, channels, base_filters)
-    singles = np.concatenate([np.asarray(d(targets[i:i + 1], training=True)) for i in range(n)])
-    together = np.asarray(d(targets, training=True))
-    out["book_d_spread_batch1"] = float(np.ptp(singles, axis=0).max())
-    out["book_d_spread_batchn"] = float(np.ptp(together, axis=0).max())
-    mbd = keras.Model(d.input, d.get_layer("minibatch_disc").output)
-    features = np.concatenate([np.asarray(mbd(targets[i:i + 1], training=True)) for i in range(n)])
-    out["mbd_min_batch1"], out["mbd_max_batch1"] = float(features.min()), float(features.max())
-    return out
+MODEL = Pix2Pix
+CONFIG = Pix2PixConfig
 
 
 def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):
@@ -270,16 +199,17 @@ def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):
     return inputs, targets
 
 
-def training_batches(cfg: Pix2PixConfig, inputs: np.ndarray, targets: np.ndarray):
-    """The config's training pipeline over ``(inputs, targets)``: shuffled, jittered when the preset jitters, batched."""
+def batches(cfg: Pix2PixConfig, data):
+    """The config's training pipeline over ``data = (inputs, targets)`` arrays: shuffled, jittered when the
+    preset jitters, batched."""
+    inputs, targets = data
     return paired.paired_dataset(inputs, targets, cfg.batch_size, jitter=cfg.jitter, seed=cfg.seed)
 
 
 def training_data(cfg: Pix2PixConfig, data_dir=None, n_preview: int = 8):
     """What ``python -m gancourse train`` needs: the training ``tf.data.Dataset``
-    (:func:`training_batches`) and ``n_preview`` fixed validation pairs for the sample grid."""
-    batches = training_batches(cfg, *dataset(cfg, "train", data_dir=data_dir))
-    return batches, preview_pairs(cfg, n_preview, data_dir=data_dir)
+    (:func:`batches`) and ``n_preview`` fixed validation pairs for the sample grid."""
+    return batches(cfg, dataset(cfg, "train", data_dir=data_dir)), preview_pairs(cfg, n_preview, data_dir=data_dir)
 
 
 def preview_pairs(cfg: Pix2PixConfig, n: int, seed: int = 0, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
@@ -289,62 +219,3 @@ def preview_pairs(cfg: Pix2PixConfig, n: int, seed: int = 0, data_dir=None) -> t
         raise ValueError(f"n={n} preview pairs asked for; the validation split has {len(inputs)}")
     pick = np.sort(np.random.default_rng(seed).choice(len(inputs), n, replace=False))
     return inputs[pick], targets[pick]
-
-
-def train(cfg: Pix2PixConfig, callbacks=None, verbose: int = 0, data=None):
-    """Build, compile and train; ``data`` is ``(inputs, targets)`` or the preset's train split.
-
-    Returns ``(model, history)``.
-    """
-    set_seed(cfg.seed)
-    inputs, targets = data if data is not None else dataset(cfg, "train")
-    model = Pix2Pix(cfg)
-    model.compile()
-    history = model.fit(training_batches(cfg, inputs, targets), epochs=cfg.epochs, callbacks=callbacks or [],
-                        verbose=verbose)
-    return model, history
-
-
-# ---------------------------------------------------------------------------
-# The paper's ablation: which terms of the objective matter
-# ---------------------------------------------------------------------------
-ABLATION = {"L1 only": {"gan_weight": 0.0}, "cGAN only": {"l1_weight": 0.0}, "L1 + cGAN": {}}
-
-
-def evaluate(model: Pix2Pix, inputs: np.ndarray, targets: np.ndarray, training: bool = False) -> dict:
-    """:func:`gancourse.metrics.paired_scores` of the model's translations of ``inputs`` against ``targets``."""
-    from gancourse import metrics
-
-    return metrics.paired_scores(model.translate(inputs, training=training), targets)
-
-
-def ablation(cfg: Pix2PixConfig, variants: dict | None = None, train_data=None, test_data=None,
-             trained: dict | None = None) -> tuple[list[dict], dict]:
-    """Train one model per objective and score each on held-out pairs.
-
-    Args:
-        cfg: the base config; each variant overrides some of its fields
-            (default :data:`ABLATION`: L1 only, cGAN only, L1 + cGAN).
-        train_data, test_data: ``(inputs, targets)``; default the preset's
-            train and test splits.
-        trained: models already trained for some variants (``{name: model}``),
-            used as they are instead of training again.
-
-    Returns:
-        ``(rows, models)``: one row per variant (``objective`` and the scores of
-        :func:`evaluate`), with an ``identity`` row first (the input copied to
-        the output) as the floor any model must beat; ``models`` maps the
-        variant names to the trained models.
-    """
-    from gancourse import metrics
-
-    variants = ABLATION if variants is None else variants
-    x_train, y_train = train_data if train_data is not None else dataset(cfg, "train")
-    x_test, y_test = test_data if test_data is not None else dataset(cfg, "test")
-    models = dict(trained or {})
-    rows = [{"objective": "identity (input as output)", **metrics.paired_scores(x_test, y_test)}]
-    for name, changes in variants.items():
-        if name not in models:
-            models[name], _ = train(cfg.replace(**changes), data=(x_train, y_train))
-        rows.append({"objective": name, **evaluate(models[name], x_test, y_test)})
-    return rows, models
