@@ -3,10 +3,11 @@ import tarfile
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
 
 from gancourse.data import paired
-from gancourse import training
+from gancourse import losses, training
 from gancourse.data.cache import DatasetError
 from gancourse.experiments import ch08
 from gancourse.models import pix2pix
@@ -344,3 +345,31 @@ def test_jittered_dataset_is_reproducible_and_new_each_epoch():
     again, _ = epochs(paired.paired_dataset(x, y, 4, jitter=True, shuffle=False, seed=3))
     np.testing.assert_array_equal(first, again)  # same seed, same jitter
     assert not np.array_equal(first, second)  # a new crop and flip every epoch
+
+
+def test_fid_monitor_scores_translations_of_held_out_inputs():
+    class MeanFeatures:
+        def features(self, images):
+            return np.stack([images.mean(axis=(1, 2, 3)), images.std(axis=(1, 2, 3))], axis=1)
+
+    model = _tiny_model(epochs=1)
+    x, y = paired.offline_pairs("train", 32, n=16)
+    held_x, held_y = paired.offline_pairs("test", 32, n=12)
+    monitor = training.FIDMonitor(MeanFeatures(), MeanFeatures().features(held_y), n=12, inputs=(held_x, held_y))
+    history = model.fit(pix2pix.batches(model.cfg, (x, y)), epochs=1, verbose=0, callbacks=[monitor])
+    assert history.history["fid"][0] == pytest.approx(monitor.values[1]) and monitor.values[1] > 0
+    np.testing.assert_allclose(model.metric_samples(12, inputs=held_x), model.translate(held_x), atol=1e-6)
+    with pytest.raises(ValueError, match="pass the held-out input images"):
+        model.metric_samples(4)
+
+
+@pytest.mark.parametrize("objective", ["lsgan", "hinge"])
+def test_other_objectives_train_and_track_raw_scores(objective):
+    model = _tiny_model(objective=objective)
+    x, y = paired.offline_pairs("train", 32, n=8)
+    logs = model.train_step((tf.constant(x), tf.constant(y)))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    scores = tf.constant([[-3.0], [5.0]])
+    assert float(training.steps.mean_score(scores, losses.objective(objective))) == pytest.approx(1.0)  # raw
+    assert float(training.steps.mean_score(scores, losses.objective("bce"))) == pytest.approx(
+        float(np.mean(1 / (1 + np.exp([3.0, -5.0])))))  # a probability only where D has logits

@@ -182,115 +182,125 @@ def _kernel_init(cfg: DCGANConfig):
 
 
 # ---------------------------------------------------------------------------
-# Generators
+# Generators: (B, latent_dim) noise -> (B, S, S, C) images in [-1, 1]
 # ---------------------------------------------------------------------------
+# Shapes: B is the batch, S the image size, C the channels, w(n) the width-scaled n (``cfg.width``).
 def _g_dcgan(cfg, z, init):
-    start, stages = dcgan_geometry(cfg.image_size, cfg.stages)
+    start, stages = dcgan_geometry(cfg.image_size, cfg.stages)  # S = start * 2^stages
     filters = _width(cfg, cfg.g_filters * 2 ** (stages - 1))
-    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init)(z)
+    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init)(z)  # (B, start^2 * f)
     x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Reshape((start, start, filters))(x)
-    for _ in range(stages - 1):
+    x = layers.Reshape((start, start, filters))(x)  # (B, start, start, f), f = w(g_filters * 2^(stages-1))
+    for _ in range(stages - 1):  # each: (B, 2h, 2h, f/2)
         filters = max(1, filters // 2)
         x = layers.Conv2DTranspose(filters, cfg.kernel_size, 2, padding="same", use_bias=False,
                                    kernel_initializer=init)(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     return layers.Conv2DTranspose(cfg.channels, cfg.kernel_size, 2, padding="same", activation="tanh",
-                                  kernel_initializer=init)(x)
+                                  kernel_initializer=init)(x)  # (B, S, S, C)
 
 
 def _g_book(cfg, z, init):
     start = cfg.image_size // 8
-    x = layers.Dense(_width(cfg, 2048), activation="relu", kernel_initializer=init)(z)
+    x = layers.Dense(_width(cfg, 2048), activation="relu", kernel_initializer=init)(z)  # (B, w(2048))
     filters = _width(cfg, 256)
-    x = layers.Dense(start * start * filters, kernel_initializer=init)(x)
+    x = layers.Dense(start * start * filters, kernel_initializer=init)(x)  # (B, (S/8)^2 * w(256))
     x = layers.ReLU()(layers.BatchNormalization()(x))
-    x = layers.Reshape((start, start, filters))(x)
-    for units in (128, 64):
+    x = layers.Reshape((start, start, filters))(x)  # (B, S/8, S/8, w(256))
+    for units in (128, 64):  # (B, S/4, S/4, w(128)), then (B, S/2, S/2, w(64))
         x = layers.UpSampling2D()(x)
         x = layers.Conv2D(_width(cfg, units), 5, padding="same", activation="relu", kernel_initializer=init)(x)
-    x = layers.UpSampling2D()(x)
-    return layers.Conv2D(cfg.channels, 5, padding="same", activation="tanh", kernel_initializer=init)(x)
+    x = layers.UpSampling2D()(x)  # (B, S, S, w(64))
+    return layers.Conv2D(cfg.channels, 5, padding="same", activation="tanh", kernel_initializer=init)(x)  # (B, S, S, C)
 
 
 def _g_pyimagesearch(cfg, z, init):
     start = cfg.image_size // 4
+    # (B, w(512))
     x = layers.BatchNormalization()(layers.Dense(_width(cfg, 512), activation="relu", kernel_initializer=init)(z))
     filters = _width(cfg, 64)
-    x = layers.Dense(start * start * filters, activation="relu", kernel_initializer=init)(x)
-    x = layers.Reshape((start, start, filters))(layers.BatchNormalization()(x))
-    x = layers.Conv2DTranspose(_width(cfg, 32), 5, 2, padding="same", activation="relu", kernel_initializer=init)(x)
+    x = layers.Dense(start * start * filters, activation="relu", kernel_initializer=init)(x)  # (B, (S/4)^2 w(64))
+    x = layers.Reshape((start, start, filters))(layers.BatchNormalization()(x))  # (B, S/4, S/4, w(64))
+    x = layers.Conv2DTranspose(_width(cfg, 32), 5, 2, padding="same", activation="relu",
+                               kernel_initializer=init)(x)  # (B, S/2, S/2, w(32))
     x = layers.BatchNormalization()(x)
-    return layers.Conv2DTranspose(cfg.channels, 5, 2, padding="same", activation="tanh", kernel_initializer=init)(x)
+    return layers.Conv2DTranspose(cfg.channels, 5, 2, padding="same", activation="tanh",
+                                  kernel_initializer=init)(x)  # (B, S, S, C)
 
 
 def _g_gans_in_action(cfg, z, init):
     start = cfg.image_size // 4
     filters = _width(cfg, 256)
-    x = layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
-    for units, stride in ((128, 2), (64, 1)):
+    x = layers.Reshape((start, start, filters))(
+        layers.Dense(start * start * filters, kernel_initializer=init)(z))  # (B, S/4, S/4, w(256))
+    for units, stride in ((128, 2), (64, 1)):  # (B, S/2, S/2, w(128)), then (B, S/2, S/2, w(64))
         x = layers.Conv2DTranspose(_width(cfg, units), 3, stride, padding="same", kernel_initializer=init)(x)
         x = layers.LeakyReLU(0.01)(layers.BatchNormalization()(x))
-    return layers.Conv2DTranspose(cfg.channels, 3, 2, padding="same", activation="tanh", kernel_initializer=init)(x)
+    return layers.Conv2DTranspose(cfg.channels, 3, 2, padding="same", activation="tanh",
+                                  kernel_initializer=init)(x)  # (B, S, S, C)
 
 
 def _g_mastering_pytorch(cfg, z, init):
     start = cfg.image_size // 4
     filters = _width(cfg, 128)
-    x = layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
+    x = layers.Reshape((start, start, filters))(
+        layers.Dense(start * start * filters, kernel_initializer=init)(z))  # (B, S/4, S/4, w(128))
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
-    for units in (128, 64):
+    for units in (128, 64):  # (B, S/2, S/2, w(128)), then (B, S, S, w(64))
         x = layers.UpSampling2D()(x)
         x = layers.Conv2D(_width(cfg, units), 3, padding="same", kernel_initializer=init)(x)
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x))
-    return layers.Conv2D(cfg.channels, 3, padding="same", activation="tanh", kernel_initializer=init)(x)
+    return layers.Conv2D(cfg.channels, 3, padding="same", activation="tanh", kernel_initializer=init)(x)  # (B, S, S, C)
 
 
 # ---------------------------------------------------------------------------
-# Discriminators (all end in one logit)
+# Discriminators (all take (B, S, S, C) and end in one logit, (B, 1))
 # ---------------------------------------------------------------------------
 def _d_dcgan(cfg, x, init):
     _, stages = dcgan_geometry(cfg.image_size, cfg.stages)
     x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
-                                            kernel_initializer=init)(x))
-    for j in range(1, stages):
+                                            kernel_initializer=init)(x))  # (B, S/2, S/2, w(d_filters))
+    for j in range(1, stages):  # (B, S/2^(j+1), S/2^(j+1), w(d_filters * 2^j))
         x = layers.Conv2D(_width(cfg, cfg.d_filters * 2 ** j), cfg.kernel_size, 2, padding="same", use_bias=False,
                           kernel_initializer=init)(x)
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
 
 
 def _d_book(cfg, x, init):
+    # (B, S/2, S/2, w(128)) -> (B, (S/2-2)/2, ..., w(256)) -> (B, book_feature_size(S), ..., w(512))
     for units, kernel, padding in ((128, 5, "same"), (256, 3, "valid"), (512, 3, "valid")):
         x = layers.Conv2D(_width(cfg, units), kernel, padding=padding, kernel_initializer=init)(x)
         x = layers.MaxPooling2D()(layers.LeakyReLU(0.2)(x))
+    # (B, w(1024))
     x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 1024), kernel_initializer=init)(layers.Flatten()(x)))
-    return layers.Dense(1, kernel_initializer=init)(x)
+    return layers.Dense(1, kernel_initializer=init)(x)  # (B, 1)
 
 
 def _d_pyimagesearch(cfg, x, init):
-    for units in (32, 64):
+    for units in (32, 64):  # (B, S/2, S/2, w(32)), then (B, S/4, S/4, w(64))
         x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, units), 5, 2, padding="same", kernel_initializer=init)(x))
+    # (B, w(512))
     x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 512), kernel_initializer=init)(layers.Flatten()(x)))
-    return layers.Dense(1, kernel_initializer=init)(x)
+    return layers.Dense(1, kernel_initializer=init)(x)  # (B, 1)
 
 
 def _d_gans_in_action(cfg, x, init):
-    for i, units in enumerate((32, 64, 128)):
+    for i, units in enumerate((32, 64, 128)):  # (B, S/2, S/2, w(32)) ... (B, S/8, S/8, w(128)), rounded up
         x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
         if i:
             x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU(0.01)(x)
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
 
 
 def _d_mastering_pytorch(cfg, x, init):
-    for i, units in enumerate((16, 32, 64, 128)):
+    for i, units in enumerate((16, 32, 64, 128)):  # (B, S/2, S/2, w(16)) ... (B, S/16, S/16, w(128))
         x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
         x = layers.SpatialDropout2D(0.25)(layers.LeakyReLU(0.2)(x))
         if i:
             x = layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x)
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))
+    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
 
 
 _GENERATORS = {"dcgan": _g_dcgan, "book": _g_book, "pyimagesearch": _g_pyimagesearch,

@@ -101,7 +101,7 @@ config = GANConfig.preset
 
 
 def _hidden_stack(cfg: GANConfig, x, prefix: str):
-    for i in range(cfg.depth):
+    for i in range(cfg.depth):  # each: (B, hidden)
         x = layers.Dense(cfg.hidden, name=f"{prefix}_dense{i}")(x)
         if cfg.norm != "none":
             x = nn.norm_layer(cfg.norm)(x)
@@ -111,24 +111,24 @@ def _hidden_stack(cfg: GANConfig, x, prefix: str):
 
 def build_generator(cfg: GANConfig) -> keras.Model:
     """Noise ``(batch, latent_dim)`` -> samples of shape ``cfg.data_shape``."""
-    z = keras.Input((cfg.latent_dim,), name="z")
-    x = _hidden_stack(cfg, z, "g")
+    z = keras.Input((cfg.latent_dim,), name="z")  # (B, latent_dim)
+    x = _hidden_stack(cfg, z, "g")  # (B, hidden)
     size = int(np.prod(cfg.data_shape))
     if len(cfg.data_shape) > 1:
-        x = layers.Reshape(cfg.data_shape)(layers.Dense(size, activation="tanh")(x))
+        x = layers.Reshape(cfg.data_shape)(layers.Dense(size, activation="tanh")(x))  # (B, 28, 28, 1) in [-1, 1]
     else:
-        x = layers.Dense(size)(x)
+        x = layers.Dense(size)(x)  # (B, 2) ring points or (B, 1) line samples
     return keras.Model(z, x, name=f"{cfg.preset}_generator")
 
 
 def build_discriminator(cfg: GANConfig) -> keras.Model:
     """Samples -> one logit; the last hidden layer is named ``features``."""
-    inputs = keras.Input(cfg.data_shape, name="x")
-    x = layers.Flatten()(inputs) if len(cfg.data_shape) > 1 else inputs
-    x = layers.Activation("linear", name="features")(_hidden_stack(cfg, x, "d"))
+    inputs = keras.Input(cfg.data_shape, name="x")  # (B, *data_shape)
+    x = layers.Flatten()(inputs) if len(cfg.data_shape) > 1 else inputs  # (B, prod(data_shape))
+    x = layers.Activation("linear", name="features")(_hidden_stack(cfg, x, "d"))  # (B, hidden)
     if cfg.minibatch_kernels:
-        x = nn.MinibatchDiscrimination(cfg.minibatch_kernels, cfg.minibatch_dim)(x)
-    return keras.Model(inputs, layers.Dense(1)(x), name=f"{cfg.preset}_discriminator")
+        x = nn.MinibatchDiscrimination(cfg.minibatch_kernels, cfg.minibatch_dim)(x)  # (B, hidden + kernels)
+    return keras.Model(inputs, layers.Dense(1)(x), name=f"{cfg.preset}_discriminator")  # (B, 1) logits
 
 
 class ToyGAN(GAN):
