@@ -249,6 +249,18 @@ class TrainingConfig(Config):
     jit_compile: str = choice("auto", tuple(JIT), "XLA: 'auto' is on for GPUs only")
     steps_per_execution: int = positive(1, "train steps per tf.function call (measured by the bench)")
 
+    #: ``{field: value}``: options that exist only for the ``bce`` objective (label smoothing, say); any
+    #: other objective needs the field at that value.
+    BCE_ONLY: ClassVar[dict] = {}
+
+    def validate(self) -> None:
+        super().validate()
+        for field, plain in self.BCE_ONLY.items():
+            value = getattr(self, field)
+            if value != plain and self.objective != "bce":
+                raise ValueError(f"{type(self).__name__}.{field}={value!r} needs objective 'bce' (got "
+                                 f"{self.objective!r}); set {field}={plain!r}")
+
     def learning_rate_for(self, group: str) -> float:
         """The learning rate of update group ``group`` (the same for all groups here)."""
         return self.learning_rate

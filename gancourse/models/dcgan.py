@@ -82,6 +82,7 @@ class DCGANConfig(TrainingConfig):
     fid_samples: int = positive(1000)
 
     KIND = "dcgan"
+    BCE_ONLY = {"label_smoothing": "none", "d_batch": "separate"}
     PRESETS = {
         "modern": dict(epochs=30, batch_size=128),
         "paper": dict(dataset="faces", image_size=64, channels=3, g_filters=128, d_filters=64, kernel_size=5,
@@ -118,11 +119,6 @@ class DCGANConfig(TrainingConfig):
         elif size % 4 or size < 8:
             raise ValueError(f"image_size={size} does not fit the {self.architecture} architecture: "
                              "it must be a multiple of 4 and at least 8")
-        if self.d_batch == "mixed" and self.objective != "bce":
-            raise ValueError(f"d_batch='mixed' is written for objective 'bce', got {self.objective!r}")
-        if self.label_smoothing != "none" and self.objective != "bce":
-            raise ValueError(f"label_smoothing={self.label_smoothing!r} needs objective 'bce' "
-                             f"(got {self.objective!r}); set label_smoothing='none'")
 
     def learning_rate_for(self, group: str) -> float:
         """``g_learning_rate`` for the generator when set (two time-scale rates), else ``learning_rate``."""
@@ -228,11 +224,13 @@ def _g_pyimagesearch(cfg, z, init):
                                   kernel_initializer=init)(x)  # (B, S, S, C)
 
 
+def _project(z, start: int, filters: int, init):
+    """Noise to a ``(B, start, start, filters)`` map through one linear layer."""
+    return layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
+
+
 def _g_gans_in_action(cfg, z, init):
-    start = cfg.image_size // 4
-    filters = _width(cfg, 256)
-    x = layers.Reshape((start, start, filters))(
-        layers.Dense(start * start * filters, kernel_initializer=init)(z))  # (B, S/4, S/4, w(256))
+    x = _project(z, cfg.image_size // 4, _width(cfg, 256), init)  # (B, S/4, S/4, w(256))
     for units, stride in ((128, 2), (64, 1)):  # (B, S/2, S/2, w(128)), then (B, S/2, S/2, w(64))
         x = layers.Conv2DTranspose(_width(cfg, units), 3, stride, padding="same", kernel_initializer=init)(x)
         x = layers.LeakyReLU(0.01)(layers.BatchNormalization()(x))
@@ -241,10 +239,7 @@ def _g_gans_in_action(cfg, z, init):
 
 
 def _g_mastering_pytorch(cfg, z, init):
-    start = cfg.image_size // 4
-    filters = _width(cfg, 128)
-    x = layers.Reshape((start, start, filters))(
-        layers.Dense(start * start * filters, kernel_initializer=init)(z))  # (B, S/4, S/4, w(128))
+    x = _project(z, cfg.image_size // 4, _width(cfg, 128), init)  # (B, S/4, S/4, w(128))
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
     for units in (128, 64):  # (B, S/2, S/2, w(128)), then (B, S, S, w(64))
         x = layers.UpSampling2D()(x)

@@ -65,6 +65,7 @@ class GANConfig(TrainingConfig):
     steps_per_execution: int = positive(25)
 
     KIND = "gan"
+    BCE_ONLY = {"label_smoothing": "none", "generator_loss": "non_saturating"}
     PRESETS = {
         "ring": dict(data="ring", epochs=30, batch_size=256),
         "line": dict(data="line", latent_dim=1, hidden=32, epochs=20, batch_size=256),
@@ -76,13 +77,6 @@ class GANConfig(TrainingConfig):
     def data_shape(self) -> tuple:
         """Shape of one sample."""
         return {"ring": (2,), "line": (1,), "digits": (28, 28, 1), "mnist": (28, 28, 1)}[self.data]
-
-    def check(self) -> None:
-        if self.generator_loss == "minimax" and self.objective != "bce":
-            raise ValueError(f"generator_loss='minimax' is the saturating bce loss; objective is {self.objective!r}")
-        if self.label_smoothing != "none" and self.objective != "bce":
-            raise ValueError(f"label_smoothing={self.label_smoothing!r} needs objective 'bce' "
-                             f"(got {self.objective!r}); set label_smoothing='none'")
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
