@@ -4,18 +4,19 @@ Every block takes a channels-last tensor ``x`` of shape ``(B, *S, C)``
 (``S = (H, W)`` for ``rank=2``, ``(D, H, W)`` for ``rank=3``) and a
 ``name``, and names its layers from it so that a model can look them up:
 
-=================  =====================================================
-``{name}_pad``     zero or reflection padding before a ``"valid"`` conv
-``{name}_upsample`` nearest-neighbour up-sampling
-``{name}_conv``    the convolution (``{name}_deconv``: transposed)
-``{name}_bn``      batch norm (``_in`` instance norm, ``_ln`` layer norm)
-``{name}_act``     the activation
-``{name}_drop``    dropout
-``{name}_shuffle`` pixel shuffle
-=================  =====================================================
+======================  ================================================
+``{name}_pad``          zero or reflection padding before a ``"valid"`` conv
+``{name}_upsample``     nearest-neighbour up-sampling
+``{name}_conv``         the convolution (``{name}_deconv``: transposed)
+``{name}_bn``           batch norm (``_in`` instance norm, ``_ln`` layer norm)
+``{name}_act``          the activation
+``{name}_drop``         dropout
+``{name}_shuffle``      pixel shuffle
+======================  ================================================
 
 Layers that a block does not use are not created (no identity layers), and
-layers are created in the order listed, so a fixed seed gives fixed weights.
+layers are created in the order the data flows through them, so a fixed seed
+gives fixed weights.
 With ``norm="spectral"`` the layer named ``{name}_conv`` is a
 ``SpectralNormalization`` wrapper and the convolution is its ``.layer``
 (named ``{name}_conv_raw``).
@@ -74,7 +75,7 @@ def activation_layer(kind: str | None, *, rank: int = 2, name: str | None = None
 def conv_layer(filters: int, kernel: int, stride: int = 1, *, rank: int = 2, transposed: bool = False,
                padding: str = "same", bias: bool = True, norm: str = "none", init: str = "dcgan",
                activation: str | None = None, name: str | None = None) -> layers.Layer:
-    """One ``Conv{rank}D`` (``transposed``: ``Conv{rank}DTranspose``), spectrally normalised when ``norm == "spectral"``.
+    """One ``Conv{rank}D`` (``transposed``: ``Conv{rank}DTranspose``), spectrally normalised if ``norm == "spectral"``.
 
     ``padding`` is Keras's ``"same"`` or ``"valid"``; ``activation`` a Keras
     activation name applied inside the layer (e.g. ``"tanh"`` on an output).
@@ -174,7 +175,7 @@ def upsample_block(x, filters: int, kernel: int = 3, scale: int = 2, *, rank: in
 
 
 def subpixel_block(x, filters: int, kernel: int = 3, scale: int = 2, *, rank: int = 2, norm: str = "none",
-                   activation: str | None = "prelu", bias: bool = True, init: str = "glorot", name: str):
+                   activation: str | None = "prelu", bias: bool = True, init: str = "dcgan", name: str):
     """SRGAN's up-sampling: ``Conv`` to ``filters * scale**rank`` channels -> pixel shuffle -> norm -> activation.
 
     ``(B, *S, C)`` -> ``(B, *(S * scale), filters)``. SRGAN: ``filters=64``,

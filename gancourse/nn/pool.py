@@ -53,7 +53,7 @@ class ImagePool(tf.Module):
 
     def query(self, images):
         """``images (B, *image_shape)`` -> a batch of the same shape from the images and the pool."""
-        images = tf.convert_to_tensor(images, self.buffer.dtype)
+        images = tf.cast(tf.convert_to_tensor(images), self.buffer.dtype)
         if tuple(images.shape[1:]) != self.image_shape or len(images.shape) != len(self.image_shape) + 1:
             raise ValueError(f"ImagePool holds images of shape {self.image_shape}; got a batch of shape "
                              f"{tuple(images.shape)}")

@@ -158,6 +158,12 @@ class SelfAttention(layers.Layer):
 
     Input and output ``(B, *S, C)``; :meth:`attention_map` gives ``beta``,
     ``(B, N, N)``, rows summing to 1.
+
+    Args:
+        key_ratio: ``C / key_ratio`` channels for queries and keys.
+        value_ratio: ``C / value_ratio`` channels for values.
+        spectral: spectral norm on the projections.
+        init: kernel initialiser name (:func:`~gancourse.nn.init.kernel_initializer`).
     """
 
     def __init__(self, key_ratio: int = 8, value_ratio: int = 1, spectral: bool = False, init: str = "glorot",
