@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -37,13 +38,66 @@ def test_instance_norm_normalises_each_sample_and_channel():
     np.testing.assert_allclose(y.std(axis=(1, 2)), 1.0, atol=1e-3)
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 6, 3), (2, 4, 5, 6, 3)])
+def test_instance_norm_matches_numpy_for_images_and_voxel_grids(shape):
+    x = np.random.default_rng(2).normal(1.0, 3.0, size=shape).astype(np.float32)
+    axes = tuple(range(1, len(shape) - 1))  # every position of one sample and channel
+    want = (x - x.mean(axes, keepdims=True)) / np.sqrt(x.var(axes, keepdims=True) + 1e-5)
+    np.testing.assert_allclose(nn.instance_norm()(x).numpy(), want, atol=1e-4)
+    layer = nn.instance_norm(affine=True)
+    layer(x)
+    assert layer.count_params() == 2 * shape[-1]  # a scale and an offset per channel
+
+
 def test_norm_switch():
+    assert nn.NORMS == ("batch", "instance", "layer", "spectral", "none")
     assert type(nn.norm_layer("batch")).__name__ == "BatchNormalization"
+    assert type(nn.norm_layer("instance")).__name__ == "GroupNormalization"
     assert type(nn.norm_layer("none")).__name__ == "Identity"
+    assert type(nn.norm_layer("spectral")).__name__ == "Identity"  # spectral norm acts on weights, not activations
     v = nn.norm_layer("layer")(tf.constant([[1.0, 2.0, 3.0]])).numpy()
     np.testing.assert_allclose(v.mean(), 0.0, atol=1e-6)
+    centred = nn.norm_layer("layer", center=True)
+    centred(tf.ones((2, 3)))
+    assert centred.count_params() == 3  # options pass through: a learned offset, still no scale
+    dense = keras.layers.Dense(3)
+    assert nn.weight_layer(dense, "batch") is dense and nn.weight_layer(dense, "none") is dense
+    wrapped = nn.weight_layer(dense, "spectral", name="d_sn")
+    assert isinstance(wrapped, keras.layers.SpectralNormalization) and wrapped.layer is dense
+    assert wrapped.name == "d_sn"
     with pytest.raises(ValueError, match="unknown norm 'group'"):
         nn.norm_layer("group")
+    with pytest.raises(ValueError, match="unknown norm 'group'"):
+        nn.weight_layer(dense, "group")
+
+
+@pytest.mark.parametrize("layer,shape", [(lambda: keras.layers.Dense(5), (4, 7)),
+                                         (lambda: keras.layers.Conv3D(4, 3), (2, 5, 5, 5, 3))])
+def test_spectral_norm_scales_the_kernel_to_unit_spectral_norm(layer, shape):
+    wrapped = nn.weight_layer(layer(), "spectral", power_iterations=30)
+    x = np.random.default_rng(3).normal(size=shape).astype(np.float32)
+    wrapped(x)
+    kernel = wrapped.layer.kernel
+    kernel.assign(kernel * 7.0)
+    assert np.linalg.svd(kernel.numpy().reshape(-1, kernel.shape[-1]), compute_uv=False)[0] > 1.5
+    wrapped(x, training=True)  # a training call divides the kernel by its largest singular value
+    sigma = np.linalg.svd(wrapped.layer.kernel.numpy().reshape(-1, kernel.shape[-1]), compute_uv=False)[0]
+    assert sigma == pytest.approx(1.0, abs=1e-3)
+
+
+def test_kernel_initializers_are_fresh_and_have_the_stated_scale():
+    a, b = nn.kernel_initializer("dcgan"), nn.kernel_initializer("dcgan")
+    assert a is not b
+    wa, wb = a((200, 200)).numpy(), b((200, 200)).numpy()
+    assert not np.array_equal(wa, wb)  # two layers of one shape start from different kernels
+    assert abs(wa.mean()) < 1e-3 and wa.std() == pytest.approx(0.02, rel=0.02)
+    np.testing.assert_array_equal(a((200, 200)).numpy(), wa)  # one instance repeats itself: never share one
+    assert type(nn.dcgan_normal()).__name__ == "RandomNormal"
+    g = nn.kernel_initializer("glorot")((300, 100)).numpy()
+    limit = np.sqrt(6 / 400)
+    assert g.max() <= limit and g.min() >= -limit and g.std() == pytest.approx(limit / np.sqrt(3), rel=0.02)
+    with pytest.raises(ValueError, match="unknown kernel initializer 'he'; choose one of dcgan, glorot"):
+        nn.kernel_initializer("he")
 
 
 def test_historical_average_penalty_and_running_mean():
@@ -63,8 +117,6 @@ def test_historical_average_penalty_and_running_mean():
 
 
 def test_translation_updates_touch_only_their_network_and_support_unconditional_d():
-    import keras
-
     from gancourse import losses
     from gancourse.nn import translation
 

@@ -1,8 +1,32 @@
-"""Reusable layers and training helpers shared by the chapter models.
+"""The block library shared by the chapter models, 2-D (images) and 3-D (voxel grids).
 
+Normalisation and initialisation (:mod:`gancourse.nn.norm`, :mod:`gancourse.nn.init`):
+
+* :data:`NORMS`, :func:`norm_layer`, :func:`instance_norm`, :func:`weight_layer` -
+  the norm switch: batch, instance, layer, spectral (wraps the weight layer), none.
+* :func:`dcgan_normal`, :func:`kernel_initializer` - ``N(0, 0.02)`` or Glorot, a fresh one per layer.
+
+Blocks (:mod:`gancourse.nn.blocks`), each ``rank=2`` or ``3`` with deterministic layer names:
+
+* :func:`conv_block`, :func:`transposed_block`, :func:`upsample_block` - conv, norm, activation, dropout.
+* :func:`residual_block` - two convolutions and an identity skip (CycleGAN, SRGAN, StackGAN styles).
+* :func:`subpixel_block` - SRGAN's conv + pixel-shuffle up-sampling.
+* :func:`conv_layer`, :func:`norm_act`, :func:`activation_layer` - the pieces the blocks are made of.
+
+Layers (:mod:`gancourse.nn.spatial`, :mod:`gancourse.nn.conditioning`):
+
+* :class:`ReflectionPadding`, :class:`PixelShuffle` - mirror padding, sub-pixel up-sampling.
+* :class:`SelfAttention` - SAGAN's attention over all positions, identity at initialisation.
+* :class:`ConditionTiling` - a condition vector copied to every position and concatenated.
+* :class:`ConditioningAugmentation`, :func:`kl_to_standard_normal` - StackGAN's stochastic condition and its KL term.
 * :class:`MinibatchDiscrimination` - Salimans et al.'s minibatch features.
-* :func:`instance_norm`, :func:`norm_layer` - the normalisation switch.
+
+Training helpers:
+
+* :class:`ImagePool` (:mod:`gancourse.nn.pool`) - CycleGAN's history of generated images, checkpointable.
 * :class:`HistoricalAverage` - the historical-averaging regulariser.
+
+Networks: :mod:`gancourse.nn.translation` composes the U-Net and PatchGAN from these blocks.
 """
 
 from __future__ import annotations
@@ -11,7 +35,19 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-NORMS = ("batch", "instance", "layer", "none")
+from gancourse.nn.blocks import (ACTIVATIONS, activation_layer, conv_block, conv_layer, norm_act, residual_block,
+                                 subpixel_block, transposed_block, upsample_block)
+from gancourse.nn.conditioning import ConditioningAugmentation, ConditionTiling, kl_to_standard_normal
+from gancourse.nn.init import KERNEL_INITS, dcgan_normal, kernel_initializer
+from gancourse.nn.spatial import PixelShuffle, ReflectionPadding, SelfAttention, pixel_shuffle
+from gancourse.nn.norm import NORMS, instance_norm, norm_layer, weight_layer
+from gancourse.nn.pool import ImagePool
+
+__all__ = ["ACTIVATIONS", "KERNEL_INITS", "NORMS", "ConditionTiling", "ConditioningAugmentation",
+           "HistoricalAverage", "ImagePool", "MinibatchDiscrimination", "PixelShuffle", "ReflectionPadding",
+           "SelfAttention", "activation_layer", "conv_block", "conv_layer", "dcgan_normal", "instance_norm",
+           "kernel_initializer", "kl_to_standard_normal", "norm_act", "norm_layer", "pixel_shuffle",
+           "residual_block", "subpixel_block", "transposed_block", "upsample_block", "weight_layer"]
 
 
 @keras.saving.register_keras_serializable(package="gancourse")
@@ -59,30 +95,6 @@ class MinibatchDiscrimination(layers.Layer):
     def get_config(self):
         return {**super().get_config(), "num_kernels": self.num_kernels, "kernel_dim": self.kernel_dim,
                 "concat_input": self.concat_input}
-
-
-def instance_norm(epsilon: float = 1e-5, affine: bool = False, name: str | None = None) -> layers.Layer:
-    """Instance normalisation of channels-last feature maps.
-
-    ``GroupNormalization(groups=-1)`` normalises every channel of every sample
-    over its spatial positions, which is instance norm (Ulyanov et al.); with
-    ``affine=False`` it matches PyTorch's ``InstanceNorm2d`` default.
-    """
-    return layers.GroupNormalization(groups=-1, epsilon=epsilon, center=affine, scale=affine, name=name)
-
-
-def norm_layer(kind: str, **kwargs) -> layers.Layer:
-    """``"batch"``, ``"instance"`` (feature maps), ``"layer"`` (per sample over
-    features, the vector analogue of instance norm) or ``"none"`` (identity)."""
-    if kind == "batch":
-        return layers.BatchNormalization(**kwargs)
-    if kind == "instance":
-        return instance_norm(**kwargs)
-    if kind == "layer":
-        return layers.LayerNormalization(center=False, scale=False, **kwargs)
-    if kind == "none":
-        return layers.Identity(**kwargs)
-    raise ValueError(f"unknown norm {kind!r}; choose one of {', '.join(NORMS)}")
 
 
 class HistoricalAverage:

@@ -1,9 +1,11 @@
 """Image-to-image building blocks: U-Net generators and PatchGAN discriminators.
 
-Shared by the translation chapters (pix2pix, CycleGAN). Every builder takes
-the image size, so the same architecture runs at 256 px (the papers) and at
-32 px (the smoke profile): a U-Net has ``log2(image_size)`` down-sampling
-blocks, down to a 1x1 bottleneck.
+Shared by the translation chapters (pix2pix, CycleGAN) and composed from the
+block library (:mod:`gancourse.nn.blocks`). Every builder takes the image
+size, so the same architecture runs at 256 px (the papers) and at 32 px (the
+smoke profile): a U-Net has ``log2(image_size)`` down-sampling blocks, down
+to a 1x1 bottleneck. Shape comments write ``S`` for ``image_size`` and
+``F`` for ``base_filters``.
 
 Variants of :func:`unet_generator`:
 
@@ -30,6 +32,9 @@ whole-image discriminator as a historical exhibit only.
 :func:`discriminator_update` and :func:`generator_update` are the two halves
 of a translation model's training step (conditional or not, any adversarial
 loss), each changing only its own network's weights.
+
+All kernels start from ``N(0, 0.02)`` (:func:`gancourse.nn.init.dcgan_normal`)
+except the exhibit's dense layers (Keras's Glorot default, as the book).
 """
 
 from __future__ import annotations
@@ -41,14 +46,11 @@ import tensorflow as tf
 from keras import layers
 
 from gancourse import losses
-from gancourse.nn import MinibatchDiscrimination, instance_norm
+from gancourse.nn import MinibatchDiscrimination
+from gancourse.nn.blocks import conv_block, conv_layer, norm_act, transposed_block, upsample_block
 
 UNET_VARIANTS = ("paper", "book", "mastering_pytorch")
 PATCHGAN_VARIANTS = ("paper", "mastering_pytorch")
-
-
-def _init():
-    return keras.initializers.RandomNormal(0.0, 0.02)
 
 
 def _depth(image_size: int) -> int:
@@ -65,16 +67,8 @@ def encoder_widths(image_size: int, base_filters: int = 64) -> list[int]:
 
 
 def _down(x, filters, *, norm: str, bias: bool, name: str, dropout: float = 0.0):
-    x = layers.Conv2D(filters, 4, strides=2, padding="same", use_bias=bias, kernel_initializer=_init(),
-                      name=f"{name}_conv")(x)
-    if norm == "batch":
-        x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    elif norm == "instance":
-        x = instance_norm(name=f"{name}_in")(x)
-    x = layers.LeakyReLU(0.2, name=f"{name}_act")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
-    return x
+    """The pix2pix encoder block C_k: ``Conv(k4, s2) -> norm -> LeakyReLU 0.2 -> [dropout]``, halving H and W."""
+    return conv_block(x, filters, 4, 2, norm=norm, activation="lrelu", bias=bias, dropout=dropout, name=name)
 
 
 def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: int = 3, out_channels: int = 3,
@@ -93,52 +87,45 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
         raise ValueError(f"unknown U-Net variant {variant!r}; choose one of {', '.join(UNET_VARIANTS)}")
     widths = encoder_widths(image_size, base_filters)
     depth = len(widths)
-    inputs = keras.Input((image_size, image_size, in_channels), name="input_image")
+    mastering = variant == "mastering_pytorch"
+    inputs = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
     x, skips = inputs, []
     for i, filters in enumerate(widths):
         innermost, first = i == depth - 1, i == 0
-        if variant == "mastering_pytorch":
+        if mastering:
             norm = "none" if first or innermost else "instance"
             x = _down(x, filters, norm=norm, bias=True, name=f"down{i + 1}", dropout=0.5 if i >= 3 else 0.0)
         else:
             norm = "none" if first or (innermost and not bottleneck_norm) else "batch"
             x = _down(x, filters, norm=norm, bias=variant == "book", name=f"down{i + 1}")
-        skips.append(x)
+        skips.append(x)  # (B, S/2^(i+1), S/2^(i+1), widths[i]); the last is (B, 1, 1, widths[-1])
     skips = skips[:-1][::-1]  # the decoder meets the encoder outputs in reverse, bottleneck excluded
     for i, skip in enumerate(skips):
-        name = f"up{i + 1}"
+        name = f"up{i + 1}"  # skip: (B, s, s, c) with s = 2^(i+1), c = widths[depth-2-i]
         if variant == "book":
             filters = 2 * skips[i - 1].shape[-1] if i else skip.shape[-1]  # the paper's concat widths
-            x = layers.UpSampling2D(2, name=f"{name}_upsample")(x)
-            x = layers.Conv2D(filters, 4, padding="same", kernel_initializer=_init(), name=f"{name}_conv")(x)
-            x = layers.BatchNormalization(name=f"{name}_bn")(x)
-            if i < 3:
-                x = layers.Dropout(0.5, name=f"{name}_drop")(x)
-            x = layers.Concatenate(name=f"{name}_skip")([x, skip])
-            x = layers.ReLU(name=f"{name}_act")(x)
+            x = upsample_block(x, filters, 4, norm="batch", activation=None, dropout=0.5 if i < 3 else 0.0,
+                               name=name)  # (B, s, s, filters)
+            x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, filters + c)
+            x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, filters + c)
             continue
-        mastering = variant == "mastering_pytorch"
-        x = layers.Conv2DTranspose(skip.shape[-1], 4, strides=2, padding="same", use_bias=mastering,
-                                   kernel_initializer=_init(), name=f"{name}_deconv")(x)
-        x = instance_norm(name=f"{name}_in")(x) if mastering else layers.BatchNormalization(name=f"{name}_bn")(x)
-        if mastering:
-            x = layers.ReLU(name=f"{name}_act")(x)
-        if i < (4 if mastering else 3):
-            x = layers.Dropout(0.5, name=f"{name}_drop")(x)
-        if not mastering:
-            x = layers.ReLU(name=f"{name}_act")(x)
-        x = layers.Concatenate(name=f"{name}_skip")([x, skip])
+        x = transposed_block(x, skip.shape[-1], 4, 2, norm="instance" if mastering else "batch",
+                             activation="relu" if mastering else None, bias=mastering,
+                             dropout=0.5 if i < (4 if mastering else 3) else 0.0, name=name)  # (B, s, s, c)
+        if not mastering:  # the paper's block: deconv, BN, dropout, then ReLU
+            x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, c)
+        x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, 2c)
     if variant == "paper":
-        outputs = layers.Conv2DTranspose(out_channels, 4, strides=2, padding="same", activation="tanh",
-                                         kernel_initializer=_init(), name="output")(x)
+        outputs = conv_layer(out_channels, 4, 2, transposed=True, activation="tanh",
+                             name="output")(x)  # (B, S, S, out_channels)
     else:
-        x = layers.UpSampling2D(2, name="output_upsample")(x)
-        if variant == "mastering_pytorch":  # ZeroPad2d((1, 0, 1, 0)) then Conv2d(k4, padding=1)
-            x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="output_pad")(x)
-            outputs = layers.Conv2D(out_channels, 4, activation="tanh", kernel_initializer=_init(), name="output")(x)
+        x = layers.UpSampling2D(2, name="output_upsample")(x)  # (B, S, S, 2F)
+        if mastering:  # ZeroPad2d((1, 0, 1, 0)) then Conv2d(k4, padding=1)
+            x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="output_pad")(x)  # (B, S + 3, S + 3, 2F)
+            outputs = conv_layer(out_channels, 4, padding="valid", activation="tanh",
+                                 name="output")(x)  # (B, S, S, out_channels)
         else:
-            outputs = layers.Conv2D(out_channels, 4, padding="same", activation="tanh", kernel_initializer=_init(),
-                                    name="output")(x)
+            outputs = conv_layer(out_channels, 4, activation="tanh", name="output")(x)  # (B, S, S, out_channels)
     return keras.Model(inputs, outputs, name=name or f"unet_{variant}")
 
 
@@ -160,21 +147,25 @@ def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_cha
         raise ValueError(f"unknown PatchGAN variant {variant!r}; choose one of {', '.join(PATCHGAN_VARIANTS)}")
     if image_size < 32:
         raise ValueError(f"a PatchGAN needs images of at least 32 px, got {image_size}")
-    source = keras.Input((image_size, image_size, in_channels), name="input_image")
-    target = keras.Input((image_size, image_size, target_channels), name="target_image")
-    x = layers.Concatenate(name="pair")([source, target])
+    source = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
+    target = keras.Input((image_size, image_size, target_channels), name="target_image")  # (B, S, S, target_ch)
+    x = layers.Concatenate(name="pair")([source, target])  # (B, S, S, in_channels + target_channels)
     if variant == "paper":
         for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters)):
-            x = _down(x, filters, norm="none" if i == 0 else "batch", bias=False, name=f"down{i + 1}")
-        x = layers.ZeroPadding2D(1, name="pad1")(x)
-        x = layers.Conv2D(8 * base_filters, 4, use_bias=False, kernel_initializer=_init(), name="conv4")(x)
-        x = layers.LeakyReLU(0.2, name="conv4_act")(layers.BatchNormalization(name="conv4_bn")(x))
-        x = layers.ZeroPadding2D(1, name="pad2")(x)
+            x = _down(x, filters, norm="none" if i == 0 else "batch", bias=False,
+                      name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * 2^i)
+        x = layers.ZeroPadding2D(1, name="pad1")(x)  # (B, S/8 + 2, S/8 + 2, 4F)
+        x = conv_layer(8 * base_filters, 4, padding="valid", bias=False,
+                       name="conv4")(x)  # (B, S/8 - 1, S/8 - 1, 8F)
+        x = norm_act(x, norm="batch", activation="lrelu", name="conv4")  # (B, S/8 - 1, S/8 - 1, 8F)
+        x = layers.ZeroPadding2D(1, name="pad2")(x)  # (B, S/8 + 1, S/8 + 1, 8F)
     else:
         for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters)):
-            x = _down(x, filters, norm="none" if i == 0 else "instance", bias=True, name=f"down{i + 1}")
-        x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # ZeroPad2d((1, 0, 1, 0)) + padding=1
-    logits = layers.Conv2D(1, 4, kernel_initializer=_init(), name="logits")(x)
+            x = _down(x, filters, norm="none" if i == 0 else "instance", bias=True,
+                      name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * 2^i)
+        x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # (B, S/16 + 3, S/16 + 3, 8F)
+    # paper: (B, S/8 - 2, S/8 - 2, 1), 30x30 at 256 px; mastering: (B, S/16, S/16, 1), 16x16 at 256 px
+    logits = conv_layer(1, 4, padding="valid", name="logits")(x)
     return keras.Model([source, target], logits, name=name or f"patchgan_{variant}")
 
 
@@ -196,35 +187,55 @@ def book_image_discriminator(image_size: int = 256, channels: int = 1, base_filt
     At 256 px, 1 channel: 19,546,562 parameters in the per-patch network
     (the book's table) and 19,802,768 in all.
     """
-    image = keras.Input((image_size, image_size, channels), name="image")
+    image = keras.Input((image_size, image_size, channels), name="image")  # (B, S, S, channels)
     x = image
     for i, filters in enumerate(encoder_widths(image_size, base_filters)):
-        x = _down(x, filters, norm="none" if i == 0 else "batch", bias=True, name=f"conv{i + 1}")
-    features = layers.Flatten(name="features")(x)
-    per_patch = layers.Dense(2, activation="softmax", name="patch_softmax")(features)
-    mbd = MinibatchDiscrimination(num_kernels, kernel_dim, concat_input=False, name="minibatch_disc")(features)
-    x = layers.Concatenate(name="softmax_and_mbd")([per_patch, mbd])
-    outputs = layers.Dense(2, activation="softmax", name="fake_real")(x)
+        x = _down(x, filters, norm="none" if i == 0 else "batch", bias=True,
+                  name=f"conv{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), filters); the last (B, 1, 1, 8F)
+    features = layers.Flatten(name="features")(x)  # (B, 8F)
+    per_patch = layers.Dense(2, activation="softmax", name="patch_softmax")(features)  # (B, 2)
+    mbd = MinibatchDiscrimination(num_kernels, kernel_dim, concat_input=False,
+                                  name="minibatch_disc")(features)  # (B, num_kernels)
+    x = layers.Concatenate(name="softmax_and_mbd")([per_patch, mbd])  # (B, 2 + num_kernels)
+    outputs = layers.Dense(2, activation="softmax", name="fake_real")(x)  # (B, 2): P(fake), P(real)
     return keras.Model(image, outputs, name=name or "book_image_discriminator")
 
 
-def receptive_field(model_or_layers) -> int:
-    """Receptive field (pixels on a side) of one output unit of a conv stack.
+_CONVS = (layers.Conv1D, layers.Conv2D, layers.Conv3D)
+_POOLS = (layers.MaxPooling1D, layers.MaxPooling2D, layers.MaxPooling3D,
+          layers.AveragePooling1D, layers.AveragePooling2D, layers.AveragePooling3D)
+_TRANSPOSED = (layers.Conv1DTranspose, layers.Conv2DTranspose, layers.Conv3DTranspose)
 
-    Takes a Keras model (its ``Conv2D``/``Conv2DTranspose``-free chain of
-    convolutions and poolings is read in order) or a list of
-    ``(kernel, stride)`` pairs. Working backwards from one output pixel,
-    each layer widens the field to ``(field - 1) * stride + kernel``.
+
+def _kernel_stride(layer) -> tuple[int, int] | None:
+    """``(kernel, stride)`` of a convolution or pooling layer (through a spectral-norm wrapper), else ``None``."""
+    if isinstance(layer, layers.SpectralNormalization):
+        layer = layer.layer
+    if isinstance(layer, _TRANSPOSED):
+        raise ValueError(f"receptive_field covers down-sampling stacks; {layer.name} is a transposed conv")
+    if isinstance(layer, _CONVS):
+        kernel, stride = layer.kernel_size, layer.strides
+    elif isinstance(layer, _POOLS):
+        kernel, stride = layer.pool_size, layer.strides
+    else:
+        return None
+    if len(set(kernel)) > 1 or len(set(stride)) > 1:
+        raise ValueError(f"{layer.name} has kernel {kernel} and stride {stride}; receptive_field needs the same "
+                         "size along every axis")
+    return kernel[0], stride[0]
+
+
+def receptive_field(model_or_layers) -> int:
+    """Receptive field (pixels, or voxels, on a side) of one output unit of a conv stack.
+
+    Takes a Keras model (its chain of ``Conv1D/2D/3D`` layers and poolings
+    is read in order; spectral-norm wrappers are looked through; transposed
+    convolutions are an error) or a list of ``(kernel, stride)`` pairs.
+    Working backwards from one output unit, each layer widens the field to
+    ``(field - 1) * stride + kernel``.
     """
     if isinstance(model_or_layers, keras.Model):
-        pairs = []
-        for layer in model_or_layers.layers:
-            if isinstance(layer, layers.Conv2DTranspose):
-                raise ValueError(f"receptive_field covers down-sampling stacks; {layer.name} is a transposed conv")
-            if isinstance(layer, layers.Conv2D):
-                pairs.append((layer.kernel_size[0], layer.strides[0]))
-            elif isinstance(layer, (layers.MaxPooling2D, layers.AveragePooling2D)):
-                pairs.append((layer.pool_size[0], layer.strides[0]))
+        pairs = [pair for pair in map(_kernel_stride, model_or_layers.layers) if pair is not None]
     else:
         pairs = [(int(k), int(s)) for k, s in model_or_layers]
     if not pairs:
