@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -170,3 +171,31 @@ def test_linear_decay_schedule():
     assert float(opt.learning_rate) == pytest.approx(2e-4 * 0.6)
     with pytest.raises(ValueError, match="schedule='cosine'"):
         training.make_optimizer("adam", 1e-3, schedule="cosine")
+
+
+def test_translation_updates_touch_only_their_network_and_support_unconditional_d():
+    from gancourse.nn import translation
+    from gancourse.training import steps
+
+    g = translation.unet_generator("paper", 32, 3, 3, base_filters=4)
+    d_cond = translation.patchgan_discriminator("paper", 32, 3, 3, base_filters=4)
+    image = keras.Input((32, 32, 3))
+    d_plain = keras.Model(image, keras.layers.Conv2D(1, 4, strides=4)(image))  # an unconditional critic
+    rng = np.random.default_rng(0)
+    x, y = (tf.constant(rng.uniform(-1, 1, (2, 32, 32, 3)), tf.float32) for _ in range(2))
+    for d, source in ((d_cond, x), (d_plain, None)):
+        g_before = [v.numpy().copy() for v in g.trainable_variables]
+        d_before = [v.numpy().copy() for v in d.trainable_variables]
+        value, p_real, p_fake = steps.discriminator_update(d, keras.optimizers.Adam(1e-2), y, g(x),
+                                                                 source=source)
+        assert np.isfinite(float(value)) and 0 < float(p_real) < 1 and 0 < float(p_fake) < 1
+        assert all(np.array_equal(a, v.numpy()) for a, v in zip(g_before, g.trainable_variables))
+        assert any(not np.array_equal(a, v.numpy()) for a, v in zip(d_before, d.trainable_variables))
+        d_before = [v.numpy().copy() for v in d.trainable_variables]
+        total, gan_term, l1, fake = steps.generator_update(
+            g, d, keras.optimizers.Adam(1e-2), x, y, l1_weight=10.0, conditional=source is not None,
+            objective="bce")
+        assert float(total) == pytest.approx(float(gan_term) + 10 * float(l1), rel=1e-5)
+        assert fake.shape == (2, 32, 32, 3)
+        assert all(np.array_equal(a, v.numpy()) for a, v in zip(d_before, d.trainable_variables))
+        assert any(not np.array_equal(a, v.numpy()) for a, v in zip(g_before, g.trainable_variables))

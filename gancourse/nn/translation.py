@@ -29,9 +29,8 @@ Variants of :func:`unet_generator`:
 :func:`patchgan_discriminator` gives the conditional PatchGANs;
 :func:`book_image_discriminator` keeps the source book's unconditional
 whole-image discriminator as a historical exhibit only.
-:func:`discriminator_update` and :func:`generator_update` are the two halves
-of a translation model's training step (conditional or not, any adversarial
-loss), each changing only its own network's weights.
+The two halves of a translation model's training step live in
+:mod:`gancourse.training.steps`.
 
 All kernels start from ``N(0, 0.02)`` (:func:`gancourse.nn.init.dcgan_normal`)
 except the exhibit's dense layers (Keras's Glorot default, as the book).
@@ -45,7 +44,6 @@ import keras
 import tensorflow as tf
 from keras import layers
 
-from gancourse import losses
 from gancourse.nn import MinibatchDiscrimination
 from gancourse.nn.blocks import conv_block, conv_layer, norm_act, transposed_block, upsample_block
 
@@ -244,58 +242,3 @@ def receptive_field(model_or_layers) -> int:
     for kernel, stride in reversed(pairs):
         field = (field - 1) * stride + kernel
     return field
-
-
-# ---------------------------------------------------------------------------
-# The two updates of a translation model's training step
-# ---------------------------------------------------------------------------
-def _judge(discriminator, source, image, training=True):
-    """D's logits for ``image``; a conditional D (``source`` given) sees the pair ``[source, image]``."""
-    return discriminator(image if source is None else [source, image], training=training)
-
-
-def discriminator_update(discriminator, optimizer, real, fake, source=None, loss=losses.discriminator_loss):
-    """One optimizer step of ``discriminator`` on ``real`` and ``fake`` images (``fake`` is not differentiated).
-
-    With ``source`` the discriminator is conditional and judges the pairs
-    ``(source, real)`` and ``(source, fake)``; without, it judges images alone
-    (CycleGAN). ``loss(real_logits, fake_logits)`` defaults to the mean of the
-    two binary cross-entropies; pass e.g. a least-squares loss instead.
-    Only the discriminator's trainable weights change.
-
-    Returns:
-        ``(loss, mean D(real), mean D(fake))`` with D as a sigmoid probability.
-    """
-    fake = tf.stop_gradient(fake)
-    with tf.GradientTape() as tape:
-        real_logits = _judge(discriminator, source, real)
-        fake_logits = _judge(discriminator, source, fake)
-        value = loss(real_logits, fake_logits)
-    weights = discriminator.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(value, weights), weights))
-    return value, tf.reduce_mean(tf.sigmoid(real_logits)), tf.reduce_mean(tf.sigmoid(fake_logits))
-
-
-def generator_update(generator, discriminator, optimizer, source, target, *, l1_weight: float = 100.0,
-                     gan_weight: float = 1.0, conditional: bool = True, adversarial=losses.generator_loss):
-    """One optimizer step of ``generator`` on ``gan_weight * adversarial + l1_weight * mean|target - G(source)|``.
-
-    The adversarial term asks ``discriminator`` (conditional: it sees
-    ``[source, G(source)]``) to score the output as real; with
-    ``gan_weight=0`` the discriminator is not called at all (the L1-only
-    model). Only the generator's trainable weights change.
-
-    Returns:
-        ``(total, adversarial term, L1 term, G(source))``.
-    """
-    with tf.GradientTape() as tape:
-        fake = generator(source, training=True)
-        l1 = tf.reduce_mean(tf.abs(target - fake))
-        total = l1_weight * l1
-        gan_term = tf.constant(0.0)
-        if gan_weight:
-            gan_term = adversarial(_judge(discriminator, source if conditional else None, fake))
-            total = total + gan_weight * gan_term
-    weights = generator.trainable_variables
-    optimizer.apply_gradients(zip(tape.gradient(total, weights), weights))
-    return total, gan_term, l1, fake
