@@ -5,13 +5,14 @@ Loading
 :func:`load` streams a folder of images (PNG, JPEG, BMP, WebP directly inside
 it) through ``tf.data``: every file's header is checked first (a broken file
 is an error naming it, before training starts), then each image is decoded,
-cut to its central square, resized (bilinear, antialiased, as torchvision's
+cut to its central square, resized (bilinear, antialiased, like torchvision's
 ``Resize`` in the PyTorch DCGAN tutorial; Pillow and ``tf.image`` agree on it
-to one grey level, not on Lanczos or bicubic, which clip differently) and scaled to
-``[-1, 1]`` inside the pipeline, so a folder as large as CelebA (202,599
-images) is never held in memory; a small folder is decoded once and cached
-(see :mod:`gancourse.data.pipeline`). :func:`arrays` reads a folder into one
-array with Pillow, for evaluation on small folders.
+to one grey level, while their Lanczos and bicubic filters differ by up to 38
+levels at sharp edges) and scaled to ``[-1, 1]`` inside the pipeline, so a
+folder as large as CelebA (202,599 images) is never held in memory; a small
+folder is decoded once and cached (see :mod:`gancourse.data.pipeline`).
+:func:`arrays` reads a folder into one array with Pillow, for evaluation on
+small folders.
 
 Data source and licence
 -----------------------
@@ -62,9 +63,10 @@ def list_images(folder: str | Path) -> list[Path]:
         "gancourse.data.faces.crop_faces to crop them)")
 
 
-def checked_images(folder: str | Path) -> list[Path]:
-    """:func:`list_images`, each file's header checked (:func:`gancourse.data.files.check_images`)."""
-    files = list_images(folder)
+def checked_images(folder: str | Path, limit: int | None = None) -> list[Path]:
+    """The first ``limit`` (default: all) of :func:`list_images`, each file's header
+    checked (:func:`gancourse.data.files.check_images`)."""
+    files = list_images(folder)[:limit]
     image_files.check_images(files, FIX_ADVICE)
     return files
 
@@ -95,7 +97,7 @@ def read_image(path: str | Path, image_size: int, channels: int = 3) -> np.ndarr
 def arrays(folder: str | Path, image_size: int = 64, channels: int = 3, limit: int | None = None) -> np.ndarray:
     """The first ``limit`` (default: all) images of ``folder`` as ``float32``
     ``(N, size, size, channels)`` in ``[-1, 1]``, read with Pillow."""
-    files = checked_images(folder)[:limit]
+    files = checked_images(folder, limit)
     images = np.stack([read_image(f, image_size, channels) for f in files])
     return (images.astype(np.float32) - 127.5) / 127.5
 
