@@ -3,6 +3,7 @@ import http.server
 import io
 import tarfile
 import threading
+import zipfile
 
 import numpy as np
 import pytest
@@ -96,7 +97,7 @@ def test_face_folder_errors(tmp_path):
         faces.list_images(tmp_path / "empty")
     _write_faces(tmp_path / "broken", n=1)
     (tmp_path / "broken" / "bad.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    with pytest.raises(data.DatasetError, match="bad.jpg is not a readable image"):
+    with pytest.raises(data.DatasetError, match=r"cannot read .*bad\.jpg: .*\(no image format recognised\); remove"):
         faces.arrays(tmp_path / "broken", image_size=16)
 
 
@@ -120,13 +121,24 @@ def test_crop_faces_with_a_real_cascade(tmp_path):
 
 
 def _tar_with(members: dict[str, bytes]) -> bytes:
+    return _tar_of([(tarfile.TarInfo(name), payload) for name, payload in members.items()])
+
+
+def _tar_of(entries) -> bytes:
+    """A .tar.gz of ``(TarInfo, payload or None)`` entries."""
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-        for name, payload in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(payload)
-            tar.addfile(info, io.BytesIO(payload))
+        for info, payload in entries:
+            if payload is not None:
+                info.size = len(payload)
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
     return buffer.getvalue()
+
+
+def _special(name, kind, linkname=""):
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = kind, linkname
+    return info, None
 
 
 def test_safe_extract(tmp_path):
@@ -134,17 +146,72 @@ def test_safe_extract(tmp_path):
     good.write_bytes(_tar_with({"facades/train/1.jpg": b"abc"}))
     out = cache.safe_extract(good, tmp_path / "out")
     assert (out / "facades" / "train" / "1.jpg").read_bytes() == b"abc"
-    evil = tmp_path / "evil.tar.gz"
-    evil.write_bytes(_tar_with({"../escape.txt": b"x"}))
-    with pytest.raises(cache.DatasetError, match="outside"):
-        cache.safe_extract(evil, tmp_path / "out2")
-    assert not (tmp_path / "escape.txt").exists()
     partial = tmp_path / "partial.tar.gz"
     partial.write_bytes(good.read_bytes()[:20])
     with pytest.raises(cache.DatasetError, match="corrupt|neither"):
         cache.safe_extract(partial, tmp_path / "out3")
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(_tar_with({"a/1.jpg": bytes(range(256)) * 64})[:-200])
+    with pytest.raises(cache.DatasetError, match="truncated.tar.gz is corrupt .*; delete it and download it again"):
+        cache.safe_extract(truncated, tmp_path / "out5")
     with pytest.raises(cache.DatasetError, match="does not exist"):
         cache.safe_extract(tmp_path / "nope.tar", tmp_path / "out4")
+
+
+@pytest.mark.parametrize("entry, why", [
+    ((tarfile.TarInfo("../escape.txt"), b"x"), "would be written outside the destination"),
+    ((tarfile.TarInfo("/tmp/abs/escape.txt"), b"x"), "has an absolute path"),
+    (_special("facades/up", tarfile.SYMTYPE, "../../escape.txt"),
+     "is a link to '../../escape.txt', outside the destination"),
+    (_special("facades/etc", tarfile.SYMTYPE, "/etc"), "is a link to the absolute path '/etc'"),
+    (_special("facades/hard", tarfile.LNKTYPE, "../escape.txt"),
+     "is a link to '../escape.txt', outside the destination"),
+    (_special("facades/tty", tarfile.CHRTYPE), "is a device file, FIFO or other special file"),
+    (_special("facades/fifo", tarfile.FIFOTYPE), "is a device file, FIFO or other special file"),
+])
+def test_safe_extract_refuses_hostile_tars_and_writes_nothing(tmp_path, entry, why):
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(_tar_of([(tarfile.TarInfo("facades/train/1.jpg"), b"abc"), entry]))  # a good member first
+    name = entry[0].name
+    with pytest.raises(cache.DatasetError, match=f"archive member '{name}' {why}; refusing to extract into"):
+        cache.safe_extract(archive, tmp_path / "dest")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["dest", "evil.tar.gz"]  # nothing written, anywhere
+
+
+def test_a_link_made_by_an_earlier_member_is_judged_again_while_extracting(tmp_path):
+    # Checked alone, "facades/inner" -> ".." stays inside and "facades/inner/../escape.txt" looks like
+    # "facades/escape.txt"; once the link exists, the second member would land next to dest.
+    archive = tmp_path / "evil.tar.gz"
+    archive.write_bytes(_tar_of([_special("facades/inner", tarfile.SYMTYPE, ".."),
+                                 (tarfile.TarInfo("facades/inner/../escape.txt"), b"x")]))
+    with pytest.raises(cache.DatasetError, match="member 'facades/inner/../escape.txt' would be written outside"):
+        cache.safe_extract(archive, tmp_path / "dest")
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "dest" / "facades" / "escape.txt").exists()
+
+
+def test_safe_extract_zip(tmp_path):
+    good = tmp_path / "good.zip"
+    with zipfile.ZipFile(good, "w") as zf:
+        zf.writestr("facades/train/1.jpg", b"abc")
+    assert (cache.safe_extract(good, tmp_path / "out") / "facades" / "train" / "1.jpg").read_bytes() == b"abc"
+    for name in ("../escape.txt", "/abs/escape.txt", "facades/../../escape.txt", "C:/escape.txt"):
+        evil = tmp_path / "evil.zip"
+        with zipfile.ZipFile(evil, "w") as zf:
+            zf.writestr("facades/ok.txt", b"fine")
+            zf.writestr(name, b"x")
+        with pytest.raises(cache.DatasetError, match=f"archive member '{name}' has an absolute path or a '..' part"):
+            cache.safe_extract(evil, tmp_path / "dest")
+        assert not (tmp_path / "dest").exists() or not any((tmp_path / "dest").iterdir())
+    assert not (tmp_path / "escape.txt").exists()
+    # What the check adds: zipfile itself never writes outside, it renames silently.
+    with zipfile.ZipFile(tmp_path / "dotdot.zip", "w") as zf:
+        zf.writestr("facades/../../escape.txt", b"x")
+        zf.extractall(tmp_path / "plain")
+    assert (tmp_path / "plain" / "facades" / "escape.txt").read_bytes() == b"x"
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(good.read_bytes().replace(b"abc", b"abd"))  # CRC no longer matches
+    with pytest.raises(cache.DatasetError, match="broken.zip is corrupt .*BadZipFile"):
+        cache.safe_extract(broken, tmp_path / "out6")
 
 
 @pytest.fixture

@@ -1,42 +1,187 @@
-"""Datasets: real loaders (downloaded on demand), offline smoke data, caching.
+"""Datasets: a registry of real and offline datasets, streaming pipelines, caching.
 
-* :mod:`gancourse.data.digits` - offline digits shipped by scikit-learn (smoke profile).
+Every dataset is an entry of :data:`REGISTRY` (a :class:`DatasetSpec`), and
+``get(name).load(split, cfg, data_dir)`` returns its batched ``tf.data.Dataset``:
+``images`` datasets yield ``float32`` ``(B, H, W, C)`` batches in ``[-1, 1]``,
+``pairs`` datasets yield ``(input, target)`` batches of that form. A model
+never needs to know how a dataset is stored; :func:`load` picks the entry by
+the name a config carries (``cfg.dataset``).
+
+================ ====== ======= ========== ==========================================================
+name             kind   offline stored     what
+================ ====== ======= ========== ==========================================================
+digits           images yes     in memory  scikit-learn's 1,797 8x8 digits, upsampled (smoke profile)
+mnist            images no      in memory  MNIST, 70,000 28x28 digits (``keras.datasets``)
+fashion_mnist    images no      in memory  Fashion-MNIST, 70,000 28x28 clothes (``keras.datasets``)
+faces            images no      streamed   a folder of face images you provide (CelebA, anime faces)
+facades          pairs  no      streamed   CMP Facades, label map -> photo, 400/100/106 pairs
+maps             pairs  no      streamed   Google Maps tiles -> aerial photos
+edges2shoes      pairs  no      streamed   edge maps -> shoe photos (UT Zappos50K)
+edges2handbags   pairs  no      streamed   edge maps -> handbag photos (Amazon, about 137,000)
+cityscapes       pairs  no      streamed   Cityscapes label maps -> street photos
+night2day        pairs  no      streamed   webcam scenes at night -> the same scenes by day
+offline          pairs  yes     in memory  label maps -> photo crops cut from scikit-image's photos
+================ ====== ======= ========== ==========================================================
+
+The pix2pix datasets are downloaded on first use into the cache (see
+:mod:`gancourse.data.cache`) unless ``data_dir`` holds them; MNIST and
+Fashion-MNIST are downloaded by Keras. Streamed datasets decode their files
+inside ``tf.data`` after checking every file's header up front, and are cached
+decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
+
+* :mod:`gancourse.data.digits` - offline digits shipped by scikit-learn.
 * :mod:`gancourse.data.keras_datasets` - MNIST and Fashion-MNIST through ``keras.datasets``.
 * :mod:`gancourse.data.faces` - folders of face images and cascade face cropping.
+* :mod:`gancourse.data.paired` - the pix2pix datasets and offline pairs.
+* :mod:`gancourse.data.files` - listing image files and checking them before streaming.
+* :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
-
-:func:`load` picks a dataset by the name a config carries.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
+from typing import Callable
+
+from gancourse.data import digits, faces, keras_datasets, paired
 from gancourse.data.cache import DatasetError
 
-DATASETS = ("digits", "mnist", "fashion_mnist", "faces")
-__all__ = ["DATASETS", "DatasetError", "load", "arrays"]
+__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "DatasetError", "DatasetSpec", "arrays", "get", "load"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetSpec:
+    """One dataset of the registry.
+
+    Attributes:
+        name: the name configs use (``cfg.dataset``).
+        kind: ``"images"`` (batches ``(B, H, W, C)``) or ``"pairs"``
+            (batches ``(input, target)``, each ``(B, H, W, C)``).
+        offline: needs no network and no files of yours.
+        splits: the split names :meth:`load` accepts.
+        description: one line: what the data is.
+        streamed: decoded from files inside ``tf.data`` (``False``: held in memory).
+        loader: ``(split, cfg, data_dir, shuffle) -> tf.data.Dataset``; call :meth:`load`.
+    """
+
+    name: str
+    kind: str
+    offline: bool
+    splits: tuple[str, ...]
+    description: str
+    streamed: bool
+    loader: Callable = dataclasses.field(repr=False, compare=False)
+
+    def check_split(self, split: str) -> str:
+        """``split``, or ``ValueError`` naming this dataset's splits."""
+        if split not in self.splits:
+            raise ValueError(f"unknown split {split!r} for {self.name}; choose one of {', '.join(self.splits)}")
+        return split
+
+    def load(self, split: str, cfg, data_dir=None, *, shuffle: bool = True):
+        """The batched ``tf.data.Dataset`` of ``split``, values in ``[-1, 1]``.
+
+        Args:
+            split: one of :attr:`splits`.
+            cfg: any object with ``image_size``, ``channels``, ``batch_size``
+                and ``seed`` (and, for pairs, optionally ``jitter``).
+            data_dir: the image folder (``faces``) or a folder holding
+                ``<name>/{train,val,test}`` (pix2pix datasets, instead of the
+                download cache); other datasets ignore it.
+            shuffle: reshuffle every epoch, reproducibly with ``cfg.seed``.
+
+        Raises:
+            ValueError: unknown split, or a batch size larger than the split.
+            DatasetError: the data is missing, incomplete or has a broken file
+                (checked before the dataset is returned).
+        """
+        return self.loader(self.check_split(split), cfg, data_dir, shuffle)
+
+
+def _face_folder(data_dir):
+    if data_dir is None:
+        raise DatasetError("the faces dataset is a folder you provide (see gancourse.data.faces for sources "
+                           "and licences); pass data_dir=... (CLI: --data DIR)")
+    return data_dir
+
+
+def _digits(split, cfg, data_dir, shuffle):
+    return digits.load(split, cfg, shuffle=shuffle)
+
+
+def _keras(name, split, cfg, data_dir, shuffle):
+    return keras_datasets.load(name, split, cfg, shuffle=shuffle)
+
+
+def _faces(split, cfg, data_dir, shuffle):
+    return faces.load(_face_folder(data_dir), cfg, shuffle=shuffle)
+
+
+def _pix2pix(name, split, cfg, data_dir, shuffle):
+    return paired.pix2pix_dataset(name, split, cfg, data_dir, shuffle=shuffle)
+
+
+def _offline_pairs(split, cfg, data_dir, shuffle):
+    return paired.offline_dataset(split, cfg, shuffle=shuffle)
+
+
+def _pix2pix_spec(name: str, description: str) -> DatasetSpec:
+    return DatasetSpec(name, "pairs", False, paired.SPLITS, description, True, functools.partial(_pix2pix, name))
+
+
+REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
+    DatasetSpec("digits", "images", True, digits.SPLITS,
+                "scikit-learn's 1,797 handwritten 8x8 digits, upsampled; 1,497 train / 300 test", False, _digits),
+    DatasetSpec("mnist", "images", False, keras_datasets.SPLITS,
+                "MNIST handwritten digits, 60,000 train / 10,000 test, 28x28 grey (keras.datasets)", False,
+                functools.partial(_keras, "mnist")),
+    DatasetSpec("fashion_mnist", "images", False, keras_datasets.SPLITS,
+                "Fashion-MNIST clothes, 60,000 train / 10,000 test, 28x28 grey (keras.datasets)", False,
+                functools.partial(_keras, "fashion_mnist")),
+    DatasetSpec("faces", "images", False, ("train",),
+                "a folder of face images you provide (e.g. CelebA, licensed anime faces), central squares",
+                True, _faces),
+    _pix2pix_spec("facades", "CMP Facades: label map -> building photo, 400 / 100 / 106 pairs"),
+    _pix2pix_spec("maps", "Google Maps: map tile -> aerial photo"),
+    _pix2pix_spec("edges2shoes", "edge map -> shoe photo (UT Zappos50K)"),
+    _pix2pix_spec("edges2handbags", "edge map -> handbag photo (Amazon handbags)"),
+    _pix2pix_spec("cityscapes", "Cityscapes: semantic label map -> street photo"),
+    _pix2pix_spec("night2day", "webcam scene at night -> the same scene by day"),
+    DatasetSpec("offline", "pairs", True, ("train", "test"),
+                "label maps -> photo crops cut from scikit-image's photos (test: a held-out photo)", False,
+                _offline_pairs),
+)}
+
+DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
+PAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pairs")
+
+
+def get(name: str) -> DatasetSpec:
+    """The registry entry ``name``; ``ValueError`` listing the names when there is none."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(REGISTRY)}") from None
 
 
 def arrays(name: str, split: str = "train", *, image_size: int, channels: int, data_dir=None):
-    """Images in ``[-1, 1]`` (and labels where the dataset has them) by dataset name."""
-    from gancourse.data import digits, faces, keras_datasets
-
+    """``(images, labels)`` of an image dataset as arrays: images ``float32``
+    ``(N, image_size, image_size, channels)`` in ``[-1, 1]``, labels ``(N,)``
+    ``int32`` or ``None`` (faces). For evaluation and small data: a whole split
+    in memory. Paired datasets: :func:`gancourse.data.paired.load_pix2pix`."""
+    spec = get(name)
+    if spec.kind != "images":
+        raise ValueError(f"{name} is a paired dataset; read its arrays with gancourse.data.paired.load_pix2pix "
+                         "or offline_pairs")
+    spec.check_split(split)
     if name == "digits":
         return digits.arrays(split, image_size, channels)
-    if name in ("mnist", "fashion_mnist"):
-        return keras_datasets.arrays(name, split, image_size, channels)
     if name == "faces":
-        if data_dir is None:
-            raise DatasetError(
-                "the faces dataset is a folder you provide (see gancourse.data.faces for sources "
-                "and licences); pass data_dir=... (CLI: --data DIR)"
-            )
-        return faces.arrays(data_dir, image_size, channels), None
-    raise ValueError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        return faces.arrays(_face_folder(data_dir), image_size, channels), None
+    return keras_datasets.arrays(name, split, image_size, channels)
 
 
 def load(cfg, split: str = "train", *, data_dir=None, shuffle: bool = True):
-    """The training ``tf.data.Dataset`` a model config asks for (``cfg.dataset``)."""
-    from gancourse.data.pipeline import image_dataset
-
-    images, _ = arrays(cfg.dataset, split, image_size=cfg.image_size, channels=cfg.channels, data_dir=data_dir)
-    return image_dataset(images, cfg.batch_size, shuffle=shuffle, seed=cfg.seed)
+    """The batched ``tf.data.Dataset`` of ``cfg.dataset`` (see :meth:`DatasetSpec.load`)."""
+    return get(cfg.dataset).load(split, cfg, data_dir, shuffle=shuffle)

@@ -3,8 +3,10 @@
 Downloads go through `pooch <https://www.fatiando.org/pooch>`_, which writes to a
 temporary file and moves it into place only when the download and the checksum
 succeed, so a cache never holds a partial file under the final name. Archives
-are unpacked by :func:`safe_extract`, which refuses members that would land
-outside the target folder (absolute paths, ``..``, links pointing out).
+are unpacked by :func:`safe_extract`, which checks every member with the
+standard library's ``tarfile`` ``data`` filter before writing anything and
+refuses members that would land outside the target folder (absolute paths,
+``..``, links pointing out, device files).
 
 The cache folder is ``$GANCOURSE_DATA`` or ``~/.cache/gancourse``. Nothing in it
 is ever committed to the repository.
@@ -15,7 +17,8 @@ from __future__ import annotations
 import os
 import tarfile
 import zipfile
-from pathlib import Path
+import zlib
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 CACHE_ENV = "GANCOURSE_DATA"
 
@@ -64,51 +67,86 @@ def fetch(url: str, *, known_hash: str | None, fname: str | None = None, subdir:
         ) from exc
 
 
-def _check_member(dest: Path, name: str, link: str | None = None) -> None:
-    target = (dest / name).resolve()
-    if not str(target).startswith(str(dest) + os.sep) and target != dest:
-        raise DatasetError(f"archive member {name!r} would be written outside {dest}; refusing to extract")
-    if link is not None:
-        link_target = (target.parent / link).resolve()
-        if not str(link_target).startswith(str(dest) + os.sep):
-            raise DatasetError(f"archive link {name!r} -> {link!r} points outside {dest}; refusing to extract")
+def _refuse(member: str, dest: Path, why: str) -> DatasetError:
+    return DatasetError(f"archive member {member!r} {why}; refusing to extract into {dest} "
+                        "(the archive is not the published one: delete it and download it again)")
+
+
+def _filter_refusal(exc: tarfile.FilterError, dest: Path) -> DatasetError:
+    member = exc.tarinfo
+    why = {tarfile.OutsideDestinationError: "would be written outside the destination",
+           tarfile.AbsoluteLinkError: f"is a link to the absolute path {member.linkname!r}",
+           tarfile.LinkOutsideDestinationError: f"is a link to {member.linkname!r}, outside the destination",
+           tarfile.SpecialFileError: "is a device file, FIFO or other special file"}
+    return _refuse(member.name, dest, why.get(type(exc), f"is refused by tarfile's data filter ({exc})"))
+
+
+def _check_tar(tar: tarfile.TarFile, dest: Path) -> None:
+    """Run the standard library's ``data`` filter over every member before anything is written.
+
+    The filter would silently strip a leading ``/``; an absolute member name is
+    refused here instead, like every other member the filter rejects.
+    """
+    for member in tar.getmembers():
+        try:
+            filtered = tarfile.data_filter(member, str(dest))
+        except tarfile.FilterError as exc:  # outside dest, links pointing out, device files
+            raise _filter_refusal(exc, dest) from None
+        if filtered.name != member.name:
+            raise _refuse(member.name, dest, "has an absolute path")
+
+
+def _check_zip(zf: zipfile.ZipFile, dest: Path) -> None:
+    """Refuse absolute names and ``..`` parts, which ``ZipFile.extractall`` would silently rewrite.
+
+    ``extractall`` strips leading slashes, drive letters and ``..`` parts and
+    writes symbolic links as plain files, so no zip member can escape ``dest``;
+    a member whose name needs that rewriting means a broken or hostile archive.
+    """
+    for name in zf.namelist():
+        parts = PurePosixPath(name.replace("\\", "/")).parts
+        if name.startswith(("/", "\\")) or PureWindowsPath(name).drive or ".." in parts:
+            raise _refuse(name, dest, "has an absolute path or a '..' part")
 
 
 def safe_extract(archive: str | Path, dest: str | Path) -> Path:
     """Extract a ``.tar(.gz|.bz2|.xz)`` or ``.zip`` archive into ``dest``.
 
-    Every member is checked before anything is written.
+    Every member is checked before anything is written: tar members through
+    the standard library's ``data`` extraction filter (:func:`tarfile.data_filter`:
+    no absolute paths, nothing outside ``dest``, no links pointing out, no
+    device files, no setuid bits), which also guards the extraction itself;
+    zip members by name (see :func:`_check_zip`).
 
     Raises:
-        DatasetError: the archive is unreadable, of an unknown type, or has a
-            member that would escape ``dest``.
+        DatasetError: the archive is missing, unreadable, of an unknown type, or
+            has a member that would escape ``dest`` (the message names it).
     """
+    if not hasattr(tarfile, "data_filter"):
+        raise DatasetError(f"extracting {archive} safely needs tarfile.data_filter (Python >= 3.10.12, "
+                           ">= 3.11.4 or >= 3.12); upgrade Python")
     archive = Path(archive)
     dest = Path(dest).resolve()
-    dest.mkdir(parents=True, exist_ok=True)
     if not archive.is_file():
         raise DatasetError(f"archive {archive} does not exist")
+    dest.mkdir(parents=True, exist_ok=True)
     try:
         if tarfile.is_tarfile(archive):
             with tarfile.open(archive) as tar:
-                members = tar.getmembers()
-                for m in members:
-                    _check_member(dest, m.name, m.linkname if (m.issym() or m.islnk()) else None)
-                    if m.isdev():
-                        raise DatasetError(f"archive member {m.name!r} is a device file; refusing to extract")
-                extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-                tar.extractall(dest, members=members, **extra)
+                _check_tar(tar, dest)
+                tar.extractall(dest, filter="data")
         elif zipfile.is_zipfile(archive):
             with zipfile.ZipFile(archive) as zf:
-                for name in zf.namelist():
-                    _check_member(dest, name)
+                _check_zip(zf, dest)
                 zf.extractall(dest)
         else:
             raise DatasetError(
                 f"{archive} is neither a tar nor a zip archive (corrupt or partial download?); "
                 "delete it and download it again"
             )
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as exc:
+    except tarfile.FilterError as exc:  # judged again while extracting (links made by earlier members)
+        raise _filter_refusal(exc, dest) from exc
+    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as exc:
         raise DatasetError(
             f"{archive} is corrupt ({type(exc).__name__}: {exc}); delete it and download it again"
         ) from exc
