@@ -170,3 +170,14 @@ def test_compile_errors():
     shared = keras.optimizers.Adam()
     with pytest.raises(ValueError, match="share one optimizer object"):
         gan.compile({"generator": shared, "discriminator": shared})
+
+
+def test_every_layer_draws_its_own_initial_kernel():
+    """One shared unseeded initialiser would give every layer the same random stream (the same first values)."""
+    for name in ("modern", "paper"):
+        cfg = dcgan.config(name).scaled("smoke")
+        for net in (dcgan.build_generator(cfg), dcgan.build_discriminator(cfg)):
+            firsts = [w.numpy().ravel()[:8] for w in net.weights if "kernel" in w.path]
+            assert len(firsts) >= 3
+            assert len({tuple(np.round(f, 6)) for f in firsts}) == len(firsts), f"{name}: kernels share a stream"
+            assert all(abs(float(np.std(f)) - 0.02) < 0.02 for f in firsts)  # still N(0, 0.02)

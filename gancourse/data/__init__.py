@@ -88,15 +88,24 @@ class DatasetSpec:
                 and ``seed`` (and, for pairs, optionally ``jitter``).
             data_dir: the image folder (``faces``) or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets, instead of the
-                download cache); other datasets ignore it.
+                download cache); the other datasets read no folder and refuse it.
             shuffle: reshuffle every epoch, reproducibly with ``cfg.seed``.
 
         Raises:
-            ValueError: unknown split, or a batch size larger than the split.
+            ValueError: unknown split, a batch size larger than the split, or a
+                ``data_dir`` for a dataset that reads no folder.
             DatasetError: the data is missing, incomplete or has a broken file
                 (checked before the dataset is returned).
         """
+        if data_dir is not None and not self.reads_folder:
+            raise ValueError(f"the {self.name} dataset reads no folder ({self.description}); "
+                             f"do not pass data_dir (--data {data_dir})")
         return self.loader(self.check_split(split), cfg, data_dir, shuffle)
+
+    @property
+    def reads_folder(self) -> bool:
+        """Whether ``data_dir`` can point at this dataset's files (every dataset read from files is streamed)."""
+        return self.streamed
 
 
 def _face_folder(data_dir):

@@ -66,5 +66,3 @@ def compare_presets(extractor, real_features, names=PRESETS, profile_name: str |
                          "samples": grid.images[cfg.epochs], "seconds": time.perf_counter() - start}
     return results
 
-
-__all__ = ["compare_presets", "comparison_config", "describe_presets"]

@@ -37,6 +37,7 @@ Every discriminator ends in a linear unit; the sigmoid lives inside the loss
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import keras
 import tensorflow as tf
@@ -45,6 +46,7 @@ from keras import layers
 from gancourse import losses
 from gancourse.config import TrainingConfig, as_config, choice, positive
 from gancourse.data import DATASETS
+from gancourse.nn.init import KERNEL_INITS, kernel_initializer
 from gancourse.training import GAN, LABEL_SMOOTHING, NOISE
 
 ARCHITECTURES = ("dcgan", "book", "pyimagesearch", "gans_in_action", "mastering_pytorch")
@@ -68,7 +70,7 @@ class DCGANConfig(TrainingConfig):
     kernel_size: int = positive(4, "dcgan architecture: kernel size")
     stages: int | None = dataclasses.field(default=None, metadata={
         "min": 2, "doc": "dcgan architecture: stride-2 stages (None: as many as the image size allows)"})
-    init: str = choice("dcgan", ("dcgan", "glorot"), "dcgan: N(0, 0.02) kernels")
+    init: str = choice("dcgan", KERNEL_INITS, "dcgan: N(0, 0.02) kernels")
     bn_epsilon: float = positive(0.8, "mastering_pytorch: epsilon of the BatchNorm2d(c, 0.8) layers")
     noise: str = choice("normal", NOISE)
     g_learning_rate: float | None = dataclasses.field(default=None, metadata={"min": 0, "min_exclusive": True})
@@ -172,9 +174,9 @@ def _width(cfg: DCGANConfig, units: int) -> int:
 
 
 def _kernel_init(cfg: DCGANConfig):
-    if cfg.init == "dcgan":
-        return keras.initializers.RandomNormal(0.0, 0.02)
-    return "glorot_uniform"
+    """A factory of fresh kernel initialisers (one per layer: a shared unseeded initialiser would give
+    every layer the same random stream)."""
+    return functools.partial(kernel_initializer, cfg.init)
 
 
 # ---------------------------------------------------------------------------
@@ -184,58 +186,58 @@ def _kernel_init(cfg: DCGANConfig):
 def _g_dcgan(cfg, z, init):
     start, stages = dcgan_geometry(cfg.image_size, cfg.stages)  # S = start * 2^stages
     filters = _width(cfg, cfg.g_filters * 2 ** (stages - 1))
-    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init)(z)  # (B, start^2 * f)
+    x = layers.Dense(start * start * filters, use_bias=False, kernel_initializer=init())(z)  # (B, start^2 * f)
     x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Reshape((start, start, filters))(x)  # (B, start, start, f), f = w(g_filters * 2^(stages-1))
     for _ in range(stages - 1):  # each: (B, 2h, 2h, f/2)
         filters = max(1, filters // 2)
         x = layers.Conv2DTranspose(filters, cfg.kernel_size, 2, padding="same", use_bias=False,
-                                   kernel_initializer=init)(x)
+                                   kernel_initializer=init())(x)
         x = layers.ReLU()(layers.BatchNormalization()(x))
     return layers.Conv2DTranspose(cfg.channels, cfg.kernel_size, 2, padding="same", activation="tanh",
-                                  kernel_initializer=init)(x)  # (B, S, S, C)
+                                  kernel_initializer=init())(x)  # (B, S, S, C)
 
 
 def _g_book(cfg, z, init):
     start = cfg.image_size // 8
-    x = layers.Dense(_width(cfg, 2048), activation="relu", kernel_initializer=init)(z)  # (B, w(2048))
+    x = layers.Dense(_width(cfg, 2048), activation="relu", kernel_initializer=init())(z)  # (B, w(2048))
     filters = _width(cfg, 256)
-    x = layers.Dense(start * start * filters, kernel_initializer=init)(x)  # (B, (S/8)^2 * w(256))
+    x = layers.Dense(start * start * filters, kernel_initializer=init())(x)  # (B, (S/8)^2 * w(256))
     x = layers.ReLU()(layers.BatchNormalization()(x))
     x = layers.Reshape((start, start, filters))(x)  # (B, S/8, S/8, w(256))
     for units in (128, 64):  # (B, S/4, S/4, w(128)), then (B, S/2, S/2, w(64))
         x = layers.UpSampling2D()(x)
-        x = layers.Conv2D(_width(cfg, units), 5, padding="same", activation="relu", kernel_initializer=init)(x)
+        x = layers.Conv2D(_width(cfg, units), 5, padding="same", activation="relu", kernel_initializer=init())(x)
     x = layers.UpSampling2D()(x)  # (B, S, S, w(64))
-    return layers.Conv2D(cfg.channels, 5, padding="same", activation="tanh", kernel_initializer=init)(x)  # (B, S, S, C)
+    return layers.Conv2D(cfg.channels, 5, padding="same", activation="tanh", kernel_initializer=init())(x)  # (B, S, S, C)
 
 
 def _g_pyimagesearch(cfg, z, init):
     start = cfg.image_size // 4
     # (B, w(512))
-    x = layers.BatchNormalization()(layers.Dense(_width(cfg, 512), activation="relu", kernel_initializer=init)(z))
+    x = layers.BatchNormalization()(layers.Dense(_width(cfg, 512), activation="relu", kernel_initializer=init())(z))
     filters = _width(cfg, 64)
-    x = layers.Dense(start * start * filters, activation="relu", kernel_initializer=init)(x)  # (B, (S/4)^2 w(64))
+    x = layers.Dense(start * start * filters, activation="relu", kernel_initializer=init())(x)  # (B, (S/4)^2 w(64))
     x = layers.Reshape((start, start, filters))(layers.BatchNormalization()(x))  # (B, S/4, S/4, w(64))
     x = layers.Conv2DTranspose(_width(cfg, 32), 5, 2, padding="same", activation="relu",
-                               kernel_initializer=init)(x)  # (B, S/2, S/2, w(32))
+                               kernel_initializer=init())(x)  # (B, S/2, S/2, w(32))
     x = layers.BatchNormalization()(x)
     return layers.Conv2DTranspose(cfg.channels, 5, 2, padding="same", activation="tanh",
-                                  kernel_initializer=init)(x)  # (B, S, S, C)
+                                  kernel_initializer=init())(x)  # (B, S, S, C)
 
 
 def _project(z, start: int, filters: int, init):
     """Noise to a ``(B, start, start, filters)`` map through one linear layer."""
-    return layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init)(z))
+    return layers.Reshape((start, start, filters))(layers.Dense(start * start * filters, kernel_initializer=init())(z))
 
 
 def _g_gans_in_action(cfg, z, init):
     x = _project(z, cfg.image_size // 4, _width(cfg, 256), init)  # (B, S/4, S/4, w(256))
     for units, stride in ((128, 2), (64, 1)):  # (B, S/2, S/2, w(128)), then (B, S/2, S/2, w(64))
-        x = layers.Conv2DTranspose(_width(cfg, units), 3, stride, padding="same", kernel_initializer=init)(x)
+        x = layers.Conv2DTranspose(_width(cfg, units), 3, stride, padding="same", kernel_initializer=init())(x)
         x = layers.LeakyReLU(0.01)(layers.BatchNormalization()(x))
     return layers.Conv2DTranspose(cfg.channels, 3, 2, padding="same", activation="tanh",
-                                  kernel_initializer=init)(x)  # (B, S, S, C)
+                                  kernel_initializer=init())(x)  # (B, S, S, C)
 
 
 def _g_mastering_pytorch(cfg, z, init):
@@ -243,9 +245,9 @@ def _g_mastering_pytorch(cfg, z, init):
     x = layers.BatchNormalization(momentum=0.9, epsilon=1e-5)(x)
     for units in (128, 64):  # (B, S/2, S/2, w(128)), then (B, S, S, w(64))
         x = layers.UpSampling2D()(x)
-        x = layers.Conv2D(_width(cfg, units), 3, padding="same", kernel_initializer=init)(x)
+        x = layers.Conv2D(_width(cfg, units), 3, padding="same", kernel_initializer=init())(x)
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x))
-    return layers.Conv2D(cfg.channels, 3, padding="same", activation="tanh", kernel_initializer=init)(x)  # (B, S, S, C)
+    return layers.Conv2D(cfg.channels, 3, padding="same", activation="tanh", kernel_initializer=init())(x)  # (B, S, S, C)
 
 
 # ---------------------------------------------------------------------------
@@ -254,48 +256,48 @@ def _g_mastering_pytorch(cfg, z, init):
 def _d_dcgan(cfg, x, init):
     _, stages = dcgan_geometry(cfg.image_size, cfg.stages)
     x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
-                                            kernel_initializer=init)(x))  # (B, S/2, S/2, w(d_filters))
+                                            kernel_initializer=init())(x))  # (B, S/2, S/2, w(d_filters))
     for j in range(1, stages):  # (B, S/2^(j+1), S/2^(j+1), w(d_filters * 2^j))
         x = layers.Conv2D(_width(cfg, cfg.d_filters * 2 ** j), cfg.kernel_size, 2, padding="same", use_bias=False,
-                          kernel_initializer=init)(x)
+                          kernel_initializer=init())(x)
         x = layers.LeakyReLU(0.2)(layers.BatchNormalization()(x))
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
+    return layers.Dense(1, kernel_initializer=init())(layers.Flatten()(x))  # (B, 1)
 
 
 def _d_book(cfg, x, init):
     # (B, S/2, S/2, w(128)) -> (B, (S/2-2)/2, ..., w(256)) -> (B, book_feature_size(S), ..., w(512))
     for units, kernel, padding in ((128, 5, "same"), (256, 3, "valid"), (512, 3, "valid")):
-        x = layers.Conv2D(_width(cfg, units), kernel, padding=padding, kernel_initializer=init)(x)
+        x = layers.Conv2D(_width(cfg, units), kernel, padding=padding, kernel_initializer=init())(x)
         x = layers.MaxPooling2D()(layers.LeakyReLU(0.2)(x))
     # (B, w(1024))
-    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 1024), kernel_initializer=init)(layers.Flatten()(x)))
-    return layers.Dense(1, kernel_initializer=init)(x)  # (B, 1)
+    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 1024), kernel_initializer=init())(layers.Flatten()(x)))
+    return layers.Dense(1, kernel_initializer=init())(x)  # (B, 1)
 
 
 def _d_pyimagesearch(cfg, x, init):
     for units in (32, 64):  # (B, S/2, S/2, w(32)), then (B, S/4, S/4, w(64))
-        x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, units), 5, 2, padding="same", kernel_initializer=init)(x))
+        x = layers.LeakyReLU(0.2)(layers.Conv2D(_width(cfg, units), 5, 2, padding="same", kernel_initializer=init())(x))
     # (B, w(512))
-    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 512), kernel_initializer=init)(layers.Flatten()(x)))
-    return layers.Dense(1, kernel_initializer=init)(x)  # (B, 1)
+    x = layers.LeakyReLU(0.2)(layers.Dense(_width(cfg, 512), kernel_initializer=init())(layers.Flatten()(x)))
+    return layers.Dense(1, kernel_initializer=init())(x)  # (B, 1)
 
 
 def _d_gans_in_action(cfg, x, init):
     for i, units in enumerate((32, 64, 128)):  # (B, S/2, S/2, w(32)) ... (B, S/8, S/8, w(128)), rounded up
-        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
+        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init())(x)
         if i:
             x = layers.BatchNormalization()(x)
         x = layers.LeakyReLU(0.01)(x)
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
+    return layers.Dense(1, kernel_initializer=init())(layers.Flatten()(x))  # (B, 1)
 
 
 def _d_mastering_pytorch(cfg, x, init):
     for i, units in enumerate((16, 32, 64, 128)):  # (B, S/2, S/2, w(16)) ... (B, S/16, S/16, w(128))
-        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init)(x)
+        x = layers.Conv2D(_width(cfg, units), 3, 2, padding="same", kernel_initializer=init())(x)
         x = layers.SpatialDropout2D(0.25)(layers.LeakyReLU(0.2)(x))
         if i:
             x = layers.BatchNormalization(momentum=0.9, epsilon=cfg.bn_epsilon)(x)
-    return layers.Dense(1, kernel_initializer=init)(layers.Flatten()(x))  # (B, 1)
+    return layers.Dense(1, kernel_initializer=init())(layers.Flatten()(x))  # (B, 1)
 
 
 _GENERATORS = {"dcgan": _g_dcgan, "book": _g_book, "pyimagesearch": _g_pyimagesearch,

@@ -207,9 +207,11 @@ def batches(cfg: Pix2PixConfig, data):
 
 
 def training_data(cfg: Pix2PixConfig, data_dir=None, n_preview: int = 8):
-    """What ``python -m gancourse train`` needs: the training ``tf.data.Dataset``
-    (:func:`batches`) and ``n_preview`` fixed validation pairs for the sample grid."""
-    return batches(cfg, dataset(cfg, "train", data_dir=data_dir)), preview_pairs(cfg, n_preview, data_dir=data_dir)
+    """What training needs: the streamed, jittered training batches of ``cfg.dataset``
+    (:func:`gancourse.data.load`) and ``n_preview`` fixed validation pairs for the sample grid."""
+    from gancourse import data
+
+    return data.load(cfg, "train", data_dir=data_dir), preview_pairs(cfg, n_preview, data_dir=data_dir)
 
 
 def preview_pairs(cfg: Pix2PixConfig, n: int, seed: int = 0, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
