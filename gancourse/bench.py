@@ -1,12 +1,29 @@
-"""``python -m gancourse bench``: training throughput and peak memory.
+"""``python -m gancourse bench``: training throughput, peak memory and how close training runs to the machine.
 
 Every measurement runs in its own Python process, so the peak resident memory
 (``ru_maxrss``) belongs to that variant alone and no variant inherits another's
 compiled functions. Each variant trains the same networks on the same offline
-data: first a warm-up (tracing and compilation are not timed), then ``steps``
-timed steps. Ratios are taken against the baseline measured in the same run:
-the source book's Keras 2 loop style (:class:`gancourse.legacy.LegacyLoop`,
-and :class:`gancourse.legacy.LegacyPairedLoop` for pix2pix).
+data: first a warm-up (tracing and compilation are not timed), then
+``repeats`` blocks of ``steps`` timed steps; the report gives the median block
+and the spread (min-max) of images/s. Ratios are taken against the baseline
+measured in the same run: the source book's Keras 2 loop style
+(:class:`gancourse.legacy.LegacyLoop`, and
+:class:`gancourse.legacy.LegacyPairedLoop` for pix2pix).
+
+Utilisation is ``achieved FLOP/s / measured dense matmul peak``, both from the
+same run, each from its own process:
+
+* FLOPs per step are *counted* (:func:`train_step_flops`): one ``train_step`` of
+  the ``fit()`` model is traced at the measured batch size and the cost that
+  TensorFlow registers for each op of the graph is summed: forward, backward
+  and optimizer update. The legacy loop trains the same networks on the same
+  batch and is credited with the same count. (For DCGAN it runs the same
+  convolutions and matmuls; only element-wise work differs, such as a second
+  Adam update of D per step. The pix2pix legacy loop also runs ``G.predict`` for its fakes, where
+  ``fit()`` reuses the generator update's output: one extra generator forward
+  pass, 14-15% of the counted step, which it is not credited for.)
+* The peak (:func:`matmul_peak`) is the best of several timed chains of large
+  float32 ``tf.matmul`` in one ``tf.function``.
 
 Sizes: ``smoke`` is the smoke profile's network; ``standard`` the preset's
 full-width network at its own batch size (DCGAN ``modern`` on digits; pix2pix
@@ -15,9 +32,11 @@ full-width network at its own batch size (DCGAN ``modern`` on digits; pix2pix
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -51,6 +70,17 @@ def _config(model: str, size: str):
     return cfg.scaled("smoke") if size == "smoke" else cfg.replace(dataset="digits")
 
 
+def _fit_model(model: str, cfg):
+    """The ``fit()``-trained model of ``model`` built from ``cfg`` (not compiled)."""
+    if model == "pix2pix":
+        from gancourse.models import pix2pix
+
+        return pix2pix.Pix2Pix(cfg)
+    from gancourse.models import dcgan
+
+    return dcgan.DCGAN(cfg)
+
+
 def _dcgan_runner(cfg, variant: str):
     import keras
     import numpy as np
@@ -72,7 +102,7 @@ def _dcgan_runner(cfg, variant: str):
             for _ in range(n):
                 loop.step(images[rng.choice(len(images), batch, replace=False)])
         return run
-    gan = dcgan.DCGAN(cfg)
+    gan = _fit_model("dcgan", cfg)
     gan.compile(**VARIANTS[variant])
     ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).repeat()
     return _fit_runner(gan, ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
@@ -99,7 +129,7 @@ def _pix2pix_runner(cfg, variant: str):
                 pick = rng.choice(len(inputs), batch, replace=False)
                 loop.step(inputs[pick], targets[pick])
         return run
-    model = pix2pix.Pix2Pix(cfg)
+    model = _fit_model("pix2pix", cfg)
     model.compile(**VARIANTS[variant])
     ds = paired.paired_dataset(inputs, targets, batch, jitter=cfg.jitter, seed=0).repeat()
     return _fit_runner(model, ds)
@@ -111,54 +141,383 @@ def _fit_runner(model, ds):
     return run
 
 
-def _worker(model: str, size: str, variant: str, steps: int, warmup: int) -> dict:
-    """Run one measurement in this process and return its numbers."""
+RUNNERS = {"dcgan": _dcgan_runner, "pix2pix": _pix2pix_runner}
+
+
+# ---------------------------------------------------------------------------
+# Counting FLOPs
+# ---------------------------------------------------------------------------
+# Ops that move, reshape, select or store values without arithmetic.
+_NO_ARITHMETIC = frozenset({
+    "AssignVariableOp", "BroadcastArgs", "BroadcastGradientArgs", "BroadcastTo", "Cast", "ConcatOffset", "ConcatV2",
+    "Const", "ExpandDims", "Fill", "GatherV2", "Identity", "IdentityN", "MirrorPad", "NoOp", "OnesLike", "Pack",
+    "Pad", "PadV2", "Placeholder", "Range", "Rank", "ReadVariableOp", "Reshape", "ReverseV2", "Select", "SelectV2",
+    "Shape", "ShapeN", "Size", "Slice", "Split", "SplitV", "Squeeze", "StopGradient", "StridedSlice", "Tile",
+    "Transpose", "Unpack", "VarHandleOp", "ZerosLike",
+})
+# Ops whose work happens in another function: a trace that contains them cannot be counted op by op.
+_CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall", "While", "StatelessWhile", "If", "StatelessIf",
+                    "Case", "StatelessCase"})
+
+
+@dataclasses.dataclass(frozen=True)
+class FlopCount:
+    """The FLOPs of one traced function, by op type.
+
+    Attributes:
+        counted: op type -> FLOPs of the ops that run, from TensorFlow's
+            registered op costs (as ``tf.profiler``'s ``float_operation`` view
+            sums them; see :func:`graph_flops` for the differences): ``Conv2D``,
+            ``Conv2DBackpropInput``/``Filter``, ``MatMul``, ``BatchMatMul``,
+            ``BiasAdd`` and the plain element-wise arithmetic (``Mul``, ``AddV2``,
+            ``Sub``, ``RealDiv``, ``Square``, ``Mean``, ``Sum``, ...).
+        uncounted: op type -> elements written by arithmetic ops that have no
+            registered cost (activations and their gradients, ``Sqrt``, ``Exp``,
+            ``DivNoNan``, random draws, variable ``AssignAdd``/``AssignSub``, ...);
+            at about one FLOP per element, ``uncounted_share`` estimates what
+            :attr:`total` leaves out.
+    """
+
+    counted: dict
+    uncounted: dict
+
+    @property
+    def total(self) -> int:
+        """All counted FLOPs."""
+        return int(sum(self.counted.values()))
+
+    @property
+    def uncounted_share(self) -> float:
+        """Elements of uncounted arithmetic per counted FLOP (0.01: the count would be ~1% higher)."""
+        return sum(self.uncounted.values()) / self.total if self.total else 0.0
+
+
+def _conv_backprop_flops(op) -> int:
+    """``2 * out_backprop elements * kh * kw * in_channels``: the forward convolution's multiply-adds
+    (TensorFlow's registered formula gives 6.25x that for a 5x5 -> 2x2 ``valid`` PatchGAN head)."""
+    kernel = op.inputs[1].shape if op.type == "Conv2DBackpropInput" else op.outputs[0].shape
+    out_backprop = op.inputs[2].shape
+    if not (kernel.is_fully_defined() and out_backprop.is_fully_defined()):
+        raise ValueError(f"{op.type} {op.name!r} has a shape unknown at trace time; trace with a static batch shape")
+    return 2 * out_backprop.num_elements() * kernel[0] * kernel[1] * kernel[2]
+
+
+def _elements(op) -> int:
+    """Elements an op without a registered cost writes: its float outputs, or the update of a variable."""
+    if op.type in ("AssignAddVariableOp", "AssignSubVariableOp"):
+        tensors = op.inputs[1:]
+    else:
+        tensors = [t for t in op.outputs if t.dtype.is_floating]
+    return sum(t.shape.num_elements() for t in tensors if t.shape.is_fully_defined())
+
+
+def _live_ops(graph) -> list:
+    """The ops of a function graph that run: those its outputs or a stateful op (a variable update) depend on.
+
+    TensorFlow prunes the rest before running a function: gradients that a
+    gradient function always builds but nothing uses, such as a first layer's
+    input gradient, or the discriminator's weight gradients in the generator's
+    update.
+    """
+    roots = [t.op for t in graph.outputs] + list(graph.control_outputs)
+    roots += [op for op in graph.get_operations() if op._is_stateful]
+    live, stack = set(), roots
+    while stack:
+        op = stack.pop()
+        if op not in live:
+            live.add(op)
+            stack.extend([t.op for t in op.inputs] + list(op.control_inputs))
+    return [op for op in graph.get_operations() if op in live]
+
+
+def graph_flops(graph) -> FlopCount:
+    """Count the FLOPs of the ops that run in ``graph``, a traced function's graph (``concrete_function.graph``).
+
+    Ops that feed neither an output nor a stateful op are pruned by TensorFlow
+    before the function runs and are not counted (:func:`_live_ops`).
+    Registered costs are TensorFlow's (as ``tf.profiler`` sums them), except
+    ``Conv2DBackpropInput``/``Filter``, counted exactly as the forward
+    convolution they differentiate: TensorFlow's formula for them divides the
+    convolution's *input* by the stride, which overcounts ``valid``-padded
+    convolutions (it is exact for ``same`` padding). ``tf.profiler`` counts
+    every op of the graph with those formulas: 1.02 GFLOP for the pix2pix
+    smoke step, of which 0.61 run.
+
+    Raises:
+        ValueError: a registered op's shapes are unknown (trace with static
+            shapes), or the graph calls other functions or has control flow
+            (``While``, ``If``, ``PartitionedCall``), whose cost it cannot see.
+    """
+    from tensorflow.python.framework import ops
+    from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers the element-wise costs)
+
+    if not hasattr(graph, "outputs"):
+        raise ValueError(f"graph_flops needs a traced function's graph (tf.function(f).get_concrete_function("
+                         f"...).graph), not a {type(graph).__name__}")
+    counted, uncounted = {}, {}
+    for op in _live_ops(graph):
+        if op.type in _CALLS:
+            raise ValueError(f"the traced graph runs {op.type} {op.name!r}, whose FLOPs cannot be counted op by op; "
+                             "count a step without nested tf.functions or control flow")
+        if op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter"):
+            flops = _conv_backprop_flops(op)
+        else:
+            try:
+                flops = ops.get_stats_for_node_def(graph, op.node_def, "flops").value
+            except ValueError as err:
+                raise ValueError(f"cannot count {op.type} {op.name!r}: {err}; "
+                                 "trace with a static batch shape") from None
+        if flops is not None:
+            counted[op.type] = counted.get(op.type, 0) + int(flops)
+        elif op.type not in _NO_ARITHMETIC:
+            uncounted[op.type] = uncounted.get(op.type, 0) + _elements(op)
+    uncounted = {kind: n for kind, n in uncounted.items() if n}
+    return FlopCount(counted, uncounted)
+
+
+def _spec(value):
+    """A ``tf.TensorSpec`` with the static shape of ``value`` (an array, a tensor or a spec)."""
+    import numpy as np
+    import tensorflow as tf
+
+    if isinstance(value, tf.TensorSpec):
+        spec = value
+    else:
+        value = value if isinstance(value, tf.Tensor) else np.asarray(value)
+        spec = tf.TensorSpec(value.shape, tf.as_dtype(value.dtype))
+    if not spec.shape.is_fully_defined():
+        raise ValueError(f"a batch element has shape {spec.shape}; FLOPs are counted at a static shape, "
+                         "give every dimension (the batch size too)")
+    return spec
+
+
+def count_flops(fn, *args) -> FlopCount:
+    """Trace ``fn(*args)`` in a ``tf.function`` at the static shapes of ``args`` and count its FLOPs.
+
+    Args:
+        fn: a function of tensors (e.g. ``model.train_step``, or
+            ``lambda x: generator(x, training=False)``).
+        *args: sample arguments: arrays, tensors or ``tf.TensorSpec`` with every
+            dimension given, nested in tuples/lists/dicts as ``fn`` expects.
+            Only shapes and dtypes are used; ``fn`` is traced, never run (its
+            variables, e.g. an optimizer's, may be created).
+
+    Returns:
+        A :class:`FlopCount` (see :func:`graph_flops`).
+    """
+    import tensorflow as tf
+
+    specs = tf.nest.map_structure(_spec, args)
+    return graph_flops(tf.function(fn).get_concrete_function(*specs).graph)
+
+
+def train_step_flops(model, batch) -> int:
+    """FLOPs of one ``model.train_step(batch)``: forward, backward and optimizer update.
+
+    Args:
+        model: a compiled ``keras.Model`` (any model with a ``train_step``, e.g. a
+            :class:`gancourse.training.GAN` or a plain ``compile(optimizer, loss)`` model).
+        batch: one training batch as ``fit()`` passes it to ``train_step`` (for
+            example ``images`` ``(B, H, W, C)`` or ``(x, y)``), as arrays, tensors
+            or ``tf.TensorSpec``; its batch size is the one counted.
+
+    Returns:
+        The counted FLOPs (:attr:`FlopCount.total` of :func:`count_flops`). For
+        a Dense layer ``(B, n) -> (B, m)`` the forward ``MatMul`` costs
+        ``2 B n m``; the backward pass adds the same for the weight gradient and,
+        unless it is the first layer, for the input gradient. Batch norm is
+        built of counted ops (``Mean``, ``SquaredDifference``, ``Rsqrt``,
+        ``Mul``); activations, Adam's square roots and variable updates have no
+        registered cost: 0.1-0.9% more for the bench's models
+        (:attr:`FlopCount.uncounted_share`).
+    """
+    if not callable(getattr(model, "train_step", None)):
+        raise ValueError(f"{type(model).__name__} has no train_step; pass a keras.Model (compiled)")
+    return count_flops(model.train_step, batch).total
+
+
+def _positive(name: str, value, least: int = 1) -> None:
+    if not isinstance(value, int) or value < least:
+        raise ValueError(f"{name}={value!r} must be an integer >= {least}")
+
+
+# ---------------------------------------------------------------------------
+# The machine's dense matmul peak
+# ---------------------------------------------------------------------------
+def matmul_peak(size: int | None = None, chain: int = 8, repeats: int = 5) -> dict:
+    """The measured float32 dense matmul rate of this machine's first device (GPU if any, else CPU).
+
+    One ``tf.function`` multiplies a ``(size, size)`` matrix ``chain`` times by
+    another (``2 size^3`` FLOPs each; each product feeds the next, so none is
+    skipped); it is traced and run once, then timed ``repeats`` times. It runs
+    as a TensorFlow graph, not through XLA (on a CPU the graph's oneDNN matmul
+    measured 1.4x XLA's). On a GPU TensorFlow runs float32 matmuls in TF32 by
+    default, as it does the training convolutions.
+
+    Args:
+        size: the matrix size (default 8192 on a GPU, 2048 on a CPU).
+        chain: products per timed call.
+        repeats: timed calls.
+
+    Returns:
+        ``gflop_s`` (the best call: the peak), ``gflop_s_median``,
+        ``gflop_s_min``, ``size``, ``chain``, ``repeats`` and ``device``.
+    """
+    import tensorflow as tf
+
+    _positive("chain", chain)
+    _positive("repeats", repeats)
+    if size is not None:
+        _positive("size", size)
+    size = size or (8192 if tf.config.list_physical_devices("GPU") else 2048)
+    a = tf.random.stateless_normal((size, size), seed=(0, 0))
+    b = tf.random.stateless_normal((size, size), seed=(0, 1)) / size ** 0.5  # keeps the chain's values finite
+
+    @tf.function
+    def products(x, w):
+        for _ in range(chain):
+            x = tf.matmul(x, w)
+        return tf.reduce_sum(x)
+
+    products(a, b).numpy()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        products(a, b).numpy()  # the scalar result waits for the last product
+        rates.append(2 * size ** 3 * chain / (time.perf_counter() - start) / 1e9)
+    return {"gflop_s": max(rates), "gflop_s_median": statistics.median(rates), "gflop_s_min": min(rates),
+            "size": size, "chain": chain, "repeats": repeats, "device": device_name()}
+
+
+# ---------------------------------------------------------------------------
+# Workers (one process each) and the run
+# ---------------------------------------------------------------------------
+def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeats: int) -> dict:
+    """Time one variant in this process: ``warmup`` steps, then ``repeats`` blocks of ``steps`` steps."""
     from gancourse import set_seed
 
     set_seed(0)
     cfg = _config(model, size)
-    run = (_pix2pix_runner if model == "pix2pix" else _dcgan_runner)(cfg, variant)
-    run(warmup)
-    start = time.perf_counter()
-    run(steps)
-    seconds = time.perf_counter() - start
-    batch = cfg.batch_size
-    return {"model": model, "size": size, "variant": variant, "steps": steps, "batch": batch,
-            "seconds": seconds, "steps_per_s": steps / seconds, "images_per_s": steps * batch / seconds,
+    run = RUNNERS[model](cfg, variant)
+    if warmup:
+        run(warmup)
+    blocks = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run(steps)
+        blocks.append(time.perf_counter() - start)
+    batch, seconds = cfg.batch_size, statistics.median(blocks)
+    return {"model": model, "size": size, "variant": variant, "steps": steps, "repeats": repeats, "batch": batch,
+            "block_seconds": blocks, "seconds": seconds, "steps_per_s": steps / seconds,
+            "images_per_s": steps * batch / seconds, "images_per_s_min": steps * batch / max(blocks),
+            "images_per_s_max": steps * batch / min(blocks),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8, variants=None) -> list[dict]:
-    """Measure every variant for every size, each in a fresh process."""
+def _flops_worker(model: str, size: str) -> dict:
+    """Count one training step of the ``fit()`` model of ``model`` at ``size`` (:func:`count_flops`)."""
+    import tensorflow as tf
+
+    cfg = _config(model, size)
+    net = _fit_model(model, cfg)
+    net.compile()
+    specs = tuple(tf.TensorSpec((cfg.batch_size,) + shape, tf.float32) for shape in net.expected_data_shapes())
+    count = count_flops(net.train_step, specs[0] if len(specs) == 1 else specs)
+    return {"flops": count.total, "uncounted_share": count.uncounted_share, "batch": cfg.batch_size}
+
+
+JOBS = {"train": _worker, "flops": _flops_worker, "peak": matmul_peak}
+
+
+def _spawn(job: str, **kwargs) -> dict:
+    """Run ``JOBS[job](**kwargs)`` in a fresh Python process and return its result."""
+    proc = subprocess.run([sys.executable, "-m", "gancourse.bench", json.dumps({"job": job, **kwargs})],
+                          capture_output=True, text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench {job} worker {kwargs} failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8, variants=None, *,
+            repeats: int = 3, peak_size: int | None = None) -> list[dict]:
+    """Measure every variant for every size, each in a fresh process, with the FLOPs and the matmul peak.
+
+    Args:
+        model: one of ``MODELS``.
+        sizes: names from ``SIZES`` (a single name is allowed).
+        steps: timed steps per block; warmup: untimed steps before the blocks.
+        variants: names from ``MODEL_VARIANTS[model]`` (default: all of them).
+        repeats: timed blocks per variant (their spread is reported).
+        peak_size: matrix size of :func:`matmul_peak` (default: by device).
+
+    Returns:
+        One dict per size and variant: the timing (``images_per_s`` is the
+        median block; ``images_per_s_min``/``max`` the spread;
+        ``block_seconds``), ``peak_rss_mb``, ``gflop_per_step`` (counted for the
+        ``fit()`` model and used for the baseline too), ``flops_uncounted_share``,
+        ``achieved_gflop_s`` (``gflop_per_step * steps_per_s``), ``utilisation``
+        (``achieved_gflop_s / matmul_peak["gflop_s"]``) and ``matmul_peak``
+        (:func:`matmul_peak`'s dict, measured once per call).
+    """
     if model not in MODELS:
         raise ValueError(f"unknown model {model!r} for bench; choose one of {', '.join(MODELS)}")
-    results = []
+    sizes = (sizes,) if isinstance(sizes, str) else tuple(sizes)
     for size in sizes:
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
-        for variant in variants or MODEL_VARIANTS[model]:
-            if variant not in MODEL_VARIANTS[model]:
-                raise ValueError(f"unknown variant {variant!r} for {model}; choose from "
-                                 f"{', '.join(MODEL_VARIANTS[model])}")
-            args = json.dumps([model, size, variant, steps, warmup])
-            proc = subprocess.run([sys.executable, "-m", "gancourse.bench", args], capture_output=True,
-                                  text=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-            if proc.returncode != 0:
-                raise RuntimeError(f"bench worker for {size}/{variant} failed:\n{proc.stderr[-3000:]}")
-            results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    variants = tuple(variants or MODEL_VARIANTS[model])
+    for variant in variants:
+        if variant not in MODEL_VARIANTS[model]:
+            raise ValueError(f"unknown variant {variant!r} for {model}; choose from "
+                             f"{', '.join(MODEL_VARIANTS[model])}")
+    _positive("steps", steps)
+    _positive("warmup", warmup, 0)
+    _positive("repeats", repeats)
+    if peak_size is not None:
+        _positive("peak_size", peak_size)
+    peak = _spawn("peak", size=peak_size)
+    results = []
+    for size in sizes:
+        flops = _spawn("flops", model=model, size=size)
+        for variant in variants:
+            r = _spawn("train", model=model, size=size, variant=variant, steps=steps, warmup=warmup, repeats=repeats)
+            achieved = flops["flops"] / 1e9 * r["steps_per_s"]
+            results.append({**r, "gflop_per_step": flops["flops"] / 1e9,
+                            "flops_uncounted_share": flops["uncounted_share"], "achieved_gflop_s": achieved,
+                            "utilisation": achieved / peak["gflop_s"], "matmul_peak": peak})
     return results
 
 
 def report(results: list[dict]) -> str:
-    """A plain-text table with each variant's speed-up over the baseline of its size."""
-    lines = [f"{'size':9} {'variant':34} {'steps/s':>8} {'images/s':>9} {'peak MB':>8} {'x baseline':>10}"]
+    """A plain-text table: speed and its spread, each variant's speed-up over the baseline of its size, and
+    its achieved GFLOP/s as a share of the measured matmul peak (stated in the header)."""
+    if not results:
+        raise ValueError("report() needs the results of measure(); got none")
+    lines = []
+    for peak in {json.dumps(r["matmul_peak"], sort_keys=True): r["matmul_peak"] for r in results}.values():
+        lines.append(f"dense float32 matmul peak on {peak['device']}: {peak['gflop_s']:.1f} GFLOP/s (best of "
+                     f"{peak['repeats']} timed chains of {peak['chain']} {peak['size']}x{peak['size']} products; "
+                     f"median {peak['gflop_s_median']:.1f}, min {peak['gflop_s_min']:.1f})")
+    lines.append(f"{'size':9} {'variant':28} {'steps/s':>8} {'images/s':>9} {'min-max':>13} {'peak MB':>8} "
+                 f"{'x baseline':>10} {'GFLOP/step':>10} {'GFLOP/s':>8} {'% matmul':>8}")
     for size in dict.fromkeys(r["size"] for r in results):
         rows = [r for r in results if r["size"] == size]
         base = next((r for r in rows if r["variant"] == BASELINE), None)
         for r in rows:
             ratio = f"{r['images_per_s'] / base['images_per_s']:.2f}" if base else "-"
-            lines.append(f"{size:9} {r['variant']:34} {r['steps_per_s']:8.2f} {r['images_per_s']:9.1f} "
-                         f"{r['peak_rss_mb']:8.0f} {ratio:>10}")
+            spread = f"{r['images_per_s_min']:.1f}-{r['images_per_s_max']:.1f}"
+            lines.append(f"{size:9} {r['variant']:28} {r['steps_per_s']:8.2f} {r['images_per_s']:9.1f} "
+                         f"{spread:>13} {r['peak_rss_mb']:8.0f} {ratio:>10} {r['gflop_per_step']:10.3f} "
+                         f"{r['achieved_gflop_s']:8.1f} {100 * r['utilisation']:8.1f}")
+    first = results[0]
+    lines.append(f"images/s: median of {first['repeats']} blocks of {first['steps']} steps (min-max: the spread). "
+                 "GFLOP/step: counted in the traced fit() train_step (forward, backward, update) at the measured "
+                 "batch, and credited to the baseline too. % matmul: GFLOP/s over the matmul peak.")
+    for size in dict.fromkeys(r["size"] for r in results):
+        r = next(r for r in results if r["size"] == size)
+        lines.append(f"{size}: {r['gflop_per_step']:.3f} GFLOP per step of {r['batch']} images; ops without a "
+                     f"registered cost (activations, square roots, variable updates) would add "
+                     f"~{100 * r['flops_uncounted_share']:.1f}%.")
     return "\n".join(lines)
 
 
@@ -174,4 +533,5 @@ def device_name() -> str:
 
 
 if __name__ == "__main__":
-    print(json.dumps(_worker(*json.loads(sys.argv[1]))))
+    request = json.loads(sys.argv[1])
+    print(json.dumps(JOBS[request.pop("job")](**request)))

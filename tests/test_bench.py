@@ -1,34 +1,161 @@
+import keras
+import numpy as np
 import pytest
+import tensorflow as tf
 
 from gancourse import bench
 
+B, N, M, K = 4, 5, 6, 3  # batch, input, hidden and output widths of the hand-counted Dense model
 
-def test_measure_and_report_ratio_against_the_baseline():
+
+def dense_model(activation=None):
+    model = keras.Sequential([keras.Input((N,)), keras.layers.Dense(M, use_bias=False, activation=activation),
+                              keras.layers.Dense(K, use_bias=False)])
+    model.compile(optimizer="sgd", loss="mse")
+    return model
+
+
+def batch(rows=B):
+    return np.zeros((rows, N), np.float32), np.zeros((rows, K), np.float32)
+
+
+def step_graph(model, *specs):
+    return tf.function(model.train_step).get_concrete_function(specs).graph
+
+
+def profiler_flops(graph):
+    """FLOPs by op type as tf.profiler's float_operation view counts them (every op, run or not)."""
+    from tensorflow.python.profiler import model_analyzer, option_builder
+
+    options = option_builder.ProfileOptionBuilder(
+        option_builder.ProfileOptionBuilder.float_operation()).with_empty_output().build()
+    node, flops = model_analyzer.profile(graph, cmd="op", options=options), {}
+    while node.children:  # the op view nests each op type under the previous one
+        node = node.children[0]
+        flops[node.name] = node.float_ops
+    return flops
+
+
+def test_dense_train_step_flops_by_hand_and_against_tf_profiler():
+    model = dense_model()
+    count = bench.count_flops(model.train_step, batch())
+    # forward 2BNM + 2BMK; backward: the second layer's weight and input gradients (2 x 2BMK),
+    # the first layer's weight gradient only (2BNM): its input needs none
+    assert count.counted["MatMul"] == 4 * B * N * M + 6 * B * M * K
+    assert bench.train_step_flops(model, batch()) == count.total
+    # the rest is the loss and the SGD update: element-wise, a few FLOPs per weight or output
+    assert 0 < count.total - count.counted["MatMul"] < 10 * (N * M + M * K + B * K)
+    assert bench.train_step_flops(model, batch(2 * B)) > count.total
+    graph = step_graph(model, tf.TensorSpec((B, N)), tf.TensorSpec((B, K)))
+    assert bench.graph_flops(graph) == count
+    # tf.profiler sums the same registered costs, but also of ops that never run (pruned before the step)
+    profiled = profiler_flops(graph)
+    assert profiled["MatMul"] == count.counted["MatMul"]
+    assert all(profiled[op] >= flops for op, flops in count.counted.items())
+
+
+def test_conv_backprop_is_counted_as_the_forward_convolution():
+    c, f1, f2 = 2, 3, 4
+    model = keras.Sequential([keras.Input((6, 6, c)), keras.layers.Conv2D(f1, 3, padding="same", use_bias=False),
+                              keras.layers.Conv2D(f2, 4, padding="valid", use_bias=False), keras.layers.Flatten()])
+    model.compile(optimizer="sgd", loss="mse")
+    graph = step_graph(model, tf.TensorSpec((B, 6, 6, c)), tf.TensorSpec((B, 3 * 3 * f2)))
+    count = bench.graph_flops(graph)
+    first, second = 2 * B * 6 * 6 * f1 * 3 * 3 * c, 2 * B * 3 * 3 * f2 * 4 * 4 * f1  # (6x6 same, 3x3 valid outputs)
+    assert count.counted["Conv2D"] == first + second
+    assert count.counted["Conv2DBackpropFilter"] == first + second
+    assert count.counted["Conv2DBackpropInput"] == second  # the first layer's input gradient is never run
+    # tf.profiler: the unused input gradient, and the valid convolution's at (6 / 3)^2 times its cost
+    assert profiler_flops(graph)["Conv2DBackpropInput"] == first + 4 * second
+    with pytest.raises(ValueError, match="traced function's graph"):
+        bench.graph_flops(tf.Graph())
+
+
+def test_uncounted_arithmetic_is_listed_by_op_type():
+    count = bench.count_flops(dense_model("relu").train_step, batch())
+    assert count.uncounted["Relu"] == count.uncounted["ReluGrad"] == B * M
+    assert "Reshape" not in count.uncounted and "ReadVariableOp" not in count.uncounted
+    assert count.uncounted_share == pytest.approx(sum(count.uncounted.values()) / count.total)
+    assert 0 < count.uncounted_share < 1
+
+
+def test_flop_counting_rejects_what_it_cannot_count():
+    with pytest.raises(ValueError, match="has no train_step"):
+        bench.train_step_flops(object(), batch())
+    with pytest.raises(ValueError, match="static shape"):
+        bench.train_step_flops(dense_model(), (tf.TensorSpec((None, N)), tf.TensorSpec((None, K))))
+
+    @tf.function
+    def inner(x):
+        return tf.matmul(x, x)
+
+    with pytest.raises(ValueError, match="PartitionedCall"):
+        bench.count_flops(lambda x: inner(x) + 1.0, np.zeros((3, 3), np.float32))
+
+
+def test_matmul_peak_reports_best_median_and_min():
+    peak = bench.matmul_peak(size=64, chain=2, repeats=3)
+    assert peak["gflop_s"] >= peak["gflop_s_median"] >= peak["gflop_s_min"] > 0
+    assert (peak["size"], peak["chain"], peak["repeats"]) == (64, 2, 3)
+    assert peak["device"] == bench.device_name()
+    with pytest.raises(ValueError, match="size=0"):
+        bench.matmul_peak(size=0)
+    with pytest.raises(ValueError, match="repeats=0"):
+        bench.matmul_peak(repeats=0)
+
+
+def test_measure_and_report_ratio_spread_and_utilisation():
     results = bench.measure("dcgan", ["smoke"], steps=2, warmup=1,
-                            variants=[bench.BASELINE, "fit, 8 steps per call"])
+                            variants=[bench.BASELINE, "fit, 8 steps per call"], repeats=2, peak_size=128)
     assert [r["variant"] for r in results] == [bench.BASELINE, "fit, 8 steps per call"]
+    from gancourse.models import dcgan
+
+    net = dcgan.DCGAN(bench._config("dcgan", "smoke"))
+    net.compile()
+    flops = bench.train_step_flops(net, np.zeros((32,) + net.expected_image_shape(), np.float32))
+    peak = results[0]["matmul_peak"]
     for r in results:
-        assert r["steps"] == 2 and r["batch"] == 32
+        assert r["steps"] == 2 and r["batch"] == 32 and r["repeats"] == 2 and len(r["block_seconds"]) == 2
         assert r["images_per_s"] == pytest.approx(r["steps_per_s"] * 32)
+        assert r["images_per_s_min"] <= r["images_per_s"] <= r["images_per_s_max"]
         assert r["peak_rss_mb"] > 50
+        assert r["gflop_per_step"] == pytest.approx(flops / 1e9)  # the baseline is credited with fit's count
+        assert r["achieved_gflop_s"] == pytest.approx(r["gflop_per_step"] * r["steps_per_s"])
+        assert r["utilisation"] == pytest.approx(r["achieved_gflop_s"] / peak["gflop_s"])
+        assert r["matmul_peak"] == peak and peak["size"] == 128
     text = bench.report(results)
     ratio = results[1]["images_per_s"] / results[0]["images_per_s"]
     assert f"{ratio:.2f}" in text and "1.00" in text
+    header = text.splitlines()[1]
+    assert all(column in header for column in ("min-max", "GFLOP/step", "GFLOP/s", "% matmul"))
+    assert f"{peak['gflop_s']:.1f} GFLOP/s" in text.splitlines()[0]
+    row = text.splitlines()[3]
+    r = results[1]
+    assert row.split()[-3:] == [f"{r['gflop_per_step']:.3f}", f"{r['achieved_gflop_s']:.1f}",
+                                f"{100 * r['utilisation']:.1f}"]
+    assert f"{r['images_per_s_min']:.1f}-{r['images_per_s_max']:.1f}" in row
 
 
-def test_bench_rejects_unknown_names():
+def test_bench_rejects_unknown_names_and_bad_counts():
     with pytest.raises(ValueError, match="unknown model 'vae'"):
         bench.measure("vae")
+    with pytest.raises(ValueError, match="got none"):
+        bench.report([])
     with pytest.raises(ValueError, match="unknown size 'huge'"):
         bench.measure("dcgan", ["huge"])
     with pytest.raises(ValueError, match="unknown variant 'turbo'"):
         bench.measure("dcgan", ["smoke"], variants=["turbo"])
+    for kwargs, name in (({"steps": 0}, "steps=0"), ({"warmup": -1}, "warmup=-1"), ({"repeats": 0}, "repeats=0"),
+                         ({"peak_size": 0}, "peak_size=0"), ({"steps": 2.5}, "steps=2.5")):
+        with pytest.raises(ValueError, match=name):
+            bench.measure("dcgan", ["smoke"], **kwargs)
 
 
 def test_pix2pix_bench_runs_the_paired_baseline_and_fit():
-    results = bench.measure("pix2pix", ["smoke"], steps=1, warmup=1,
-                            variants=[bench.BASELINE, "fit, 1 step per call"])
+    results = bench.measure("pix2pix", "smoke", steps=1, warmup=1,
+                            variants=[bench.BASELINE, "fit, 1 step per call"], repeats=1, peak_size=64)
     assert [(r["model"], r["batch"]) for r in results] == [("pix2pix", 8)] * 2
-    assert all(r["seconds"] > 0 for r in results)
+    assert all(r["seconds"] > 0 and r["gflop_per_step"] > 0 for r in results)
+    assert results[0]["gflop_per_step"] == results[1]["gflop_per_step"]
     with pytest.raises(ValueError, match="unknown variant 'fit \\+ XLA, 8 steps per call' for pix2pix"):
         bench.measure("pix2pix", ["smoke"], variants=["fit + XLA, 8 steps per call"])
