@@ -25,9 +25,13 @@ same run, each from its own process:
 * The peak (:func:`matmul_peak`) is the best of several timed chains of large
   float32 ``tf.matmul`` in one ``tf.function``.
 
-Sizes: ``smoke`` is the smoke profile's network; ``standard`` the preset's
-full-width network at its own batch size (DCGAN ``modern`` on digits; pix2pix
-``paper``: the 54M-parameter U-Net at 256 px, batch 1) on offline data.
+Every model of :data:`gancourse.models.REGISTRY` can be measured, on its
+default preset and its own training data (``training_data``). Sizes: ``smoke``
+is the smoke profile's network; ``standard`` the preset's full-size network at
+its own batch size (DCGAN ``modern`` on digits; pix2pix ``paper``: the
+54M-parameter U-Net at 256 px, batch 1) on the smoke profile's offline data.
+The baseline is the Keras 2 loop for a noise-driven GAN or for paired
+translation (:func:`legacy_loop`).
 """
 
 from __future__ import annotations
@@ -41,7 +45,9 @@ import subprocess
 import sys
 import time
 
-MODELS = ("dcgan", "pix2pix")
+from gancourse.models import REGISTRY
+
+MODELS = tuple(REGISTRY)
 SIZES = ("smoke", "standard")
 BASELINE = "legacy loop (baseline)"
 VARIANTS = {
@@ -51,97 +57,74 @@ VARIANTS = {
     "fit + XLA, 1 step per call": {"jit_compile": True, "steps_per_execution": 1},
     "fit + XLA, 8 steps per call": {"jit_compile": True, "steps_per_execution": 8},
 }
+#: Variants per model where not all of them are worth measuring (default: every variant).
 MODEL_VARIANTS = {
-    "dcgan": tuple(VARIANTS),
     "pix2pix": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
 }
 
 
+def model_variants(model: str) -> tuple:
+    """The variants measured for ``model``."""
+    return MODEL_VARIANTS.get(model, tuple(VARIANTS))
+
+
 def _config(model: str, size: str):
-    """The measured config: the smoke network, or the full-width one (``standard``) on offline data."""
-    if model == "pix2pix":
-        from gancourse.models import pix2pix
+    """The measured config of the model's default preset: the smoke network, or the full-size one
+    (``standard``) on the smoke profile's offline data."""
+    from gancourse import models
 
-        cfg = pix2pix.config("paper")
-        return cfg.scaled("smoke") if size == "smoke" else cfg.replace(dataset="offline")
-    from gancourse.models import dcgan
-
-    cfg = dcgan.config("modern")
-    return cfg.scaled("smoke") if size == "smoke" else cfg.replace(dataset="digits")
+    full = models.get(model).config()
+    smoke = full.scaled("smoke")
+    if size == "smoke":
+        return smoke
+    return full.replace(**{key: getattr(smoke, key) for key in ("dataset", "data") if hasattr(full, key)})
 
 
 def _fit_model(model: str, cfg):
     """The ``fit()``-trained model of ``model`` built from ``cfg`` (not compiled)."""
-    if model == "pix2pix":
-        from gancourse.models import pix2pix
+    from gancourse import models
 
-        return pix2pix.Pix2Pix(cfg)
-    from gancourse.models import dcgan
-
-    return dcgan.DCGAN(cfg)
+    return models.get(model).model_class(cfg)
 
 
-def _dcgan_runner(cfg, variant: str):
-    import keras
-    import numpy as np
-    import tensorflow as tf
+def legacy_loop(model: str, cfg):
+    """The Keras 2 style loop on freshly built networks of ``model``: :class:`~gancourse.legacy.LegacyLoop`
+    for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation."""
+    from gancourse.legacy import LegacyLoop, LegacyPairedLoop
+    from gancourse.training import GAN
 
-    from gancourse import data
-    from gancourse.legacy import LegacyLoop
-    from gancourse.models import dcgan
+    net = _fit_model(model, cfg)
+    d_opt, g_opt = cfg.make_optimizer("discriminator"), cfg.make_optimizer("generator")
+    if isinstance(net, GAN):
+        return LegacyLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt)
+    if hasattr(cfg, "l1_weight"):
+        return LegacyPairedLoop(net.generator, net.discriminator, d_opt, g_opt, l1_weight=cfg.l1_weight)
+    raise ValueError(f"{model} has no Keras 2 baseline loop; measure its fit() variants only")
 
-    images, _ = data.arrays("digits", "all", image_size=cfg.image_size, channels=cfg.channels)
-    batch = cfg.batch_size
+
+def _runner(model: str, cfg, variant: str):
+    """A function ``run(n)`` that trains ``n`` steps of ``variant`` on the model's own training data."""
+    from gancourse import models
+
+    data, _ = models.get(model).training_data(cfg)
+    data = data.repeat()
     if variant == BASELINE:
-        loop = LegacyLoop(dcgan.build_generator(cfg), dcgan.build_discriminator(cfg), cfg.latent_dim,
-                          keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1),
-                          keras.optimizers.Adam(cfg.learning_rate, beta_1=cfg.beta_1))
-        rng = np.random.default_rng(0)
+        loop = legacy_loop(model, cfg)
+        batches = data.as_numpy_iterator()
 
         def run(n):
             for _ in range(n):
-                loop.step(images[rng.choice(len(images), batch, replace=False)])
+                batch = next(batches)
+                loop.step(*batch) if isinstance(batch, tuple) else loop.step(batch)
         return run
-    gan = _fit_model("dcgan", cfg)
-    gan.compile(**VARIANTS[variant])
-    ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=0).repeat()
-    return _fit_runner(gan, ds.batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
+    net = _fit_model(model, cfg)
+    net.compile(**VARIANTS[variant])
 
-
-def _pix2pix_runner(cfg, variant: str):
-    import numpy as np
-
-    from gancourse.data import paired
-    from gancourse.legacy import LegacyPairedLoop
-    from gancourse.models import pix2pix
-    from gancourse.training import make_optimizer
-
-    inputs, targets = paired.offline_pairs("train", cfg.image_size, n=64)
-    batch = cfg.batch_size
-    if variant == BASELINE:
-        loop = LegacyPairedLoop(pix2pix.build_generator(cfg), pix2pix.build_discriminator(cfg),
-                                make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1),
-                                make_optimizer("adam", cfg.learning_rate, beta_1=cfg.beta_1), l1_weight=cfg.l1_weight)
-        rng = np.random.default_rng(0)
-
-        def run(n):
-            for _ in range(n):
-                pick = rng.choice(len(inputs), batch, replace=False)
-                loop.step(inputs[pick], targets[pick])
-        return run
-    model = _fit_model("pix2pix", cfg)
-    model.compile(**VARIANTS[variant])
-    ds = paired.paired_dataset(inputs, targets, batch, jitter=cfg.jitter, seed=0).repeat()
-    return _fit_runner(model, ds)
-
-
-def _fit_runner(model, ds):
     def run(n):
-        model.fit(ds, epochs=1, steps_per_epoch=n, verbose=0)
+        net.fit(data, epochs=1, steps_per_epoch=n, verbose=0)
     return run
 
 
-RUNNERS = {"dcgan": _dcgan_runner, "pix2pix": _pix2pix_runner}
 
 
 # ---------------------------------------------------------------------------
@@ -398,7 +381,7 @@ def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeat
 
     set_seed(0)
     cfg = _config(model, size)
-    run = RUNNERS[model](cfg, variant)
+    run = _runner(model, cfg, variant)
     if warmup:
         run(warmup)
     blocks = []
@@ -446,7 +429,7 @@ def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8,
         model: one of ``MODELS``.
         sizes: names from ``SIZES`` (a single name is allowed).
         steps: timed steps per block; warmup: untimed steps before the blocks.
-        variants: names from ``MODEL_VARIANTS[model]`` (default: all of them).
+        variants: names from ``model_variants(model)`` (default: all of them).
         repeats: timed blocks per variant (their spread is reported).
         peak_size: matrix size of :func:`matmul_peak` (default: by device).
 
@@ -465,11 +448,11 @@ def measure(model: str = "dcgan", sizes=SIZES, steps: int = 40, warmup: int = 8,
     for size in sizes:
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; choose from {', '.join(SIZES)}")
-    variants = tuple(variants or MODEL_VARIANTS[model])
+    variants = tuple(variants or model_variants(model))
     for variant in variants:
-        if variant not in MODEL_VARIANTS[model]:
+        if variant not in model_variants(model):
             raise ValueError(f"unknown variant {variant!r} for {model}; choose from "
-                             f"{', '.join(MODEL_VARIANTS[model])}")
+                             f"{', '.join(model_variants(model))}")
     _positive("steps", steps)
     _positive("warmup", warmup, 0)
     _positive("repeats", repeats)

@@ -114,9 +114,9 @@ def _bench(args) -> int:
     from gancourse import bench
 
     sizes = tuple(s.strip() for s in args.sizes.split(","))
-    print(f"benchmarking {args.model} on {bench.device_name()}: {args.steps} timed steps after "
-          f"{args.warmup} warm-up steps, one process per variant")
-    results = bench.measure(args.model, sizes, steps=args.steps, warmup=args.warmup)
+    print(f"benchmarking {args.model} on {bench.device_name()}: {args.repeats} blocks of {args.steps} timed steps "
+          f"after {args.warmup} warm-up steps, one process per variant")
+    results = bench.measure(args.model, sizes, steps=args.steps, warmup=args.warmup, repeats=args.repeats)
     print(bench.report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
@@ -165,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--sizes", default="smoke,standard")
     bench.add_argument("--steps", type=int, default=40)
     bench.add_argument("--warmup", type=int, default=8)
+    bench.add_argument("--repeats", type=int, default=3, help="timed blocks per variant (the spread is reported)")
     bench.add_argument("--json", default=None)
     bench.set_defaults(func=_bench)
 

@@ -159,3 +159,19 @@ def test_pix2pix_bench_runs_the_paired_baseline_and_fit():
     assert results[0]["gflop_per_step"] == results[1]["gflop_per_step"]
     with pytest.raises(ValueError, match="unknown variant 'fit \\+ XLA, 8 steps per call' for pix2pix"):
         bench.measure("pix2pix", ["smoke"], variants=["fit + XLA, 8 steps per call"])
+
+
+def test_every_registered_model_has_a_config_and_a_baseline_loop():
+    from gancourse import legacy, models
+
+    assert bench.MODELS == tuple(models.REGISTRY)
+    kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop}
+    for name in bench.MODELS:
+        smoke, standard = bench._config(name, "smoke"), bench._config(name, "standard")
+        assert smoke.profile == "smoke" and standard.profile == "full"
+        assert isinstance(bench.legacy_loop(name, smoke), kinds[name])
+    assert bench._config("pix2pix", "standard").dataset == "offline"
+    assert bench._config("pix2pix", "standard").image_size == 256
+    run = bench._runner("gan", bench._config("gan", "smoke"), bench.BASELINE)
+    run(2)  # two legacy steps on the model's own training batches
+    assert bench.model_variants("gan") == tuple(bench.VARIANTS)
