@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from gancourse import training
+from gancourse import nn, training
 from gancourse.data.pipeline import image_dataset
 from gancourse.models import dcgan
 
@@ -199,3 +199,59 @@ def test_translation_updates_touch_only_their_network_and_support_unconditional_
         assert fake.shape == (2, 32, 32, 3)
         assert all(np.array_equal(a, v.numpy()) for a, v in zip(d_before, d.trainable_variables))
         assert any(not np.array_equal(a, v.numpy()) for a, v in zip(g_before, g.trainable_variables))
+
+
+class _TwoWay(training.AdversarialModel):
+    """A CycleGAN-shaped model: two generators and two discriminators in two update groups, an image pool."""
+
+    NETWORKS = ("g_ab", "g_ba", "d_a", "d_b")
+    GROUPS = {"generators": ("g_ab", "g_ba"), "discriminators": ("d_a", "d_b")}
+    METRICS = ("g_loss", "d_loss")
+    DATA_NETWORK = "d_a"
+
+    def __init__(self):
+        def net(name, out):
+            x = keras.Input((4,))
+            return keras.Model(x, keras.layers.Dense(out, name=f"{name}_dense")(x), name=name)
+
+        super().__init__({"g_ab": net("g_ab", 4), "g_ba": net("g_ba", 4), "d_a": net("d_a", 1),
+                          "d_b": net("d_b", 1)}, seed=0, name="two_way")
+        self.pool = nn.ImagePool(3, (4,), seed=1)
+
+    def extra_state(self):
+        return {"pool_b": self.pool}
+
+    def train_step(self, data):
+        a, b = data
+        g_loss, fake_b = self.update("generators", lambda: (
+            tf.reduce_mean(tf.square(self.d_b(self.g_ab(a)) - 1)) + tf.reduce_mean(tf.abs(self.g_ba(self.g_ab(a)) - a)),
+            self.g_ab(a)))
+        old_fake_b = self.pool(tf.stop_gradient(fake_b))
+        d_loss = self.update("discriminators", lambda: tf.reduce_mean(tf.square(self.d_b(b) - 1))
+                             + tf.reduce_mean(tf.square(self.d_b(old_fake_b))) + 0.0 * tf.reduce_mean(self.d_a(a)))
+        return self.record(g_loss=g_loss, d_loss=d_loss)
+
+
+def test_any_number_of_networks_groups_and_declared_extra_state(tmp_path):
+    model = _TwoWay()
+    with pytest.raises(ValueError, match="needs an optimizer for group 'discriminators'"):
+        model.compile({"generators": keras.optimizers.Adam(1e-2)})
+    model.compile({"generators": keras.optimizers.Adam(1e-2), "discriminators": keras.optimizers.Adam(1e-2)})
+    assert len(model.group_variables("generators")) == 4 and len(model.group_variables("discriminators")) == 4
+    rng = np.random.default_rng(0)
+    batch = tuple(tf.constant(rng.normal(size=(2, 4)), tf.float32) for _ in range(2))
+    model.fit(tf.data.Dataset.from_tensors(batch).repeat(3), epochs=1, verbose=0)
+    assert int(model.pool.count) == 3  # the pool filled up inside the compiled train_step
+    objects = model.checkpoint_objects()
+    assert set(objects) == {"g_ab", "g_ba", "d_a", "d_b", "optimizer_generators", "optimizer_discriminators",
+                            "rng", "pool_b"}
+    state = training.checkpoint_state(model)
+    state.save(str(tmp_path / "ckpt"))
+    fresh = _TwoWay()
+    fresh.compile({"generators": keras.optimizers.Adam(1e-2), "discriminators": keras.optimizers.Adam(1e-2)})
+    training.restore(fresh, tmp_path)
+    np.testing.assert_array_equal(fresh.pool.buffer.numpy(), model.pool.buffer.numpy())
+    assert int(fresh.pool.count) == 3
+    for a, b in zip(model.weights, fresh.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    assert int(fresh.optimizers["generators"].iterations) == 3
