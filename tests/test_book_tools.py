@@ -31,6 +31,8 @@ CELLS = [
     ("code", 'from IPython.display import HTML, clear_output, display\nprint("before")\n'
              'display(HTML("<b>shown</b>"))\nprint("after")\n6 * 7', []),
     ("markdown", "Some *text* between the cells.", []),
+    ("code", "_ * 2", []),
+    ("code", "6 * 8;", []),
     ("code", 'print("gone")\nclear_output(wait=True)\nprint("kept")', ["hide-input"]),
     ("code", 'import sys\nhandle = display("first", display_id=True)\nhandle.update("second")\n'
              'print("to stderr", file=sys.stderr)', []),
@@ -90,13 +92,15 @@ def test_saved_notebook_has_the_outputs_nbclient_produces(tmp_path):
             assert got.execution_count == want.execution_count
             assert _comparable(got.outputs) == _comparable(want.outputs)
 
-    first, _, cleared, displayed, raised, silent = saved.cells
+    first, _, last_result, semicolon, cleared, displayed, raised, silent = saved.cells
     assert [o["output_type"] for o in _comparable(first.outputs)] == ["stream", "display_data", "stream", "execute_result"]
     assert first.outputs[-1].data["text/plain"] == "42" and first.outputs[-1].execution_count == 1
+    assert last_result.outputs[0].data["text/plain"] == "84" and last_result.outputs[0].execution_count == 2
+    assert semicolon.outputs == []  # IPython's `;` works as in Jupyter (not under nbval's store_history=False)
     assert _comparable(cleared.outputs) == [{"output_type": "stream", "name": "stdout", "text": "kept\n"}]
     assert displayed.outputs[0].data["text/plain"] == "'second'" and displayed.outputs[1].name == "stderr"
     assert raised.outputs[0].ename == "ValueError" and raised.outputs[0].evalue == "expected"
-    assert silent.outputs == [] and silent.execution_count == 5
+    assert silent.outputs == [] and silent.execution_count == 7
 
 
 def test_failing_or_partly_run_notebooks_are_not_saved(tmp_path):

@@ -11,13 +11,15 @@ writes ``DIR/<name>.ipynb`` for every notebook whose cells all ran and passed
 failing cell, or one only partly run (``-x``, ``-k``), is not written, so a
 later build cannot pick up half a notebook.
 
-The outputs are built the way the book build's own executor (nbclient) builds
-them: every iopub message of a cell goes through
+The cells run and their outputs are built the way the book build's own
+executor (nbclient) does it. Each cell is executed with ``store_history=True``
+(nbval alone uses ``False``, under which IPython ignores a final ``;`` and
+keeps no ``_``), and every iopub message of the cell goes through
 ``nbclient.NotebookClient.process_message``, so streams, ``clear_output``,
 display updates and errors come out as if nbclient had run the cell. Code cells
 are numbered 1, 2, ... in execution order and the notebook gets the kernel's
-``language_info``, again as nbclient does. The messages are recorded by
-wrapping ``execute_cell_input`` and ``get_message`` of nbval's kernel
+``language_info``, again as nbclient does. This is done by wrapping
+``execute_cell_input`` and ``get_message`` of nbval's kernel
 (``nbval.kernel.RunningKernel``, nbval 0.11); a cell whose execution was not
 seen fails with a message saying so, rather than saving a notebook without
 outputs.
@@ -99,7 +101,7 @@ class _ExecutedNotebook:
 
 
 class _KernelRecorder:
-    """Wraps a running nbval kernel to keep the id of the cell it executes and its iopub messages."""
+    """Wraps a running nbval kernel to run a cell as nbclient does and keep its iopub messages."""
 
     def __init__(self, kernel):
         self.kernel = kernel
@@ -107,10 +109,14 @@ class _KernelRecorder:
         self.messages = []
 
     def __enter__(self):
-        execute, get_message = self.kernel.execute_cell_input, self.kernel.get_message
+        get_message = self.kernel.get_message
 
         def execute_cell_input(cell_input, allow_stdin=None):
-            self.msg_id = execute(cell_input, allow_stdin=allow_stdin)
+            # nbval executes with store_history=False, which also breaks IPython's
+            # `;` (no output) and `_`; Jupyter and nbclient store the history.
+            self.msg_id = self.kernel.kc.execute(
+                cell_input, store_history=True, allow_stdin=allow_stdin, stop_on_error=False
+            )
             return self.msg_id
 
         def recording_get_message(stream, timeout=None):
