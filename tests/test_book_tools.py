@@ -11,8 +11,10 @@ import jupytext
 import nbformat
 import pytest
 import yaml
-from jupyter_cache import get_cache
-from nbclient import NotebookClient
+
+pytest.importorskip("myst_nb", reason="the book tools need the [book] extra (jupyter-book)")
+from jupyter_cache import get_cache  # noqa: E402  (installed with jupyter-book)
+from nbclient import NotebookClient  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
