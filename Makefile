@@ -1,10 +1,11 @@
 # The two commands of the README:
 #   make book   build a virtual environment, execute the book (smoke profile, offline), write _build/html
-#   make test   everything CI runs: unit tests, every chapter under nbval, the book build with -W
+#   make test   everything CI runs: unit tests, every chapter under nbval (each chapter executes once),
+#               the book built with -W from the outputs of that nbval run
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
-BIN := $(VENV)/bin
+BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
 export GANCOURSE_PROFILE ?= smoke
 export TF_CPP_MIN_LOG_LEVEL ?= 3
@@ -30,16 +31,24 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests
 
 # Each chapter converted to a notebook and executed cell by cell (errors fail; outputs are not compared).
+# tools/nbval_save.py keeps every notebook that passed, with its outputs, in $(EXECUTED) for book-check.
+EXECUTED := _build/executed
+JUPYTER_CACHE := _build/.jupyter_cache
 notebooks: $(STAMP)
-	rm -rf _build/nbtest && mkdir -p _build/nbtest
+	rm -rf _build/nbtest $(EXECUTED) $(JUPYTER_CACHE) && mkdir -p _build/nbtest
 	for ch in $(CHAPTERS); do $(BIN)/jupytext --to ipynb --output _build/nbtest/$$(basename $$ch).ipynb $$ch.md || exit 1; done
-	cd _build/nbtest && ../../$(BIN)/python -m pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	cd _build/nbtest && PYTHONPATH=$(CURDIR)/tools$${PYTHONPATH:+:$$PYTHONPATH} $(BIN)/python -m pytest \
+		-p no:cacheprovider -p nbval_save --nbval-save-dir=$(CURDIR)/$(EXECUTED) --nbval-lax --nbval-current-env \
 		--nbval-cell-timeout=900 --durations=5 -q *.ipynb
 
-# The book built from scratch with warnings as errors (this executes every chapter again).
-book-check: $(STAMP)
-	rm -rf _build/html _build/.doctrees _build/jupyter_execute
-	$(BIN)/jupyter-book build . -W --keep-going
+# The book built from scratch with warnings as errors, from the chapters executed by `notebooks`
+# (served through myst-nb's jupyter-cache; the build fails if it had to execute a chapter itself).
+book-check: notebooks
+	rm -rf _build/html _build/.doctrees _build/jupyter_execute $(JUPYTER_CACHE)
+	$(BIN)/python tools/book_cache.py fill --config _config.yml --config-out _build/book-check.yml \
+		--cache $(JUPYTER_CACHE) --executed $(EXECUTED) $(addsuffix .md,$(CHAPTERS))
+	$(BIN)/jupyter-book build . -W --keep-going --config _build/book-check.yml
+	$(BIN)/python tools/book_cache.py check --cache $(JUPYTER_CACHE)
 
 # Refresh the Colab pairs (book/*.ipynb) after editing a chapter.
 sync: $(STAMP)
