@@ -45,14 +45,15 @@ def check_option(name: str, value, options) -> None:
 class AdversarialModel(keras.Model):
     """What every adversarial model in the course shares.
 
-    Class attributes a subclass sets:
-        NETWORKS: the attribute names of its ``keras.Model`` networks.
-        GROUPS: ``{group: network names}``; each group has one optimizer and
-            one update. Every network belongs to exactly one group.
-        METRICS: names of the ``keras.metrics.Mean`` trackers ``fit()`` reports
-            (an instance may pass its own through ``metric_names``).
-        DATA_NETWORK: the network whose inputs a training batch must fit
-            (:meth:`check_data`).
+    A subclass sets these class attributes:
+
+    * ``NETWORKS``: the attribute names of its ``keras.Model`` networks.
+    * ``GROUPS``: ``{group: network names}``; each group has one optimizer and
+      one update. Every network belongs to exactly one group.
+    * ``METRICS``: names of the ``keras.metrics.Mean`` trackers ``fit()`` reports
+      (an instance may pass its own through ``metric_names``).
+    * ``DATA_NETWORK``: the network whose inputs a training batch must fit
+      (:meth:`check_data`).
 
     Args:
         networks: ``{name: keras.Model}`` for every name in ``NETWORKS``.
