@@ -49,6 +49,7 @@ book-check: notebooks
 		--cache $(JUPYTER_CACHE) --executed $(EXECUTED) $(addsuffix .md,$(CHAPTERS))
 	$(BIN)/jupyter-book build . -W --keep-going --config _build/book-check.yml
 	$(BIN)/python tools/book_cache.py check --cache $(JUPYTER_CACHE)
+	$(BIN)/python tools/check_html.py _build/html $(CHAPTERS)
 
 # Refresh the Colab pairs (book/*.ipynb) after editing a chapter.
 sync: $(STAMP)

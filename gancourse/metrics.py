@@ -115,38 +115,46 @@ class ClassifierFeatures:
             that the features mean something.
     """
 
-    VERSION = 1
+    VERSION = 2
     FEATURES = 64
 
     def __init__(self, dataset: str = "digits", image_size: int = 28, epochs: int | None = None):
         import keras
+        import tensorflow as tf
         from keras import layers
 
         from gancourse import data
         from gancourse.data.cache import cache_dir
 
         self.dataset, self.image_size = dataset, int(image_size)
+        epochs = int(epochs or (15 if dataset == "digits" else 3))
         x_train, y_train = data.arrays(dataset, "train", image_size=self.image_size, channels=1)
         x_test, y_test = data.arrays(dataset, "test", image_size=self.image_size, channels=1)
         classes = int(max(y_train.max(), y_test.max())) + 1
+        # Every random choice is seeded here (initialisers, dropout, the shuffle), so the classifier does not
+        # depend on what ran before it, and building it leaves the caller's global random state alone.
+        seeded = keras.initializers.GlorotUniform
         inputs = keras.Input((self.image_size, self.image_size, 1))
-        x = layers.Conv2D(32, 3, padding="same", activation="relu")(inputs)
+        x = layers.Conv2D(32, 3, padding="same", activation="relu", kernel_initializer=seeded(1))(inputs)
         x = layers.MaxPooling2D()(x)
-        x = layers.Conv2D(64, 3, padding="same", activation="relu")(x)
+        x = layers.Conv2D(64, 3, padding="same", activation="relu", kernel_initializer=seeded(2))(x)
         x = layers.MaxPooling2D()(x)
         x = layers.Flatten()(x)
-        feats = layers.Dense(self.FEATURES, activation="relu", name="features")(x)
-        outputs = layers.Dense(classes, activation="softmax")(layers.Dropout(0.3)(feats))
+        feats = layers.Dense(self.FEATURES, activation="relu", name="features", kernel_initializer=seeded(3))(x)
+        outputs = layers.Dense(classes, activation="softmax", kernel_initializer=seeded(4))(
+            layers.Dropout(0.3, seed=5)(feats))
         self.classifier = keras.Model(inputs, outputs, name=f"{dataset}_classifier")
         self.extractor = keras.Model(inputs, feats)
-        path = cache_dir("classifiers") / f"{dataset}_{self.image_size}_v{self.VERSION}.weights.h5"
+        # The cache key names everything that determines the weights.
+        path = cache_dir("classifiers") / f"{dataset}_{self.image_size}px_{epochs}ep_v{self.VERSION}.weights.h5"
+        self.cache_path = path
         if path.exists():
             self.classifier.load_weights(path)
         else:
-            keras.utils.set_random_seed(0)
-            self.classifier.compile("adam", "sparse_categorical_crossentropy", metrics=["accuracy"])
-            self.classifier.fit(x_train, y_train, batch_size=64, verbose=0,
-                                epochs=epochs or (15 if dataset == "digits" else 3))
+            batches = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(
+                len(x_train), seed=0, reshuffle_each_iteration=True).batch(64)
+            self.classifier.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy", metrics=["accuracy"])
+            self.classifier.fit(batches, verbose=0, epochs=epochs, shuffle=False)  # the dataset shuffles itself
             tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.weights.h5")
             self.classifier.save_weights(tmp)
             os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file

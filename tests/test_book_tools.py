@@ -201,3 +201,21 @@ def test_cache_config_and_check(tmp_path):
         book_cache.check(tmp_path / "cache")
     with pytest.raises(SystemExit, match="book_cache: the book build executed"):
         book_cache.main(["check", "--cache", str(tmp_path / "cache")])
+
+
+def test_check_html_finds_raw_markdown_tables_in_outputs(tmp_path):
+    check_html = _tool("check_html")
+
+    raw = ('<div class="cell_output"><div class="output text_markdown"><p>| a | b |\n|---|---|\n| 1 | 2 |</p>'
+           '</div></div>')
+    table = ('<div class="cell_output"><div class="output text_markdown"><table><tr><td>| a |</td></tr></table>'
+             '</div></div><div class="cell_output"><pre>| printed | text |</pre></div>')
+    assert len(check_html.raw_table_rows(raw)) == 1
+    assert check_html.raw_table_rows(table) == [] and check_html.output_tables(table) == 1
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "ch.html").write_text(raw)
+    (tmp_path / "book" / "ok.html").write_text(table)
+    assert check_html.check(tmp_path, ["book/ok"]) == []
+    problems = check_html.check(tmp_path, ["book/ch", "book/missing"])
+    assert "raw Markdown table" in problems[0] and "was not built" in problems[1]
+    assert check_html.main([str(tmp_path), "book/ch"]) == 1 and check_html.main([str(tmp_path), "book/ok"]) == 0

@@ -99,3 +99,25 @@ def test_inception_features_shape_without_weights():
     extractor = metrics.InceptionFeatures(weights=None)
     feats = extractor.features(np.zeros((2, 28, 28, 1), np.float32))
     assert feats.shape == (2, 2048)
+
+
+def test_two_fresh_classifier_caches_hold_identical_weights(tmp_path, monkeypatch):
+    """The cached classifier depends on nothing that ran before it, and it leaves the global random state alone."""
+    import keras
+
+    weights = []
+    for i, warmup in enumerate((0, 5)):
+        monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path / f"cache{i}"))
+        keras.utils.set_random_seed(123)
+        for _ in range(warmup):  # other random work before it, as in a chapter
+            keras.layers.Dense(4)(np.zeros((1, 3), np.float32))
+        before = np.random.random()
+        keras.utils.set_random_seed(123)
+        for _ in range(warmup):
+            keras.layers.Dense(4)(np.zeros((1, 3), np.float32))
+        extractor = metrics.ClassifierFeatures("digits", 16, epochs=2)
+        assert np.random.random() == before  # the caller's NumPy stream is untouched
+        assert extractor.cache_path.exists() and "16px_2ep_v2" in extractor.cache_path.name
+        weights.append(extractor.classifier.get_weights())
+    for a, b in zip(*weights):
+        np.testing.assert_array_equal(a, b)
