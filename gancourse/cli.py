@@ -134,47 +134,60 @@ def _data(args) -> int:
     return 0
 
 
+def _prog() -> str:
+    """``gancourse`` when run as the installed script, ``python -m gancourse`` otherwise."""
+    return "python -m gancourse" if Path(sys.argv[0]).name in ("__main__.py", "-m", "-c", "") else "gancourse"
+
+
+def _presets_help() -> str:
+    from gancourse import models
+
+    listed = "; ".join(f"{name}: {', '.join(models.get(name).presets)}" for name in REGISTRY)
+    return f"a preset of the model (default: its first). {listed}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``gancourse`` argument parser."""
-    parser = argparse.ArgumentParser(prog="python -m gancourse", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=_prog(), description="Train, sample and benchmark the gancourse models; "
+                                     "prepare datasets. Each command has its own --help.")
     sub = parser.add_subparsers(dest="command", required=True)
+    models_help = f"the model: {', '.join(REGISTRY)}"
 
     train = sub.add_parser("train", help="train a model (resumes from the last checkpoint in --out)")
-    train.add_argument("model", choices=list(REGISTRY))
-    train.add_argument("--preset", default=None, help="default: the model's first preset "
-                       "(gan ring, dcgan modern, pix2pix paper)")
+    train.add_argument("model", choices=list(REGISTRY), help=models_help)
+    train.add_argument("--preset", default=None, help=_presets_help())
     train.add_argument("--profile", default=None, help="smoke | standard | full (default: $GANCOURSE_PROFILE or smoke)")
-    train.add_argument("--out", required=True)
-    train.add_argument("--epochs", type=int, default=None)
+    train.add_argument("--out", required=True, help="the run folder: config, history, samples, checkpoints, logs")
+    train.add_argument("--epochs", type=int, default=None, help="train to this epoch (default: the profile's)")
     train.add_argument("--data", default=None, help="folder of the preset's dataset: images you provide (faces), "
                        "or an extracted pix2pix dataset; used on every profile (default: download into the cache)")
-    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field")
+    train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     train.set_defaults(func=_train)
 
     sample = sub.add_parser("sample", help="write a grid of samples from a trained run")
-    sample.add_argument("model", choices=list(REGISTRY))
+    sample.add_argument("model", choices=list(REGISTRY), help=models_help)
     sample.add_argument("--out", required=True, help="the run folder given to train")
-    sample.add_argument("--n", type=int, default=64)
-    sample.add_argument("--seed", type=int, default=0)
-    sample.add_argument("--file", default=None)
+    sample.add_argument("--n", type=int, default=64, help="how many samples (default 64)")
+    sample.add_argument("--seed", type=int, default=0, help="seed of the noise or of the picked examples")
+    sample.add_argument("--file", default=None, help="the PNG to write (default: in --out, named by epoch and seed)")
     sample.add_argument("--data", default=None, help="the dataset folder the run was trained with, if any")
     sample.set_defaults(func=_sample)
 
-    bench = sub.add_parser("bench", help="training throughput and memory against the Keras 2 loop")
-    bench.add_argument("model", choices=list(REGISTRY))
-    bench.add_argument("--sizes", default="smoke,standard")
-    bench.add_argument("--steps", type=int, default=40)
-    bench.add_argument("--warmup", type=int, default=8)
+    bench = sub.add_parser("bench", help="training throughput, memory and FLOP/s against the Keras 2 loop")
+    bench.add_argument("model", choices=list(REGISTRY), help=models_help)
+    bench.add_argument("--sizes", default="smoke,standard", help="comma-separated: smoke, standard")
+    bench.add_argument("--steps", type=int, default=40, help="timed steps per block")
+    bench.add_argument("--warmup", type=int, default=8, help="untimed steps first (tracing, compilation)")
     bench.add_argument("--repeats", type=int, default=3, help="timed blocks per variant (the spread is reported)")
-    bench.add_argument("--json", default=None)
+    bench.add_argument("--json", default=None, help="also write the results to this JSON file")
     bench.set_defaults(func=_bench)
 
     data = sub.add_parser("data", help="dataset tools")
     data_sub = data.add_subparsers(dest="tool", required=True)
     crop = data_sub.add_parser("crop-faces", help="detect faces and write square crops")
-    crop.add_argument("src")
-    crop.add_argument("dst")
-    crop.add_argument("--size", type=int, default=64)
+    crop.add_argument("src", help="folder of photos or drawings")
+    crop.add_argument("dst", help="folder for the crops (created)")
+    crop.add_argument("--size", type=int, default=64, help="side of the crops in pixels (default 64)")
     crop.add_argument("--cascade", default="frontalface", help="frontalface | anime | path/to/cascade.xml")
     crop.set_defaults(func=_data)
     return parser

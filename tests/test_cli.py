@@ -94,3 +94,28 @@ def test_history_log_replaces_epochs_after_the_checkpoint(tmp_path):
 
     with pytest.raises(ValueError, match="is not valid JSON"):
         log.on_epoch_end(2, {"loss": 1.0})
+
+
+def test_help_lists_presets_and_every_argument_has_help(capsys, monkeypatch):
+    import argparse
+    import sys
+
+    import pytest
+
+    from gancourse.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in list(subparsers.choices.items()) + [("crop-faces", subparsers.choices["data"]._actions[-1]
+                                                          .choices["crop-faces"])]:
+        for action in sub._actions:
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help, f"{name} {action.dest} has no help"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["train", "--help"])
+    text = capsys.readouterr().out
+    assert "dcgan: modern, paper, book, pyimagesearch" in " ".join(text.split()) and "``" not in text
+    monkeypatch.setattr(sys, "argv", ["/usr/bin/gancourse"])
+    assert build_parser().prog == "gancourse"
+    monkeypatch.setattr(sys, "argv", ["/x/gancourse/__main__.py"])
+    assert build_parser().prog == "python -m gancourse"

@@ -24,6 +24,7 @@ def _probability_pairs():
 
 
 def grade_js_divergence(answer) -> None:
+    """Grade a reader's ``js_divergence``: raise ``AssertionError`` naming the first case it gets wrong."""
     for p, q in _probability_pairs():
         want = js_divergence(p, q)
         got = float(answer(p.copy(), q.copy()))
@@ -41,6 +42,7 @@ def non_saturating_loss(fake_logits: np.ndarray) -> float:
 
 
 def grade_non_saturating_loss(answer) -> None:
+    """Grade a reader's ``non_saturating_loss``: raise ``AssertionError`` naming the first case it gets wrong."""
     cases = [np.zeros(4), np.array([-3.0, 0.5, 2.0]), np.array([-800.0, 800.0]),  # large logits: use softplus
              np.random.default_rng(1).normal(0, 3, 32)]
     for logits in cases:
@@ -59,6 +61,7 @@ def optimal_discriminator(p_data: np.ndarray, p_g: np.ndarray) -> np.ndarray:
 
 
 def grade_optimal_discriminator(answer) -> None:
+    """Grade a reader's ``optimal_discriminator``: raise ``AssertionError`` naming the first case it gets wrong."""
     x = np.linspace(-6, 6, 241)
     cases = [(theory.gaussian_pdf(x, 0, 1), theory.gaussian_pdf(x, 0, 1)),
              (theory.gaussian_pdf(x, -1, 1), theory.gaussian_pdf(x, 2, 0.5)),
@@ -79,6 +82,7 @@ def fid_from_features(real: np.ndarray, fake: np.ndarray) -> float:
 
 
 def grade_fid_from_features(answer) -> None:
+    """Grade a reader's ``fid_from_features``: raise ``AssertionError`` naming the first case it gets wrong."""
     rng = np.random.default_rng(2)
     a = rng.normal(size=(400, 6))
     b = rng.normal(size=(400, 6)) @ np.diag([1, 1, 2, 1, 0.5, 1]) + 0.7

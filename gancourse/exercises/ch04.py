@@ -15,6 +15,7 @@ def transposed_output_size(size: int, kernel: int, stride: int, padding: str) ->
 
 
 def grade_transposed_output_size(answer) -> None:
+    """Grade a reader's ``transposed_output_size``: raise ``AssertionError`` naming the first case it gets wrong."""
     for size, kernel, stride, padding in itertools.product((1, 4, 7, 8), (1, 3, 4, 5), (1, 2, 3), ("same", "valid")):
         want = transposed_output_size(size, kernel, stride, padding)
         got = answer(size, kernel, stride, padding)
@@ -30,6 +31,7 @@ def discriminator_targets(n: int, mode: str, smoothing: float = 0.1) -> tuple[np
 
 
 def grade_discriminator_targets(answer) -> None:
+    """Grade a reader's ``discriminator_targets``: raise ``AssertionError`` naming the first case it gets wrong."""
     for n, mode, s in itertools.product((1, 5), ("none", "one_sided", "two_sided"), (0.1, 0.2)):
         want_real, want_fake = discriminator_targets(n, mode, s)
         got = answer(n, mode, s)
@@ -48,6 +50,7 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
 
 
 def grade_to_uint8(answer) -> None:
+    """Grade a reader's ``to_uint8``: raise ``AssertionError`` naming the first case it gets wrong."""
     rng = np.random.default_rng(0)
     cases = [np.array([-1.0, 0.0, 1.0], np.float32), rng.uniform(-1, 1, (4, 8, 8, 1)).astype(np.float32),
              np.array([-1.2, 1.3], np.float32)]
@@ -67,6 +70,7 @@ def conv2d_params(in_channels: int, filters: int, kernel: int, use_bias: bool = 
 
 
 def grade_conv2d_params(answer) -> None:
+    """Grade a reader's ``conv2d_params``: raise ``AssertionError`` naming the first case it gets wrong."""
     for c, f, k, b in itertools.product((1, 3, 64), (1, 32, 128), (1, 3, 5), (True, False)):
         want = conv2d_params(c, f, k, b)
         got = answer(c, f, k, b)

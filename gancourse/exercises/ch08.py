@@ -24,6 +24,7 @@ _STACKS = {
 
 
 def grade_receptive_field(answer) -> None:
+    """Grade a reader's ``receptive_field``: raise ``AssertionError`` naming the first case it gets wrong."""
     for name, stack in _STACKS.items():
         want = receptive_field(stack)
         got = int(answer(list(stack)))
@@ -49,6 +50,7 @@ def _loss_cases():
 
 
 def grade_generator_loss(answer) -> None:
+    """Grade a reader's ``generator_loss``: raise ``AssertionError`` naming the first case it gets wrong."""
     for name, logits, fake, target, weight in _loss_cases():
         want = generator_loss(logits, fake, target, weight)
         got = float(answer(logits.copy(), fake.copy(), target.copy(), weight))
@@ -68,6 +70,7 @@ def psnr(predictions: np.ndarray, targets: np.ndarray) -> float:
 
 
 def grade_psnr(answer) -> None:
+    """Grade a reader's ``psnr``: raise ``AssertionError`` naming the first case it gets wrong."""
     rng = np.random.default_rng(9)
     targets = rng.uniform(-1, 1, (3, 16, 16, 3))
     cases = {"noise of std 0.1": targets + rng.normal(0, 0.1, targets.shape),
