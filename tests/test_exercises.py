@@ -17,11 +17,20 @@ def test_every_reference_passes_its_checker():
         assert result.passed, str(result)
 
 
+def _fid_with_product_of_roots(a, b):
+    """A plausible mistake: Tr(S1 + S2 - 2 sqrtm(S1) sqrtm(S2)), right only when the covariances commute."""
+    from scipy import linalg
+
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root = np.real(linalg.sqrtm(s1) @ linalg.sqrtm(s2))
+    return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s1 + s2 - 2 * root))
+
+
 @pytest.mark.parametrize("exercise_id,wrong,hint", [
     ("04.transposed_output_size", lambda s, k, st, p: s * st, "padding='valid'"),
     ("04.discriminator_targets", lambda n, m, s: (np.full((n, 1), 1 - s), np.full((n, 1), s)), "mode='none'"),
     ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.float32), "dtype uint8"),
-    ("04.to_uint8", lambda x: ((x + 1) * 127.5).astype(np.uint8), "clip"),
+    ("04.to_uint8", lambda x: np.round((x + 1) * 127.5).astype(np.uint8), "clip"),
     ("04.conv2d_params", lambda c, f, k, b: k * k * c * f, "use_bias=True"),
     ("01.js_divergence", lambda p, q: float(np.sum(p * np.log(p / ((p + q) / 2)))), "got nan"),
     ("01.js_divergence", lambda p, q: 0.5 * float(np.sum(np.where(p > 0, p * np.log(np.where(p > 0, p, 1)
@@ -32,6 +41,10 @@ def test_every_reference_passes_its_checker():
     ("01.optimal_discriminator", lambda p, q: p / (p + q), "use 1/2"),
     ("01.optimal_discriminator", lambda p, q: q / (p + q + 1e-300), "expected D*"),
     ("01.fid_from_features", lambda a, b: float(np.sum((a.mean(0) - b.mean(0)) ** 2)), "shifted and rescaled"),
+    ("01.fid_from_features", lambda a, b: _fid_with_product_of_roots(a, b), "expected"),
+    ("04.to_uint8", lambda x: ((np.clip(x, -1, 1) + 1) * 127.5).astype(np.uint8), "astype alone truncates"),
+    ("04.discriminator_targets", lambda n, m, s: (np.full((n, 1), 1.0 if m in ("none", "noisy") else 1 - s),
+                                                  np.full((n, 1), s if m == "two_sided" else 0.0)), "mode='noisy'"),
     ("08.receptive_field", lambda stack: sum(k for k, _ in stack) - len(stack) + 1, "(r - 1) * stride + kernel"),
     ("08.generator_loss", lambda lg, f, t, w: float(np.mean(-np.log(1 / (1 + np.exp(-lg)))) + w * np.mean(np.abs(t - f))),
      "stable form"),
@@ -65,3 +78,15 @@ def test_references_agree_with_keras():
         layer = keras.layers.Conv2D(f, k, use_bias=b)
         layer.build((None, 16, 16, c))
         assert layer.count_params() == ch04.conv2d_params(c, f, k, b)
+
+
+def test_fid_checker_separates_sqrtm_of_product_from_product_of_roots():
+    """On the anisotropic, rotated case the shortcut is off by far more than the checker's tolerance."""
+    rng = np.random.default_rng(2)
+    rng.normal(size=(400, 6)), rng.normal(size=(400, 6)), rng.normal(size=(6, 6))  # the cases drawn before it
+    axes, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    stretched = np.diag([6.0, 3.0, 1.0, 1.0, 0.3, 0.1])
+    c = rng.normal(size=(2000, 6)) @ stretched
+    d = rng.normal(size=(2000, 6)) @ stretched @ axes
+    right = exercises.get("01.fid_from_features").reference(c, d)
+    assert abs(_fid_with_product_of_roots(c, d) - right) > 0.05 * right

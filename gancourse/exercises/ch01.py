@@ -86,8 +86,14 @@ def grade_fid_from_features(answer) -> None:
     rng = np.random.default_rng(2)
     a = rng.normal(size=(400, 6))
     b = rng.normal(size=(400, 6)) @ np.diag([1, 1, 2, 1, 0.5, 1]) + 0.7
+    # Anisotropic covariances with different axes: sqrtm(S1 S2) differs from sqrtm(S1) sqrtm(S2) only when
+    # the two do not commute, so this case catches that shortcut.
+    axes, _ = np.linalg.qr(rng.normal(size=(6, 6)))
+    stretched = np.diag([6.0, 3.0, 1.0, 1.0, 0.3, 0.1])
+    c = rng.normal(size=(2000, 6)) @ stretched
+    d = rng.normal(size=(2000, 6)) @ stretched @ axes
     cases = [("identical sets", a, a), ("shifted and rescaled", a, b),
-             ("correlated", a, a @ rng.normal(size=(6, 6)))]
+             ("correlated", a, a @ rng.normal(size=(6, 6))), ("anisotropic, rotated", c, d)]
     for name, x, y in cases:
         want = fid_from_features(x, y)
         got = float(answer(x.copy(), y.copy()))

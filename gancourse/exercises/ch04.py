@@ -24,7 +24,15 @@ def grade_transposed_output_size(answer) -> None:
 
 
 def discriminator_targets(n: int, mode: str, smoothing: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """Reference: ``(real, fake)`` target arrays of shape ``(n, 1)`` for a label-smoothing mode."""
+    """Reference: ``(real, fake)`` target arrays of shape ``(n, 1)`` for a label-smoothing mode.
+
+    ``"noisy"`` (the source book's scheme) draws every target anew:
+    real ~ U(1 - 2 smoothing, 1), fake ~ U(0, 2 smoothing).
+    """
+    if mode == "noisy":
+        rng = np.random.default_rng()
+        return (1.0 - rng.uniform(0.0, 2 * smoothing, (n, 1))).astype(np.float32), \
+            rng.uniform(0.0, 2 * smoothing, (n, 1)).astype(np.float32)
     real = np.full((n, 1), 1.0 if mode == "none" else 1.0 - smoothing, dtype=np.float32)
     fake = np.full((n, 1), smoothing if mode == "two_sided" else 0.0, dtype=np.float32)
     return real, fake
@@ -42,6 +50,18 @@ def grade_discriminator_targets(answer) -> None:
         assert np.allclose(real, want_real) and np.allclose(fake, want_fake), (
             f"mode={mode!r}, smoothing={s}: expected real={want_real[0, 0]:.2f}, fake={want_fake[0, 0]:.2f}; "
             f"got real={real[0, 0]:.2f}, fake={fake[0, 0]:.2f}")
+    n, s = 4000, 0.1
+    real, fake = (np.asarray(g, dtype=np.float64).reshape(-1) for g in answer(n, "noisy", s))
+    assert real.size == fake.size == n, f"mode='noisy': return ({n}, 1) arrays, got {real.size} and {fake.size} values"
+    assert real.min() >= 1 - 2 * s - 1e-6 and real.max() <= 1 + 1e-6 and fake.min() >= -1e-6 \
+        and fake.max() <= 2 * s + 1e-6, (f"mode='noisy', smoothing={s}: real targets must lie in [{1 - 2 * s:.1f}, 1] "
+                                         f"and fake ones in [0, {2 * s:.1f}]; got real in [{real.min():.2f}, "
+                                         f"{real.max():.2f}], fake in [{fake.min():.2f}, {fake.max():.2f}]")
+    assert real.std() > s / 4 and fake.std() > s / 4, \
+        "mode='noisy': draw every target anew (uniformly), not one value for all"
+    assert abs(real.mean() - (1 - s)) < 0.01 and abs(fake.mean() - s) < 0.01, (
+        f"mode='noisy': uniform draws average {1 - s:.2f} (real) and {s:.2f} (fake); got {real.mean():.3f} and "
+        f"{fake.mean():.3f}")
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -58,10 +78,16 @@ def grade_to_uint8(answer) -> None:
         got = np.asarray(answer(x.copy()))
         assert got.dtype == np.uint8, f"return dtype uint8 (images are saved and shown as uint8), got {got.dtype}"
         assert got.shape == x.shape, f"keep the shape {x.shape}, got {got.shape}"
-        want = to_uint8(x)
-        worst = int(np.max(np.abs(got.astype(int) - want.astype(int))))
-        assert worst <= 1, (f"for inputs {x.ravel()[:3]} expected {want.ravel()[:3]}, got {got.ravel()[:3]} "
-                            "(remember -1 -> 0, 1 -> 255, and clip values outside [-1, 1])")
+        scaled = (np.clip(x, -1.0, 1.0) + 1.0) * 127.5
+        # Either rounding convention is right where a value sits exactly halfway between two grey levels.
+        ok = (got == np.round(scaled)) | (got == np.floor(scaled + 0.5))
+        if not ok.all():
+            bad = np.argwhere(~ok.reshape(-1))[0, 0]
+            hint = ("round to the nearest grey level; astype alone truncates, half a level darker on average"
+                    if got.reshape(-1)[bad] == np.floor(scaled.reshape(-1)[bad]) else
+                    "remember -1 -> 0, 1 -> 255, and clip values outside [-1, 1]")
+            raise AssertionError(f"for input {x.reshape(-1)[bad]:.4f} expected {int(np.round(scaled.reshape(-1)[bad]))}, "
+                                 f"got {got.reshape(-1)[bad]} ({hint})")
 
 
 def conv2d_params(in_channels: int, filters: int, kernel: int, use_bias: bool = True) -> int:
