@@ -121,6 +121,14 @@ def show_evolution(images_by_epoch: dict[int, np.ndarray], n: int = 8, max_colum
     return fig
 
 
+def _epoch_axis(ax) -> None:
+    """Label the x axis "epoch" with whole-number ticks only."""
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
 def plot_history(history, keys=("d_loss", "g_loss"), ax=None, title: str | None = None):
     """Plot per-epoch curves from a ``keras.callbacks.History`` or a dict of lists."""
     import matplotlib.pyplot as plt
@@ -134,7 +142,7 @@ def plot_history(history, keys=("d_loss", "g_loss"), ax=None, title: str | None 
     for key in keys:
         values = logs[key]
         ax.plot(range(1, len(values) + 1), values, marker="o", label=key)
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.legend()
     if title:
         ax.set_title(title)
@@ -154,7 +162,7 @@ def plot_metric(values_by_epoch: dict[int, float], baselines: dict[str, float] |
     ax.plot(epochs, [values_by_epoch[e] for e in epochs], marker="o", label=label)
     for i, (name, value) in enumerate((baselines or {}).items()):
         ax.axhline(value, linestyle="--", color=f"C{i + 1}", label=name)
-    ax.set_xlabel("epoch")
+    _epoch_axis(ax)
     ax.set_ylabel(ylabel)
     ax.set_yscale("log")
     ax.legend()

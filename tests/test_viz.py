@@ -66,3 +66,18 @@ def test_markdown_table_formats_cells_and_checks_columns():
         viz.markdown_table(rows, ["psnr"])
     with pytest.raises(ValueError, match="no rows"):
         viz.markdown_table([])
+
+
+def test_epoch_axes_have_whole_number_ticks():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from gancourse import viz
+
+    ax = viz.plot_history({"d_loss": [1.0, 0.8, 0.7, 0.65]}, keys=("d_loss",))
+    ax.figure.canvas.draw()
+    ticks = [t for t in ax.get_xticks() if 1 <= t <= 4]
+    assert ticks and all(float(t).is_integer() for t in ticks) and ax.get_xlabel() == "epoch"
+    ax = viz.plot_metric({1: 5.0, 2: 4.0, 3: 3.5})
+    ax.figure.canvas.draw()
+    assert all(float(t).is_integer() for t in ax.get_xticks())
