@@ -51,9 +51,10 @@ book-check: notebooks
 	$(BIN)/python tools/book_cache.py check --cache $(JUPYTER_CACHE)
 	$(BIN)/python tools/check_html.py _build/html $(CHAPTERS)
 
-# Refresh the Colab pairs (book/*.ipynb) after editing a chapter.
+# Rewrite the Colab notebooks (book/*.ipynb) from the chapters after editing one (tools/colab.py:
+# citations as text, solutions in collapsed <details>).
 sync: $(STAMP)
-	for ch in $(CHAPTERS); do $(BIN)/jupytext --sync $$ch.md; done
+	$(BIN)/python tools/colab.py
 
 bench: $(STAMP)
 	$(BIN)/python -m gancourse bench dcgan

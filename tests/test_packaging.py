@@ -45,15 +45,43 @@ def test_toc_files_exist_and_chapters_have_colab_pairs():
         assert (ROOT / f"{chapter}.ipynb").exists(), f"{chapter} has no paired notebook for Colab"
 
 
-def test_colab_pairs_are_in_sync():
-    import jupytext
+def _colab_tool():
+    import importlib.util
 
+    spec = importlib.util.spec_from_file_location("colab", ROOT / "tools" / "colab.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_colab_notebooks_are_generated_from_the_chapters_and_read_as_markdown():
+    import nbformat
+
+    colab = _colab_tool()
     for chapter in _chapters():
-        md = jupytext.read(ROOT / f"{chapter}.md")
-        nb = jupytext.read(ROOT / f"{chapter}.ipynb")
+        nb = nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
+        want = colab.colab_notebook(ROOT / f"{chapter}.md")
         cells = lambda book: [(c.cell_type, c.source.strip()) for c in book.cells]  # noqa: E731
-        assert cells(md) == cells(nb), f"{chapter}.ipynb drifted from the .md: run `make sync`"
-        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit pairs without outputs"
+        assert cells(nb) == cells(want), f"{chapter}.ipynb drifted from the .md: run `make sync`"
+        assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
+        assert colab.raw_myst(nb) == [], f"{chapter}.ipynb shows MyST as text"
+        md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        assert md.count("<details>") == (ROOT / f"{chapter}.md").read_text().count("{admonition}") > 0
+
+
+def test_colab_conversion_of_citations_and_solutions():
+    colab = _colab_tool()
+    labels = {"a2014": "Able et al., 2014", "b2020": "Baker and Cole, 2020"}
+    text = ("See {cite}`a2014,b2020`.\n\n````{admonition} Solution\n:class: dropdown\n\nUse this:\n\n"
+            "```python\nx = 1\n```\n````\nAfter.")
+    out = colab.convert_markdown(text, labels)
+    assert out == ("See [Able et al., 2014; Baker and Cole, 2020].\n\n<details>\n<summary>Solution</summary>\n\n"
+                   "Use this:\n\n```python\nx = 1\n```\n\n</details>\nAfter.")
+    import pytest
+
+    with pytest.raises(ValueError, match="citation key"):
+        colab.convert_markdown("{cite}`zz1999`", labels)
+    assert colab.author_year()["goodfellow2014"] == "Goodfellow et al., 2014"
 
 
 def test_chapters_start_with_a_colab_install_cell():

@@ -1,0 +1,104 @@
+"""Write the Colab notebooks ``book/NN_*.ipynb`` from the chapters ``book/NN_*.md``.
+
+The ``.md`` files are the single source. Jupyter and Colab render Markdown,
+not MyST, so the notebooks are converted, not paired:
+
+* ``{cite}`key1,key2``` becomes readable author-year text from
+  ``book/references.bib`` ("[Goodfellow et al., 2014]");
+* an ``{admonition}`` block becomes a collapsed ``<details>`` block whose
+  summary is the admonition's title, so exercise solutions stay hidden until
+  the reader opens them.
+
+Code cells and their tags are copied unchanged, without outputs.
+``tests/test_packaging.py`` fails when a committed notebook differs from what
+this script writes, or when MyST syntax is left in one::
+
+    python tools/colab.py            # rewrite every chapter's notebook (make sync)
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+BIB = ROOT / "book" / "references.bib"
+CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+ADMONITION = re.compile(r"^(`{3,}):?\{admonition\}[ \t]*([^\n]*)\n((?::[\w-]+:[^\n]*\n)*)(.*?)^\1[ \t]*$",
+                        re.MULTILINE | re.DOTALL)
+#: What must not be left in a notebook's Markdown: roles and directives Jupyter shows as text.
+RAW_MYST = re.compile(r"\{[a-z:-]+\}`|^`{3,}\{|^:::|^:class:", re.MULTILINE)
+
+
+def author_year(bib: Path = BIB) -> dict[str, str]:
+    """``{key: "Surname et al., 2014"}`` for every entry of the bibliography."""
+    from pybtex.database import parse_file
+
+    labels = {}
+    for key, entry in parse_file(str(bib)).entries.items():
+        people = entry.persons.get("author") or entry.persons.get("editor") or []
+        names = [" ".join(p.last_names) for p in people] or [entry.fields.get("title", key)]
+        who = names[0] if len(names) == 1 else (f"{names[0]} and {names[1]}" if len(names) == 2
+                                                 else f"{names[0]} et al.")
+        labels[key] = f"{who}, {entry.fields.get('year', 'n.d.')}".replace("{", "").replace("}", "")
+    return labels
+
+
+def convert_markdown(text: str, labels: dict[str, str]) -> str:
+    """One Markdown cell with its citations and admonitions made plain Markdown/HTML."""
+    def cite(match):
+        keys = [k.strip() for k in match.group(1).split(",")]
+        unknown = [k for k in keys if k not in labels]
+        if unknown:
+            raise ValueError(f"citation key(s) {', '.join(unknown)} are not in {BIB.name}")
+        return "[" + "; ".join(labels[k] for k in keys) + "]"
+
+    def details(match):
+        title, body = match.group(2).strip() or "Details", match.group(4).strip("\n")
+        return f"<details>\n<summary>{title}</summary>\n\n{body}\n\n</details>"
+
+    return CITE.sub(cite, ADMONITION.sub(details, text))
+
+
+def colab_notebook(chapter: str | Path) -> nbformat.NotebookNode:
+    """The Colab notebook of a chapter (``book/NN_name.md``)."""
+    nb = jupytext.read(Path(chapter))
+    labels = author_year()
+    nb.metadata.pop("jupytext", None)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = convert_markdown(cell.source, labels)
+        elif cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nb
+
+
+def raw_myst(nb) -> list[str]:
+    """Lines of the notebook's Markdown cells that still hold MyST syntax."""
+    return [line for cell in nb.cells if cell.cell_type == "markdown"
+            for line in cell.source.splitlines() if RAW_MYST.search(line)]
+
+
+def chapters() -> list[Path]:
+    """The chapter sources, ``book/NN_*.md``."""
+    return sorted((ROOT / "book").glob("[0-9][0-9]_*.md"))
+
+
+def main() -> int:
+    for chapter in chapters():
+        nb = colab_notebook(chapter)
+        left = raw_myst(nb)
+        if left:
+            print(f"{chapter.name}: MyST left after conversion: {left[0]}", file=sys.stderr)
+            return 1
+        nbformat.write(nb, chapter.with_suffix(".ipynb"))
+        print(f"wrote {chapter.with_suffix('.ipynb').relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
