@@ -53,7 +53,7 @@ def _config(args):
 
 
 def _train(args) -> int:
-    from gancourse import training
+    from gancourse import set_seed, training
 
     entry, cfg = _config(args)
     out = Path(args.out)
@@ -71,8 +71,6 @@ def _train(args) -> int:
     data, preview = entry.training_data(cfg, data_dir=args.data)  # dataset errors before anything is written
     out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
-    from gancourse import set_seed
-
     set_seed(cfg.seed)
     model = entry.model_class(cfg)
     model.compile()

@@ -23,8 +23,9 @@ The *preview protocol* used by :class:`~gancourse.training.callbacks.SampleGrid`
 noise, a translation model gets held-out examples from its module's
 ``training_data``) and ``preview(inputs)`` (images in ``[-1, 1]``:
 ``(n, H, W, C)``, or ``(rows, n, H, W, C)`` for a labelled layout such as
-input / output / target). :meth:`AdversarialModel.metric_samples` gives the
-images a metric such as FID scores.
+input / output / target). A model's ``metric_samples(n, seed, inputs)`` gives
+the images a metric such as FID scores
+(:class:`~gancourse.training.callbacks.FIDMonitor`).
 """
 
 from __future__ import annotations
@@ -199,10 +200,6 @@ class AdversarialModel(keras.Model):
 
     def call(self, x, training=False):
         return self.generator(x, training=training)
-
-    def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
-        """``n`` generated images in ``[-1, 1]`` for a metric (FID, KID); ``inputs`` for conditional models."""
-        raise NotImplementedError(f"{type(self).__name__} does not define metric_samples(n, seed, inputs)")
 
     # -- data checks -------------------------------------------------------------
     def expected_data_shapes(self) -> tuple:

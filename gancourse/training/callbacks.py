@@ -126,6 +126,11 @@ class FIDMonitor(keras.callbacks.Callback):
         self.inputs = inputs
         self.values: dict[int, float] = {}
 
+    def on_train_begin(self, logs=None):
+        if not hasattr(self.model, "metric_samples"):
+            raise TypeError(f"FIDMonitor needs a model with metric_samples(n, seed, inputs) (a gancourse model); "
+                            f"{type(self.model).__name__} lacks it")
+
     def on_epoch_end(self, epoch, logs=None):
         images = self.model.metric_samples(self.n, seed=1, inputs=self.inputs)
         value = metrics.frechet_distance(*metrics.feature_stats(self.extractor.features(images)), *self.real_stats)

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from gancourse import losses
+from gancourse.training import steps
 from gancourse.training.base import AdversarialModel, check_option
 
 LABEL_SMOOTHING = ("none", "one_sided", "two_sided", "noisy")
@@ -142,7 +143,7 @@ class GAN(AdversarialModel):
 
     def mean_score(self, outputs):
         """Mean D probability (``bce``) or mean raw score (other objectives)."""
-        return tf.reduce_mean(tf.sigmoid(outputs) if self.objective.logits else outputs)
+        return steps.mean_score(outputs, self.objective)
 
     def generator_objective(self, fakes, real=None):
         """The generator's adversarial loss for ``fakes`` (``real`` is the current real batch)."""
