@@ -24,7 +24,7 @@ SECTIONS = (
     ("Profiles and configuration", ("gancourse", "gancourse.config")),
     ("Data", ("gancourse.data",)),
     ("Networks", ("gancourse.nn",)),
-    ("Losses, training and metrics", ("gancourse.losses", "gancourse.training", "gancourse.metrics",
+    ("Losses, training and metrics", ("gancourse.losses", "gancourse.training", "gancourse.metrics", "gancourse.stats",
                                       "gancourse.theory", "gancourse.viz")),
     ("Models", ("gancourse.models",)),
     ("The chapters' experiments", ("gancourse.experiments",)),

@@ -1,0 +1,151 @@
+"""Comparisons over seeds: intervals, Welch's t-test, Holm's correction, verdict words.
+
+Every comparison of variants in the book goes through :func:`compare`: each
+variant's per-seed scores are compared with a baseline's by Welch's unequal
+variance t-test, the p-values of all the comparisons in one table are adjusted
+together with Holm's step-down method (which controls the family-wise error
+rate for any dependence between the tests), and the verdict word of a row is
+computed from the adjusted p-value and the sign of the difference. A row whose
+adjusted p-value is above ``alpha`` says ``"no difference detected"``: with
+few seeds that is the honest answer, not "no effect".
+
+Intervals are Student-t intervals: for one variant's mean (:func:`mean_interval`)
+and for the difference of two means with the Welch-Satterthwaite degrees of
+freedom (:func:`difference_interval`).
+"""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import numpy as np
+from scipy import stats as _st
+
+NO_DIFFERENCE = "no difference detected"
+
+
+def _values(values: Iterable[float], what: str) -> np.ndarray:
+    v = np.asarray(list(values), dtype=np.float64).ravel()
+    if len(v) < 2:
+        raise ValueError(f"{what} needs at least two values (seeds) for a spread, got {len(v)}")
+    if not np.all(np.isfinite(v)):
+        raise ValueError(f"{what} contains NaN or inf; a diverged run must be reported, not averaged")
+    return v
+
+
+def mean_interval(values: Iterable[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(mean, low, high)``: the Student-t confidence interval of the mean of ``values`` (two or more)."""
+    v = _values(values, "mean_interval")
+    mean, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
+    half = float(_st.t.ppf(0.5 + confidence / 2, len(v) - 1)) * se
+    return mean, mean - half, mean + half
+
+
+def _welch_parts(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Difference of means ``a - b``, its standard error and the Welch-Satterthwaite degrees of freedom."""
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    se = float(np.sqrt(va + vb))
+    if se == 0.0:
+        return float(a.mean() - b.mean()), 0.0, float(len(a) + len(b) - 2)
+    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    return float(a.mean() - b.mean()), se, float(df)
+
+
+def welch(a: Iterable[float], b: Iterable[float]) -> tuple[float, float]:
+    """Welch's two-sided t-test of ``mean(a) == mean(b)``: returns ``(t, p)``.
+
+    When both samples have zero variance the test is degenerate: ``p`` is 1 if
+    the means are equal and 0 if they differ (every seed gave the same value).
+    """
+    a, b = _values(a, "welch (first sample)"), _values(b, "welch (second sample)")
+    diff, se, df = _welch_parts(a, b)
+    if se == 0.0:
+        return (0.0, 1.0) if diff == 0.0 else (float(np.sign(diff) * np.inf), 0.0)
+    t = diff / se
+    return float(t), float(2 * _st.t.sf(abs(t), df))
+
+
+def difference_interval(a: Iterable[float], b: Iterable[float],
+                        confidence: float = 0.95) -> tuple[float, float, float]:
+    """``(difference, low, high)``: the Welch confidence interval of ``mean(a) - mean(b)``."""
+    a, b = _values(a, "difference_interval (first sample)"), _values(b, "difference_interval (second sample)")
+    diff, se, df = _welch_parts(a, b)
+    half = float(_st.t.ppf(0.5 + confidence / 2, df)) * se
+    return diff, diff - half, diff + half
+
+
+def holm(pvalues: Iterable[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the input order (each is at most 1).
+
+    The ``i``-th smallest of ``m`` p-values is multiplied by ``m - i`` and the
+    results are made non-decreasing; rejecting where the adjusted value is at
+    most ``alpha`` keeps the family-wise error rate at ``alpha``.
+    """
+    p = np.asarray(list(pvalues), dtype=np.float64)
+    if p.size == 0:
+        return []
+    if not np.all((p >= 0) & (p <= 1)):
+        raise ValueError(f"p-values must lie in [0, 1], got {p.tolist()}")
+    order = np.argsort(p, kind="stable")
+    m = len(p)
+    adjusted = np.maximum.accumulate((m - np.arange(m)) * p[order])
+    out = np.empty(m)
+    out[order] = np.minimum(adjusted, 1.0)
+    return out.tolist()
+
+
+def compare(samples: dict[str, Iterable[float]], baseline: str | None = None, higher_is_better: bool = True,
+            alpha: float = 0.05, confidence: float = 0.95, words: tuple[str, str] = ("better", "worse")) -> list[dict]:
+    """Compare every variant's per-seed scores with the baseline's, correcting for multiple comparisons.
+
+    Args:
+        samples: ``{variant: per-seed scores}``, two or more scores each; the
+            first entry is the baseline unless ``baseline`` names one.
+        higher_is_better: the direction of the score (``False`` for FID, KL...).
+        alpha: the family-wise error rate of the whole table (Holm).
+        confidence: of the intervals reported beside the test.
+        words: the verdicts for a significant improvement and deterioration.
+
+    Returns:
+        One row per variant other than the baseline, in the input order:
+        ``{"variant", "n", "mean", "difference", "low", "high", "p", "p_holm",
+        "verdict"}``, where ``difference = mean - baseline mean`` with its Welch
+        interval ``[low, high]``, ``p`` is Welch's two-sided p-value, ``p_holm``
+        the Holm-adjusted one, and ``verdict`` is ``words[0]``, ``words[1]`` or
+        ``"no difference detected"``.
+    """
+    if not samples:
+        raise ValueError("compare needs at least a baseline and one variant")
+    names = list(samples)
+    base = names[0] if baseline is None else baseline
+    if base not in samples:
+        raise ValueError(f"no variant named {base!r}; variants: {', '.join(names)}")
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    ref = _values(samples[base], f"the baseline {base!r}")
+    rows = []
+    for name in names:
+        if name == base:
+            continue
+        vals = _values(samples[name], f"variant {name!r}")
+        diff, low, high = difference_interval(vals, ref, confidence)
+        rows.append({"variant": name, "n": len(vals), "mean": float(vals.mean()), "difference": diff,
+                     "low": low, "high": high, "p": welch(vals, ref)[1]})
+    if not rows:
+        raise ValueError("compare needs at least one variant besides the baseline")
+    for row, adjusted in zip(rows, holm([r["p"] for r in rows])):
+        row["p_holm"] = adjusted
+        if adjusted > alpha or row["difference"] == 0:
+            row["verdict"] = NO_DIFFERENCE
+        else:
+            row["verdict"] = words[0] if (row["difference"] > 0) == higher_is_better else words[1]
+    return rows
+
+
+def describe(rows: list[dict], alpha: float = 0.05) -> str:
+    """One sentence naming the variants whose verdict survived the correction (or saying none did)."""
+    significant = [f"{r['variant']} ({r['verdict']})" for r in rows if r["verdict"] != NO_DIFFERENCE]
+    family = f"Welch's t-test, Holm-corrected over {len(rows)} comparisons at alpha = {alpha:g}"
+    if not significant:
+        return f"No variant differs detectably from the baseline ({family})."
+    return f"Differences that survive {family}: " + ", ".join(significant) + "."
