@@ -30,7 +30,8 @@ Cropping
 folder and writes one square crop per detected face, resized to ``size``. The
 frontal-face Haar cascade ships with OpenCV; for drawings use the
 ``lbpcascade_animeface`` LBP cascade (by nagadomi, MIT licence), which
-:func:`cascade_path` downloads into the cache on first use. Nothing is skipped
+:func:`cascade_path` downloads into the cache on first use, from a pinned commit, and
+checks against its SHA-256. Nothing is skipped
 silently: the returned :class:`CropReport` lists the files with no face and the
 files that could not be read.
 """
@@ -48,7 +49,12 @@ from gancourse.data.files import IMAGE_SUFFIXES  # noqa: F401 (part of this modu
 from gancourse.data.pipeline import example_bytes, read_rgb, stream_files, to_model_range
 
 FIX_ADVICE = "remove or replace it"
-ANIME_CASCADE_URL = "https://raw.githubusercontent.com/nagadomi/lbpcascade_animeface/master/lbpcascade_animeface.xml"
+#: The anime-face cascade at a fixed commit of nagadomi/lbpcascade_animeface (the file is unchanged since the
+#: repository's first commit, 2014), and the SHA-256 of that file: a download that differs is refused.
+ANIME_CASCADE_COMMIT = "4433ab1ae1166ea75acfe99eb0f18709dac329a0"
+ANIME_CASCADE_URL = (f"https://raw.githubusercontent.com/nagadomi/lbpcascade_animeface/{ANIME_CASCADE_COMMIT}/"
+                     "lbpcascade_animeface.xml")
+ANIME_CASCADE_SHA256 = "9376d30ac38db6bda2a68b88b3b76bbd7e6aa33af47f7f5c76bc88ca75f1ce30"
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -148,14 +154,20 @@ class CropReport:
 
 def cascade_path(kind: str = "frontalface") -> Path:
     """Path of an OpenCV cascade: ``"frontalface"`` (ships with OpenCV) or
-    ``"anime"`` (downloaded once into the cache)."""
+    ``"anime"`` (downloaded once into the cache from a pinned commit and checked
+    against :data:`ANIME_CASCADE_SHA256`).
+
+    Raises:
+        DatasetError: the anime cascade could not be downloaded, or the download
+            does not match its pinned SHA-256 (the file is not kept).
+        ValueError: ``kind`` is neither of the two.
+    """
     import cv2
 
     if kind == "frontalface":
         return Path(cv2.data.haarcascades) / "haarcascade_frontalface_default.xml"
     if kind == "anime":
-        # The upstream repository publishes no checksum.
-        return fetch(ANIME_CASCADE_URL, known_hash=None, subdir="cascades")
+        return fetch(ANIME_CASCADE_URL, known_hash=f"sha256:{ANIME_CASCADE_SHA256}", subdir="cascades")
     raise ValueError(f"unknown cascade {kind!r}; choose 'frontalface', 'anime' or pass a file path")
 
 
