@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 
-from gancourse.config import PROFILES, profile
+from gancourse.config import PROFILE_CHOICES, PROFILES, gpu_available, profile, select_profile
 
 __version__ = "0.1.0"
-__all__ = ["PROFILES", "__version__", "profile", "set_seed", "describe_profile"]
+__all__ = ["PROFILES", "PROFILE_CHOICES", "__version__", "profile", "select_profile", "gpu_available", "set_seed",
+           "describe_profile"]
 
 # TensorFlow prints many start-up lines on import; keep the book's outputs readable.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

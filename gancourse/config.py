@@ -44,10 +44,12 @@ def profile(name: str | None = None) -> str:
     Raises:
         ValueError: the name is not one of ``smoke``, ``standard``, ``full``.
     """
-    source = "argument"
     if name is None:
-        name = os.environ.get(PROFILE_ENV, DEFAULT_PROFILE)
-        source = f"environment variable {PROFILE_ENV}"
+        return _validated(os.environ.get(PROFILE_ENV, DEFAULT_PROFILE), f"environment variable {PROFILE_ENV}")
+    return _validated(name, "argument")
+
+
+def _validated(name: str, source: str) -> str:
     value = name.strip().lower()
     if value not in PROFILES:
         raise ValueError(
@@ -55,6 +57,77 @@ def profile(name: str | None = None) -> str:
             f"{', '.join(PROFILES)}"
         )
     return value
+
+
+#: What the first cell of a chapter may ask for: ``auto`` or a profile.
+PROFILE_CHOICES = ("auto",) + PROFILES
+_CHANGE = "change it with PROFILE in the first cell (or GANCOURSE_PROFILE), then run all cells again"
+
+
+def gpu_available() -> bool:
+    """Whether TensorFlow sees a GPU (imports TensorFlow; ``False`` when it is not installed)."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return False
+    return bool(tf.config.list_physical_devices("GPU"))
+
+
+#: What :func:`select_profile` last wrote to ``GANCOURSE_PROFILE`` and the value the user's environment gave it.
+_SELECTOR: dict[str, str | None] = {"written": None, "user": None}
+
+
+def _environment_profile() -> str:
+    """``GANCOURSE_PROFILE`` as the user set it ("" when unset): a value :func:`select_profile` wrote itself is
+    not the user's, so running the first cell again with ``"auto"`` decides as it did the first time."""
+    current = os.environ.get(PROFILE_ENV, "").strip()
+    if current != _SELECTOR["written"]:
+        _SELECTOR["user"] = current or None
+    return _SELECTOR["user"] or ""
+
+
+def select_profile(choice: str = "auto", *, gpu: bool | None = None) -> str:
+    """Choose the profile for the rest of the session, as a chapter's first cell does.
+
+    ``"auto"`` keeps the ``GANCOURSE_PROFILE`` environment variable when it is
+    set (so CI's ``GANCOURSE_PROFILE=smoke`` wins), and otherwise picks
+    ``standard`` when a GPU is available and ``smoke`` without one; a value
+    this function wrote itself does not count as set, so running the cell again
+    after picking another profile decides afresh. A profile
+    name is used as given. The result is written to ``GANCOURSE_PROFILE``, so
+    :func:`profile` and :func:`gancourse.describe_profile` in later cells see
+    it, and one line says which profile was chosen, why, and how to change it.
+
+    Args:
+        choice: ``"auto"``, ``"smoke"``, ``"standard"`` or ``"full"`` (case and
+            surrounding spaces are ignored).
+        gpu: whether a GPU is available; ``None`` asks TensorFlow
+            (:func:`gpu_available`), only when ``"auto"`` needs to know.
+
+    Returns:
+        The selected profile name.
+
+    Raises:
+        ValueError: ``choice`` is not one of the four, or ``"auto"`` found an
+            invalid ``GANCOURSE_PROFILE``.
+    """
+    value = choice.strip().lower() if isinstance(choice, str) else None
+    if value not in PROFILE_CHOICES:
+        raise ValueError(f"PROFILE={choice!r} is not a profile; choose one of {', '.join(PROFILE_CHOICES)}")
+    env = _environment_profile()
+    if value != "auto":
+        selected, why = value, "chosen in the first cell"
+        if env and env.lower() != value:
+            why += f", overriding {PROFILE_ENV}={env}"
+    elif env:
+        selected, why = _validated(env, f"environment variable {PROFILE_ENV}"), f"auto: kept {PROFILE_ENV}={env} from the environment"
+    else:
+        has_gpu = gpu_available() if gpu is None else bool(gpu)
+        selected = "standard" if has_gpu else "smoke"
+        why = "auto: a GPU is available" if has_gpu else "auto: no GPU found"
+    os.environ[PROFILE_ENV] = _SELECTOR["written"] = selected
+    print(f"selected profile: {selected} ({why}); {_CHANGE}")
+    return selected
 
 
 def choice(default: Any, options: tuple, doc: str = "") -> Any:

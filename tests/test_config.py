@@ -1,4 +1,5 @@
 import dataclasses
+import os
 
 import pytest
 
@@ -85,3 +86,98 @@ def test_parse_overrides_types():
         parse_overrides(Toy, ["epochs=three"])
     with pytest.raises(ValueError, match="unknown Toy key"):
         parse_overrides(Toy, ["speed=1"])
+
+
+# -- the profile selector of a chapter's first cell ---------------------------------------------------------------
+
+@pytest.fixture(autouse=True)
+def fresh_selector(monkeypatch):
+    """Each test starts as a fresh kernel does: the selector has written nothing yet."""
+    monkeypatch.setattr(gancourse.config, "_SELECTOR", {"written": None, "user": None})
+
+
+def _select(capsys, *args, **kwargs):
+    selected = gancourse.select_profile(*args, **kwargs)
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1, lines
+    return selected, lines[0]
+
+
+def test_select_profile_auto_follows_the_gpu_without_the_environment_variable(monkeypatch, capsys):
+    monkeypatch.delenv("GANCOURSE_PROFILE", raising=False)
+    selected, line = _select(capsys, "auto", gpu=True)
+    assert selected == "standard" and "GPU is available" in line
+    assert os.environ["GANCOURSE_PROFILE"] == "standard" and profile() == "standard"
+    assert gancourse.describe_profile() == "standard"
+    capsys.readouterr()
+    monkeypatch.delenv("GANCOURSE_PROFILE")
+    selected, line = _select(capsys, "auto", gpu=False)
+    assert selected == "smoke" and "no GPU" in line and profile() == "smoke"
+    assert line.startswith("selected profile: smoke (") and "first cell" in line and "GANCOURSE_PROFILE" in line
+
+
+def test_select_profile_auto_keeps_the_environment_variable(monkeypatch, capsys):
+    # CI sets GANCOURSE_PROFILE=smoke; "auto" must not switch to standard on a GPU machine.
+    monkeypatch.setenv("GANCOURSE_PROFILE", "smoke")
+    selected, line = _select(capsys, "auto", gpu=True)
+    assert selected == "smoke" and "GANCOURSE_PROFILE=smoke" in line
+    monkeypatch.setenv("GANCOURSE_PROFILE", " Standard ")
+    assert _select(capsys, "AUTO", gpu=False)[0] == "standard"
+    assert os.environ["GANCOURSE_PROFILE"] == "standard"
+    monkeypatch.setenv("GANCOURSE_PROFILE", "")  # an empty variable counts as unset
+    assert _select(capsys, "auto", gpu=False)[0] == "smoke"
+
+
+def test_select_profile_explicit_choice_wins_and_says_what_it_overrides(monkeypatch, capsys):
+    monkeypatch.setenv("GANCOURSE_PROFILE", "smoke")
+    selected, line = _select(capsys, " Full ", gpu=False)
+    assert selected == "full" and os.environ["GANCOURSE_PROFILE"] == "full"
+    assert "chosen in the first cell, overriding GANCOURSE_PROFILE=smoke" in line
+    monkeypatch.delenv("GANCOURSE_PROFILE")
+    selected, line = _select(capsys, "standard")  # no GPU question needed for an explicit choice
+    assert selected == "standard" and "overriding" not in line
+
+
+def test_select_profile_asks_for_a_gpu_only_when_auto_needs_it(monkeypatch, capsys):
+    asked = []
+    monkeypatch.setattr(gancourse.config, "gpu_available", lambda: asked.append(1) or True)
+    monkeypatch.setenv("GANCOURSE_PROFILE", "smoke")
+    gancourse.select_profile("auto")
+    gancourse.select_profile("smoke")
+    assert asked == []
+    monkeypatch.delenv("GANCOURSE_PROFILE")
+    assert gancourse.select_profile("auto") == "standard" and asked == [1]
+
+
+def test_select_profile_rejects_bad_values_in_one_line(monkeypatch):
+    monkeypatch.setenv("GANCOURSE_PROFILE", "smoke")
+    for bad in ("huge", "", None, 3):
+        with pytest.raises(ValueError, match="is not a profile; choose one of auto, smoke, standard, full") as err:
+            gancourse.select_profile(bad)
+        assert "\n" not in str(err.value)
+    assert os.environ["GANCOURSE_PROFILE"] == "smoke", "a rejected choice must not change the profile"
+    monkeypatch.setenv("GANCOURSE_PROFILE", "huge")
+    with pytest.raises(ValueError, match="unknown profile 'huge'.*GANCOURSE_PROFILE"):
+        gancourse.select_profile("auto", gpu=True)
+
+
+def test_running_the_first_cell_again_decides_afresh(monkeypatch, capsys):
+    # Colab with a GPU: auto -> standard; the reader picks smoke; back to auto -> standard again, because the
+    # smoke in GANCOURSE_PROFILE was written by the selector, not set by the reader.
+    monkeypatch.delenv("GANCOURSE_PROFILE", raising=False)
+    assert [_select(capsys, c, gpu=True)[0] for c in ("auto", "smoke", "auto")] == ["standard", "smoke", "standard"]
+    # CI: the environment's smoke stays the answer of "auto" however often the cell runs.
+    monkeypatch.setenv("GANCOURSE_PROFILE", "smoke")
+    assert [_select(capsys, c, gpu=True)[0] for c in ("auto", "auto", "full", "auto")] == [
+        "smoke", "smoke", "full", "smoke"]
+    # A value the reader sets by hand after a selection is theirs again.
+    monkeypatch.setenv("GANCOURSE_PROFILE", "standard")
+    selected, line = _select(capsys, "auto", gpu=False)
+    assert selected == "standard" and "kept GANCOURSE_PROFILE=standard" in line
+
+
+def test_gpu_available_is_false_without_tensorflow(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # makes `import tensorflow` raise ImportError
+    assert gancourse.gpu_available() is False

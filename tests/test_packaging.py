@@ -63,6 +63,8 @@ def test_colab_notebooks_are_generated_from_the_chapters_and_read_as_markdown():
         want = colab.colab_notebook(ROOT / f"{chapter}.md")
         cells = lambda book: [(c.cell_type, c.source.strip()) for c in book.cells]  # noqa: E731
         assert cells(nb) == cells(want), f"{chapter}.ipynb drifted from the .md: run `make sync`"
+        assert (ROOT / f"{chapter}.ipynb").read_text().rstrip() == nbformat.writes(want).rstrip(), \
+            f"{chapter}.ipynb is not what tools/colab.py writes (cell ids, metadata): run `make sync`"
         assert all(not c.get("outputs") for c in nb.cells if c.cell_type == "code"), "commit notebooks without outputs"
         assert colab.raw_myst(nb) == [], f"{chapter}.ipynb shows MyST as text"
         md = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
@@ -90,3 +92,17 @@ def test_chapters_start_with_a_colab_install_cell():
 
         first_code = next(c for c in jupytext.read(ROOT / f"{chapter}.md").cells if c.cell_type == "code")
         assert "google.colab" in first_code.source and "pip" in first_code.source
+
+
+def test_colab_cell_ids_are_computed_from_the_text():
+    import nbformat
+
+    colab = _colab_tool()
+    cells = [nbformat.v4.new_markdown_cell("same"), nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_markdown_cell("same")]
+    ids = colab.cell_ids(cells)
+    assert len(set(ids)) == 3 and all(len(i) == 8 for i in ids)
+    assert colab.cell_ids(cells) == ids, "the same text must give the same ids"
+    cells[1].source = "x = 2"
+    changed = colab.cell_ids(cells)
+    assert changed[0] == ids[0] and changed[2] == ids[2] and changed[1] != ids[1]

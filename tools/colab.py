@@ -9,7 +9,10 @@ not MyST, so the notebooks are converted, not paired:
   summary is the admonition's title, so exercise solutions stay hidden until
   the reader opens them.
 
-Code cells and their tags are copied unchanged, without outputs.
+Code cells and their tags are copied unchanged, without outputs, so a Colab
+form field (``PROFILE = "auto"  # @param [...]`` in the first cell) stays a
+form. Cell ids are computed from the cells' text, so a notebook written again
+from an unchanged chapter is byte for byte the same.
 ``tests/test_packaging.py`` fails when a committed notebook differs from what
 this script writes, or when MyST syntax is left in one::
 
@@ -18,6 +21,7 @@ this script writes, or when MyST syntax is left in one::
 
 from __future__ import annotations
 
+import hashlib
 import re
 import sys
 from pathlib import Path
@@ -64,6 +68,19 @@ def convert_markdown(text: str, labels: dict[str, str]) -> str:
     return CITE.sub(cite, ADMONITION.sub(details, text))
 
 
+def cell_ids(cells) -> list[str]:
+    """Cell ids computed from each cell's kind and text (numbered among identical cells), so writing a notebook
+    again changes only the ids of the cells whose text changed (random ids would change every line's neighbour
+    and make every regenerated notebook conflict with every other branch's)."""
+    seen: dict[str, int] = {}
+    ids = []
+    for cell in cells:
+        text = f"{cell.cell_type}\n{cell.source}"
+        seen[text] = seen.get(text, -1) + 1
+        ids.append(hashlib.sha1(f"{seen[text]}\n{text}".encode()).hexdigest()[:8])
+    return ids
+
+
 def colab_notebook(chapter: str | Path) -> nbformat.NotebookNode:
     """The Colab notebook of a chapter (``book/NN_name.md``)."""
     nb = jupytext.read(Path(chapter))
@@ -74,6 +91,8 @@ def colab_notebook(chapter: str | Path) -> nbformat.NotebookNode:
             cell.source = convert_markdown(cell.source, labels)
         elif cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None
+    for cell, cell_id in zip(nb.cells, cell_ids(nb.cells)):
+        cell.id = cell_id
     return nb
 
 
