@@ -185,11 +185,14 @@ def test_fill_rejects_missing_unrun_and_stale_notebooks(tmp_path):
 
 def test_cache_config_and_check(tmp_path):
     config = tmp_path / "_config.yml"
-    config.write_text("title: A book\nexecute:\n  execute_notebooks: force\n  timeout: 30\n")
+    config.write_text("title: A book\nexecute:\n  execute_notebooks: force\n  timeout: 30\n"
+                      "sphinx:\n  local_extensions:\n    bibstyle: tools\n")
     out = tmp_path / "build" / "check.yml"
     book_cache.write_cache_config(config, tmp_path / "cache", out)
     written = yaml.safe_load(out.read_text())
     assert written["title"] == "A book"
+    # the copy lives in another folder: an extension folder relative to the book must still point there
+    assert written["sphinx"]["local_extensions"] == {"bibstyle": str((tmp_path / "tools").resolve())}
     assert written["execute"] == {"execute_notebooks": "cache", "timeout": 30,
                                   "cache": str((tmp_path / "cache").resolve())}
 
@@ -215,7 +218,72 @@ def test_check_html_finds_raw_markdown_tables_in_outputs(tmp_path):
     (tmp_path / "book").mkdir()
     (tmp_path / "book" / "ch.html").write_text(raw)
     (tmp_path / "book" / "ok.html").write_text(table)
+    (tmp_path / "book" / "bibliography.html").write_text(_bibliography_page("Goodfellow et al., 2014"))
     assert check_html.check(tmp_path, ["book/ok"]) == []
     problems = check_html.check(tmp_path, ["book/ch", "book/missing"])
     assert "raw Markdown table" in problems[0] and "was not built" in problems[1]
     assert check_html.main([str(tmp_path), "book/ch"]) == 1 and check_html.main([str(tmp_path), "book/ok"]) == 0
+
+
+def _bibliography_page(*labels):
+    return "".join(f'<div class="citation" id="id{i}" role="doc-biblioentry"><span class="label">'
+                   f'<span class="fn-bracket">[</span>{label}<span class="fn-bracket">]</span></span>'
+                   f"<p>An entry.</p></div>" for i, label in enumerate(labels))
+
+
+def test_check_html_wants_author_year_bibliography_labels_that_match_the_citations(tmp_path):
+    check_html = _tool("check_html")
+
+    good = _bibliography_page("Goodfellow et al., 2014", "Ioffe and Szegedy, 2015", "Hindupur, 2017",
+                              "Zhu et al., 2017a", "Zhu et al., 2017b")
+    assert check_html.bibliography_problems(good) == []
+    labels = check_html.bibliography_labels(good)
+    assert labels["id0"] == "Goodfellow et al., 2014" and len(labels) == 5
+    alpha = _bibliography_page("GPAM+14", "Goodfellow et al., 2014", "IS15")
+    assert [p.split("]")[0] for p in check_html.bibliography_problems(alpha)] == [
+        "bibliography label [GPAM+14", "bibliography label [IS15"]
+    assert check_html.bibliography_problems("<p>no entries</p>") == ["no bibliography entries found"]
+
+    cite = '<p><a href="bibliography.html#{}">{}</a></p>'.format
+    chapter = cite("id0", "Goodfellow <em>et al.</em>, 2014") + cite("id3", "Zhu et al., 2017")
+    assert check_html.citation_problems(chapter, labels, "bibliography.html") == []
+    wrong = cite("id1", "Goodfellow et al., 2014") + cite("id9", "Nobody, 1999")
+    problems = check_html.citation_problems(wrong, labels, "bibliography.html")
+    assert "labelled [Ioffe and Szegedy, 2015]" in problems[0] and "no bibliography entry" in problems[1]
+
+    (tmp_path / "book").mkdir()
+    (tmp_path / "book" / "ch.html").write_text(chapter)
+    (tmp_path / "book" / "bibliography.html").write_text(alpha)
+    assert any("GPAM+14" in p for p in check_html.check(tmp_path, ["book/ch"]))
+    (tmp_path / "book" / "bibliography.html").write_text(good)
+    assert check_html.check(tmp_path, ["book/ch"]) == []
+    (tmp_path / "book" / "bibliography.html").unlink()
+    assert "was not built" in check_html.check(tmp_path, ["book/ch"])[0]
+
+
+def test_bibliography_style_labels_entries_as_the_chapters_cite_them():
+    from pybtex.database import parse_string
+    from pybtex.plugin import find_plugin
+
+    bibstyle = _tool("bibstyle")
+    bib = parse_string("""
+        @article{one, author = {Bi{\\'n}kowski, Miko{\\l}aj}, title = {T}, journal = {J}, year = {2018}}
+        @article{two, author = {Ioffe, Sergey and Szegedy, Christian}, title = {T}, journal = {J}, year = {2015}}
+        @article{many, author = {Zhu, A and Park, B and Isola, C}, title = {Unpaired}, journal = {J}, year = {2017}}
+        @article{many2, author = {Zhu, A and Other, D and Third, E}, title = {Another}, journal = {J}, year = {2017}}
+        @misc{nobody, title = {The {GAN} zoo}}
+    """, "bibtex")
+    entries = bib.entries
+    assert bibstyle.author_year(entries["one"]) == "Bińkowski, 2018"
+    assert bibstyle.author_year(entries["two"]) == "Ioffe and Szegedy, 2015"
+    assert bibstyle.author_year(entries["nobody"]) == "The GAN zoo, n.d."
+    assert bibstyle.author_year_labels([entries["many"], entries["many2"], entries["two"]]) == [
+        "Zhu et al., 2017a", "Zhu et al., 2017b", "Ioffe and Szegedy, 2015"]
+    style = find_plugin("pybtex.style.formatting", bibstyle.NAME)()
+    formatted = list(style.format_entries(style.sort(list(entries.values()))))
+    assert [f.label for f in formatted] == ["The GAN zoo, n.d.", "Bińkowski, 2018", "Ioffe and Szegedy, 2015",
+                                            "Zhu et al., 2017a", "Zhu et al., 2017b"]  # sorted as alpha sorts
+    # the book's configuration selects the style and loads the extension that registers it
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    assert config["sphinx"]["config"]["bibtex_default_style"] == bibstyle.NAME
+    assert (ROOT / config["sphinx"]["local_extensions"]["bibstyle"] / "bibstyle.py").exists()

@@ -83,7 +83,9 @@ def test_colab_conversion_of_citations_and_solutions():
 
     with pytest.raises(ValueError, match="citation key"):
         colab.convert_markdown("{cite}`zz1999`", labels)
-    assert colab.author_year()["goodfellow2014"] == "Goodfellow et al., 2014"
+    labels = colab.author_year()
+    assert labels["goodfellow2014"] == "Goodfellow et al., 2014"
+    assert [v for v in labels.values() if set(v) & set("\\{}")] == [], "BibTeX markup left in a citation"
 
 
 def test_chapters_start_with_a_colab_install_cell():

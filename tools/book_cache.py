@@ -74,6 +74,10 @@ def write_cache_config(config, cache_dir, out):
     execute = data.setdefault("execute", {})
     execute["execute_notebooks"] = "cache"
     execute["cache"] = str(Path(cache_dir).resolve())
+    # Jupyter Book resolves local_extensions' folders against the config file's folder, which moves here.
+    local = data.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in local.items():
+        local[name] = str((Path(config).resolve().parent / folder).resolve())
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     header = f"# Written by tools/book_cache.py from {config}: the book built from the outputs of `make notebooks`.\n"

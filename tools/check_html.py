@@ -1,9 +1,13 @@
-"""Check the built book as a reader sees it: every computed table is an HTML table.
+"""Check the built book as a reader sees it: every computed table is an HTML table, and the
+bibliography is labelled the way the chapters cite.
 
 A code cell that displays a Markdown table (``display(Markdown(viz.markdown_table(...)))``)
 must render as a ``<table>``. Under myst-nb's default CommonMark renderer the
 same output becomes one paragraph of raw ``| a | b |`` text, so this check
-fails on any raw table row left in a cell's output::
+fails on any raw table row left in a cell's output. The bibliography page must
+label every entry author-year ("Goodfellow et al., 2014", ``tools/bibstyle.py``),
+never with alpha labels such as "GPAM+14", and every citation in a chapter must
+read as the label of the entry it links to::
 
     python tools/check_html.py _build/html book/01_theory book/04_dcgan ...
 """
@@ -41,9 +45,50 @@ def output_tables(html: str) -> int:
     return len(BeautifulSoup(html, "html.parser").select("div.cell_output table"))
 
 
-def check(html_dir: str | Path, chapters) -> list[str]:
-    """Problems found in the built pages of ``chapters`` (paths such as ``book/01_theory``)."""
+#: An entry label as the chapters cite: "Surname, 2014", "A and B, 2014a", "Surname et al., 2014".
+AUTHOR_YEAR = re.compile(r"^\S.*, (\d{4}[a-z]?|n\.d\.)$")
+
+
+def bibliography_labels(html: str) -> dict[str, str]:
+    """``{anchor id: label}`` of the entries on the bibliography page, brackets removed."""
+    soup = BeautifulSoup(html, "html.parser")
+    return {entry.get("id", ""): " ".join(label.get_text().split()).strip("[]")
+            for entry in soup.select("div.citation") if (label := entry.find("span", class_="label"))}
+
+
+def bibliography_problems(html: str) -> list[str]:
+    """Entries of the bibliography page whose label is not author-year (an alpha label such as ``GPAM+14``)."""
+    labels = bibliography_labels(html)
+    if not labels:
+        return ["no bibliography entries found"]
+    return [f"bibliography label [{label}] is not author-year like the citations (tools/bibstyle.py)"
+            for label in labels.values() if not AUTHOR_YEAR.match(label)]
+
+
+def citation_problems(html: str, labels: dict[str, str], page: str) -> list[str]:
+    """Citations in a chapter (links to ``page``) whose text is not the label of the entry they link to."""
     problems = []
+    for link in BeautifulSoup(html, "html.parser").select(f'a[href^="{page}#"]'):
+        text = " ".join(link.get_text().split())
+        label = labels.get(link["href"].split("#", 1)[1])
+        if label is None:
+            problems.append(f"citation {text!r} links to {link['href']}, which is no bibliography entry")
+        elif not (label == text or (label[:-1] == text and label[-1].islower())):  # 2017a is cited as 2017
+            problems.append(f"citation {text!r} links to the entry labelled [{label}]")
+    return problems
+
+
+def check(html_dir: str | Path, chapters, bibliography: str | None = "book/bibliography") -> list[str]:
+    """Problems found in the built pages of ``chapters`` (paths such as ``book/01_theory``) and of the
+    ``bibliography`` page (``None``: not checked)."""
+    problems, labels = [], None
+    if bibliography is not None:
+        page = Path(html_dir) / f"{bibliography}.html"
+        if page.exists():
+            labels = bibliography_labels(page.read_text(encoding="utf8"))
+            problems += [f"{page}: {p}" for p in bibliography_problems(page.read_text(encoding="utf8"))]
+        else:
+            problems.append(f"{page} was not built")
     for chapter in chapters:
         page = Path(html_dir) / f"{chapter}.html"
         if not page.exists():
@@ -51,6 +96,9 @@ def check(html_dir: str | Path, chapters) -> list[str]:
             continue
         html = page.read_text(encoding="utf8")
         problems += [f"{page}: raw Markdown table in an output: {row}" for row in raw_table_rows(html)]
+        if labels is not None:
+            target = Path(bibliography).name + ".html"
+            problems += [f"{page}: {p}" for p in citation_problems(html, labels, target)]
     return problems
 
 

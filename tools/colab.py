@@ -29,6 +29,9 @@ from pathlib import Path
 import jupytext
 import nbformat
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bibstyle  # noqa: E402  (tools/bibstyle.py: the author-year labels of the bibliography page)
+
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "book" / "references.bib"
 CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
@@ -39,17 +42,14 @@ RAW_MYST = re.compile(r"\{[a-z:-]+\}`|^`{3,}\{|^:::|^:class:", re.MULTILINE)
 
 
 def author_year(bib: Path = BIB) -> dict[str, str]:
-    """``{key: "Surname et al., 2014"}`` for every entry of the bibliography."""
+    """``{key: "Surname et al., 2014"}`` for every entry of the bibliography: the labels of the book's
+    bibliography page (``tools/bibstyle.py``), in the order that page sorts them."""
     from pybtex.database import parse_file
+    from pybtex.plugin import find_plugin
 
-    labels = {}
-    for key, entry in parse_file(str(bib)).entries.items():
-        people = entry.persons.get("author") or entry.persons.get("editor") or []
-        names = [" ".join(p.last_names) for p in people] or [entry.fields.get("title", key)]
-        who = names[0] if len(names) == 1 else (f"{names[0]} and {names[1]}" if len(names) == 2
-                                                 else f"{names[0]} et al.")
-        labels[key] = f"{who}, {entry.fields.get('year', 'n.d.')}".replace("{", "").replace("}", "")
-    return labels
+    entries = find_plugin("pybtex.style.sorting", "author_year_title")().sort(
+        list(parse_file(str(bib)).entries.values()))
+    return {entry.key: label for entry, label in zip(entries, bibstyle.author_year_labels(entries))}
 
 
 def convert_markdown(text: str, labels: dict[str, str]) -> str:
