@@ -93,8 +93,8 @@ def select_profile(choice: str = "auto", *, gpu: bool | None = None) -> str:
     set (so CI's ``GANCOURSE_PROFILE=smoke`` wins), and otherwise picks
     ``standard`` when a GPU is available and ``smoke`` without one; a value
     this function wrote itself does not count as set, so running the cell again
-    after picking another profile decides afresh. A profile
-    name is used as given. The result is written to ``GANCOURSE_PROFILE``, so
+    after picking another profile decides afresh. A profile name is used as
+    given. The result is written to ``GANCOURSE_PROFILE``, so
     :func:`profile` and :func:`gancourse.describe_profile` in later cells see
     it, and one line says which profile was chosen, why, and how to change it.
 
@@ -120,7 +120,8 @@ def select_profile(choice: str = "auto", *, gpu: bool | None = None) -> str:
         if env and env.lower() != value:
             why += f", overriding {PROFILE_ENV}={env}"
     elif env:
-        selected, why = _validated(env, f"environment variable {PROFILE_ENV}"), f"auto: kept {PROFILE_ENV}={env} from the environment"
+        selected = _validated(env, f"environment variable {PROFILE_ENV}")
+        why = f"auto: kept {PROFILE_ENV}={env} from the environment"
     else:
         has_gpu = gpu_available() if gpu is None else bool(gpu)
         selected = "standard" if has_gpu else "smoke"
