@@ -126,6 +126,16 @@ def test_chapter_starts_with_the_install_and_profile_selector_cell(chapter):
 
 
 @pytest.mark.parametrize("chapter", chapters())
+def test_colab_notebook_keeps_the_form_field(chapter):
+    import nbformat
+
+    nb = nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    assert first_cell_problems(first.source, first.metadata.get("tags", [])) == [], f"{chapter}.ipynb's first cell"
+    assert PARAM.search(first.source)["default"] == "auto"
+
+
+@pytest.mark.parametrize("chapter", chapters())
 def test_chapter_uses_the_package_and_defines_no_model_or_loop(chapter):
     code = "\n".join(code_of(cells(chapter)))
     assert re.search(r"^(?:from gancourse[\w.]* import|import gancourse)", code, re.MULTILINE), chapter
