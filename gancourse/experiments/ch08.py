@@ -209,8 +209,8 @@ class _Trainer:
         training.steps.discriminator_update(self.discriminator, self.d_opt, target, fake, source=source,
                                             objective=self.objective)
 
-    def run(self, seed: int, data, l1_weight: float, gan_weight: float, initial) -> keras.Model:
-        """Train from the weights ``initial`` (generator's, discriminator's) on ``data`` with ``seed``'s order."""
+    def run(self, seed: int, data: list, l1_weight: float, gan_weight: float, initial) -> keras.Model:
+        """Train from the weights ``initial`` (generator's, discriminator's) on the list of batches ``data``."""
         set_seed(seed)
         dropouts = [layer for layer in self.generator.layers if isinstance(layer, keras.layers.Dropout)]
         for i, layer in enumerate(dropouts):  # the run's dropout masks depend on its seed only
@@ -222,11 +222,16 @@ class _Trainer:
             for variable, value in zip(opt.variables, fresh):
                 variable.assign(value)
         weights = tf.constant(l1_weight, tf.float32), tf.constant(gan_weight, tf.float32)
-        ds = batches(self.cfg.replace(seed=seed), data)
-        for _ in range(self.cfg.epochs):
-            for source, target in ds:
-                self.step(source, target, *weights)
+        for source, target in data:
+            self.step(source, target, *weights)
         return self.generator
+
+
+def _run_batches(cfg: Pix2PixConfig, seed: int, data, unit: bool) -> list:
+    """Every batch of a run, all epochs: shuffled and jittered by ``seed``, scaled to ``[0, 1]`` when ``unit``."""
+    ds = batches(cfg.replace(seed=seed), data)
+    out = [(s, t) for _ in range(cfg.epochs) for s, t in ds]
+    return [((s + 1.0) / 2.0, (t + 1.0) / 2.0) for s, t in out] if unit else out
 
 
 def seed_study(cfg: Pix2PixConfig, seeds=(0, 1, 2), train_data=None, test_data=None, variants: dict | None = None,
@@ -237,7 +242,8 @@ def seed_study(cfg: Pix2PixConfig, seeds=(0, 1, 2), train_data=None, test_data=N
         cfg: the base config (its size, epochs and batch size are the study's).
         seeds: one run per seed and variant; a seed fixes the initial weights
             (the same for every variant that shares a generator), the data
-            order, the jitter and the dropout masks.
+            order and jitter (the same batches for every variant) and the
+            dropout masks.
         train_data, test_data: ``(inputs, targets)`` in ``[-1, 1]``.
         variants: ``{name: changes}`` (default :data:`STUDY_VARIANTS`).
         n_show: how many held-out outputs of each variant's first seed to keep.
@@ -253,7 +259,7 @@ def seed_study(cfg: Pix2PixConfig, seeds=(0, 1, 2), train_data=None, test_data=N
     variants = STUDY_VARIANTS if variants is None else variants
     x_train, y_train = train_data if train_data is not None else dataset(cfg, "train")
     x_test, y_test = test_data if test_data is not None else dataset(cfg, "test")
-    trainers, initial = {}, {}
+    trainers, initial, runs = {}, {}, {}
     out = {"scores": {name: [] for name in variants}, "outputs": {}, "clipped": []}
     for name, changes in variants.items():
         changes = dict(changes)
@@ -263,14 +269,15 @@ def seed_study(cfg: Pix2PixConfig, seeds=(0, 1, 2), train_data=None, test_data=N
         if key not in trainers:
             trainers[key] = _Trainer(run_cfg)
         trainer = trainers[key]
-        train = (_to_unit(x_train), _to_unit(y_train)) if unit else (x_train, y_train)
         source = _to_unit(x_test) if unit else x_test
         for seed in seeds:
             if (key, seed) not in initial:
                 set_seed(seed)
                 initial[key, seed] = (build_generator(run_cfg).get_weights(),
                                       build_discriminator(run_cfg).get_weights())
-            g = trainer.run(seed, train, changes.get("l1_weight", cfg.l1_weight),
+            if (seed, unit) not in runs:  # every variant of a seed sees the same batches
+                runs[seed, unit] = _run_batches(cfg, seed, (x_train, y_train), unit)
+            g = trainer.run(seed, runs[seed, unit], changes.get("l1_weight", cfg.l1_weight),
                             changes.get("gan_weight", cfg.gan_weight), initial[key, seed])
             fake = np.concatenate([np.asarray(g(source[i:i + 64], training=False))
                                    for i in range(0, len(source), 64)])
@@ -473,7 +480,8 @@ def draw_patches(ax, image: np.ndarray, windows: dict, title: str = ""):
     for (label, (top, left, bottom, right)), colour in zip(windows.items(), colours):
         ax.add_patch(Rectangle((left - 0.5, top - 0.5), right - left, bottom - top, fill=False, lw=2,
                                edgecolor=colour))
-        ax.text(left, top - 3, label, color=colour, fontsize=9, va="bottom")
+        ax.text(left + 2, top + 2, label, color=colour, fontsize=8, va="top",
+                bbox={"facecolor": "black", "alpha": 0.6, "pad": 1, "edgecolor": "none"})
     ax.set_title(title, fontsize=10)
     ax.axis("off")
     return ax
