@@ -244,3 +244,13 @@ def test_conditional_discriminator_reference_values():
     np.testing.assert_allclose(ref(data, ignores, False), 0.5)
     np.testing.assert_allclose(ref(data, ignores, True), [[2 / 3, 0.0], [0.0, 2 / 3]])
     np.testing.assert_allclose(ref(np.zeros((1, 2)), np.zeros((1, 2))), 0.5)
+
+
+def test_chapter_prose_types_no_quoted_counts():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "08_pix2pix.md").read_text()
+    for number in ("54,425,859", "54,423,811", "129,153,729", "129,151,681", "19,546,562", "19,802,768",
+                   "54425859", "129153729"):
+        assert number not in text, f"{number} is typed into chapter 08; compute it on the page"
+    assert "efrogans" not in text  # the book's misspelt host comes from ch08.BOOK_DATASET_URL
