@@ -34,7 +34,6 @@ HIDDEN_WARNINGS = re.compile(r"warnings\.(?:filterwarnings|simplefilter)\(\s*[\"
 PENDING = {
     ("book/01_theory", "fixed_width"): "aligned print() lists of gradients, distances and study verdicts",
     ("book/04_dcgan", "fixed_width"): "the preset comparison and the trainable-trap table printed as text",
-    ("book/08_pix2pix", "typed_counts"): "the TF tutorial's and the paper's parameter counts typed into prose",
 }
 
 

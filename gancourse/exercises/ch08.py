@@ -14,11 +14,12 @@ def receptive_field(layers: list[tuple[int, int]]) -> int:
 
 _STACKS = {
     "one 4x4 conv": [(4, 1)],
-    "the paper's 70x70 PatchGAN": [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)],
-    "the 16x16 'PixelGAN' of 1x1 convs": [(1, 1), (1, 1), (1, 1)],
-    "a 34x34 PatchGAN": [(4, 2), (4, 2), (4, 1), (4, 1)],
+    "the paper's 70x70 PatchGAN": translation.patchgan_stack(3),
+    "the paper's 1x1 PixelGAN (1x1 convs)": translation.patchgan_stack(0),
+    "the paper's 16x16 PatchGAN": translation.patchgan_stack(1),
+    "a 34x34 PatchGAN": translation.patchgan_stack(2),
     "Mastering PyTorch's discriminator": [(4, 2), (4, 2), (4, 2), (4, 2), (4, 1)],
-    "the 286x286 'ImageGAN'": [(4, 2)] * 6 + [(4, 1), (4, 1)],
+    "the paper's 286x286 ImageGAN (five stride-2 convs)": translation.patchgan_stack(5),
     "3x3 convs with pooling": [(3, 1), (2, 2), (3, 1), (2, 2), (3, 1)],
 }
 
@@ -89,9 +90,60 @@ def grade_psnr(answer) -> None:
     assert same == np.inf, f"identical images: expected inf (MSE = 0), got {same}"
 
 
+def conditional_discriminator(p_data: np.ndarray, p_model: np.ndarray, conditional: bool = True) -> np.ndarray:
+    """Reference: the optimal discriminator's value for every (input, output) pair.
+
+    ``p_data`` and ``p_model`` are joint probabilities ``p(x, y)``, rows =
+    inputs ``x``, columns = outputs ``y``. A conditional D sees the pair:
+    ``D*(x, y) = p_data(x, y) / (p_data(x, y) + p_model(x, y))``. An
+    unconditional D sees only ``y``: the same formula on the column sums
+    (the marginals over ``x``), the same value in every row. Where both
+    probabilities are 0 the value is 0.5 (D has no evidence either way).
+    """
+    p, q = np.asarray(p_data, np.float64), np.asarray(p_model, np.float64)
+    if not conditional:
+        p, q = np.broadcast_to(p.sum(axis=0), p.shape), np.broadcast_to(q.sum(axis=0), q.shape)
+    total = p + q
+    return np.where(total > 0, p / np.where(total > 0, total, 1.0), 0.5)
+
+
+def _discriminator_cases():
+    rng = np.random.default_rng(80)
+    data = np.array([[0.5, 0.0], [0.0, 0.5]])  # each label map has its own photo
+    ignores_input = np.array([[0.25, 0.25], [0.25, 0.25]])  # the right photos, for the wrong label maps
+    joint = rng.dirichlet(np.ones(12)).reshape(3, 4)
+    other = rng.dirichlet(np.ones(12)).reshape(3, 4)
+    blurred = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 0.5]])  # always the average of the two photos
+    sharp = np.array([[0.5, 0.0, 0.0], [0.0, 0.5, 0.0]])
+    yield "a generator that ignores its input, conditional D", data, ignores_input, True
+    yield "a generator that ignores its input, unconditional D", data, ignores_input, False
+    yield "random joints, conditional D", joint, other, True
+    yield "random joints, unconditional D", joint, other, False
+    yield "a blurred generator (outputs no real photo), conditional D", sharp, blurred, True
+
+
+def grade_conditional_discriminator(answer) -> None:
+    """Grade a reader's ``conditional_discriminator``: raise ``AssertionError`` naming the first case it gets
+    wrong."""
+    for name, p, q, conditional in _discriminator_cases():
+        want = conditional_discriminator(p, q, conditional)
+        got = np.asarray(answer(p.copy(), q.copy(), conditional), np.float64)
+        assert got.shape == want.shape, f"{name}: expected an array of shape {want.shape}, got {got.shape}"
+        assert np.all(np.isfinite(got)), (f"{name}: got NaN or inf; where neither distribution puts mass the "
+                                          "optimal D is undefined, and the convention is 0.5")
+        hint = ""
+        if not conditional and np.allclose(got, conditional_discriminator(p, q, True)):
+            hint = " An unconditional D never sees x: compare the marginals of y (the column sums)."
+        elif np.allclose(got, 1 - want):
+            hint = " D* is the share of the DATA in the total: p_data / (p_data + p_model)."
+        assert np.allclose(got, want, atol=1e-9), f"{name}: expected\n{np.round(want, 4)}\ngot\n{np.round(got, 4)}.{hint}"
+
+
 EXERCISES = {
     "08.receptive_field": ("receptive field of a (kernel, stride) conv stack", receptive_field,
                            grade_receptive_field),
     "08.generator_loss": ("the pix2pix generator loss: cGAN term + lambda * L1", generator_loss, grade_generator_loss),
     "08.psnr": ("PSNR of [-1, 1] images, averaged per image", psnr, grade_psnr),
+    "08.conditional_discriminator": ("the optimal D of paired data, with and without the input",
+                                     conditional_discriminator, grade_conditional_discriminator),
 }

@@ -34,6 +34,7 @@ and trains 25 epochs (10,000 steps of batch 1 on facades).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 
 import keras
@@ -62,6 +63,7 @@ class Pix2PixConfig(TrainingConfig):
     discriminator: str = choice("paper", translation.PATCHGAN_VARIANTS)
     base_filters: int = positive(64)
     bottleneck_norm: bool = False
+    skips: bool = True  # False: the same generator without skip connections (the paper's encoder-decoder)
     l1_weight: float = non_negative(100.0)
     gan_weight: float = non_negative(1.0)
     jitter: bool = True
@@ -97,7 +99,8 @@ config = Pix2PixConfig.preset
 def build_generator(cfg: Pix2PixConfig) -> keras.Model:
     """The preset's U-Net."""
     return translation.unet_generator(cfg.generator, cfg.image_size, cfg.channels, cfg.channels, cfg.base_filters,
-                                      bottleneck_norm=cfg.bottleneck_norm, name=f"{cfg.preset}_generator")
+                                      bottleneck_norm=cfg.bottleneck_norm, skips=cfg.skips,
+                                      name=f"{cfg.preset}_generator")
 
 
 def build_discriminator(cfg: Pix2PixConfig) -> keras.Model:
@@ -154,19 +157,28 @@ class Pix2Pix(AdversarialModel):
             d_loss, d_real, d_fake = tf.constant(0.0), tf.constant(0.0), tf.constant(0.0)
         return self.record(d_loss=d_loss, g_loss=g_total, g_gan=g_gan, g_l1=l1, d_real=d_real, d_fake=d_fake)
 
-    def translate(self, inputs: np.ndarray, training: bool = False, batch_size: int = 16) -> np.ndarray:
-        """Outputs for ``inputs``, float32 in ``[-1, 1]``.
+    def translate(self, inputs: np.ndarray, training: bool = False, batch_size: int = 16,
+                  batch_norm: str | None = None, dropout: bool | None = None) -> np.ndarray:
+        """Outputs for ``inputs``, float32 in ``[-1, 1]``, computed ``batch_size`` images at a time.
 
         ``training=True`` runs the generator as the paper and the TensorFlow
         tutorial do at test time: dropout stays on (it is the model's only
-        noise) and batch norm uses the statistics of the batch.
+        noise) and batch norm uses the statistics of the batch (with
+        ``batch_size=1``, as in the paper, the statistics of each image).
+        ``batch_norm`` (``"batch"`` or ``"moving"``, the moving averages) and
+        ``dropout`` set the two switches separately; by default both follow
+        ``training``. The model is not changed: batch norm's moving averages
+        are restored after a call that uses batch statistics.
         """
         inputs = np.asarray(inputs, np.float32)
         want = tuple(self.generator.inputs[0].shape[1:])
         if inputs.ndim != 4 or inputs.shape[1:] != want:
             raise ValueError(f"inputs must have shape (n, {', '.join(map(str, want))}), got {inputs.shape}")
-        outs = [np.asarray(self.generator(inputs[i:i + batch_size], training=training))
-                for i in range(0, len(inputs), batch_size)]
+        batch_norm = batch_norm or ("batch" if training else "moving")
+        dropout = training if dropout is None else dropout
+        with generator_switches(self.generator, batch_norm=batch_norm, dropout=dropout) as train_mode:
+            outs = [np.asarray(self.generator(inputs[i:i + batch_size], training=train_mode))
+                    for i in range(0, len(inputs), batch_size)]
         return np.concatenate(outs).astype(np.float32)
 
     def preview(self, inputs) -> np.ndarray:
@@ -186,6 +198,42 @@ class Pix2Pix(AdversarialModel):
 
 MODEL = Pix2Pix
 CONFIG = Pix2PixConfig
+
+
+@contextlib.contextmanager
+def generator_switches(net: keras.Model, batch_norm: str = "moving", dropout: bool = False):
+    """Run ``net`` with batch norm and dropout set separately; yields the ``training`` flag to call it with.
+
+    Keras's one ``training`` flag sets both: ``True`` means batch statistics
+    and dropout on. Inside this context, ``net(x, training=flag)`` uses batch
+    statistics (``batch_norm="batch"``) or the moving averages (``"moving"``),
+    with dropout on or off as asked. Batch norm layers marked non-trainable
+    run in inference mode in Keras 3; dropout with rate 0 is the identity.
+    On exit the layers' settings and the moving averages are restored, so a
+    call with batch statistics does not change the model.
+    """
+    if batch_norm not in ("batch", "moving"):
+        raise ValueError(f"batch_norm must be 'batch' or 'moving', got {batch_norm!r}")
+    if batch_norm == "moving" and not dropout:
+        yield False  # plain inference
+        return
+    norms = [layer for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    drops = [layer for layer in net.layers if isinstance(layer, keras.layers.Dropout)]
+    trainable, rates = [layer.trainable for layer in norms], [layer.rate for layer in drops]
+    moving = [(v, v.numpy()) for layer in norms for v in layer.non_trainable_variables]
+    try:
+        for layer in norms:
+            layer.trainable = batch_norm == "batch"
+        for layer in drops:
+            layer.rate = layer.rate if dropout else 0.0
+        yield True
+    finally:
+        for layer, flag in zip(norms, trainable):
+            layer.trainable = flag
+        for layer, rate in zip(drops, rates):
+            layer.rate = rate
+        for variable, value in moving:
+            variable.assign(value)
 
 
 def dataset(cfg: Pix2PixConfig, split: str = "train", data_dir=None):

@@ -70,7 +70,8 @@ def _down(x, filters, *, norm: str, bias: bool, name: str, dropout: float = 0.0)
 
 
 def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: int = 3, out_channels: int = 3,
-                   base_filters: int = 64, bottleneck_norm: bool = False, name: str | None = None) -> keras.Model:
+                   base_filters: int = 64, bottleneck_norm: bool = False, skips: bool = True,
+                   name: str | None = None) -> keras.Model:
     """A U-Net mapping ``(image_size, image_size, in_channels)`` images to ``out_channels`` in ``[-1, 1]``.
 
     Args:
@@ -80,6 +81,10 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
         bottleneck_norm: put BatchNorm on the 1x1 bottleneck as the book and
             the TensorFlow tutorial do (``"paper"`` and ``"book"`` only). Off by
             default: with batch 1 it erases the bottleneck's signal.
+        skips: ``False`` drops the skip connections: the same blocks and
+            widths as a plain encoder-decoder, the "encoder-decoder" of Isola
+            et al.'s generator comparison. Everything then passes through the
+            1x1 bottleneck.
     """
     if variant not in UNET_VARIANTS:
         raise ValueError(f"unknown U-Net variant {variant!r}; choose one of {', '.join(UNET_VARIANTS)}")
@@ -87,6 +92,7 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
     depth = len(widths)
     mastering = variant == "mastering_pytorch"
     inputs = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
+    use_skips = skips
     x, skips = inputs, []
     for i, filters in enumerate(widths):
         innermost, first = i == depth - 1, i == 0
@@ -104,15 +110,17 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
             filters = 2 * skips[i - 1].shape[-1] if i else skip.shape[-1]  # the paper's concat widths
             x = upsample_block(x, filters, 4, norm="batch", activation=None, dropout=0.5 if i < 3 else 0.0,
                                name=name)  # (B, s, s, filters)
-            x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, filters + c)
-            x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, filters + c)
+            if use_skips:
+                x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, filters + c)
+            x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, filters + c), or filters without skips
             continue
         x = transposed_block(x, skip.shape[-1], 4, 2, norm="instance" if mastering else "batch",
                              activation="relu" if mastering else None, bias=mastering,
                              dropout=0.5 if i < (4 if mastering else 3) else 0.0, name=name)  # (B, s, s, c)
         if not mastering:  # the paper's block: deconv, BN, dropout, then ReLU
             x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, c)
-        x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, 2c)
+        if use_skips:
+            x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, 2c); (B, s, s, c) without skips
     if variant == "paper":
         outputs = conv_layer(out_channels, 4, 2, transposed=True, activation="tanh",
                              name="output")(x)  # (B, S, S, out_channels)
@@ -124,45 +132,108 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
                                  name="output")(x)  # (B, S, S, out_channels)
         else:
             outputs = conv_layer(out_channels, 4, activation="tanh", name="output")(x)  # (B, S, S, out_channels)
-    return keras.Model(inputs, outputs, name=name or f"unet_{variant}")
+    return keras.Model(inputs, outputs, name=name or f"unet_{variant}" + ("" if use_skips else "_no_skips"))
+
+
+def unet_layout(generator: keras.Model) -> list[dict]:
+    """The blocks of a :func:`unet_generator`, read from the built model, for drawing it.
+
+    Returns one dict per block in data-flow order: ``name`` (``down1`` ...,
+    ``up1`` ..., ``output``), ``side`` (height = width of its output),
+    ``channels`` (its output channels, after the skip concatenation for a
+    decoder block) and ``skip_from`` (the encoder block concatenated into a
+    decoder block, else ``None``).
+    """
+    last = {}  # block name -> its last layer (layers are listed in data-flow order)
+    for layer in generator.layers:
+        block = layer.name.split("_")[0]
+        if block[:2] in ("do", "up") and block.rstrip("0123456789") in ("down", "up"):
+            last[block] = layer
+    depth = sum(b.startswith("down") for b in last)
+    blocks = []
+    for block, layer in last.items():
+        out = layer.output
+        joined = block.startswith("up") and f"{block}_skip" in {layer.name for layer in generator.layers}
+        skip = f"down{depth - int(block[2:])}" if joined else None
+        blocks.append({"name": block, "side": out.shape[1], "channels": out.shape[-1], "skip_from": skip})
+    out = generator.outputs[0]
+    blocks.append({"name": "output", "side": out.shape[1], "channels": out.shape[-1], "skip_from": None})
+    return blocks
+
+
+PAPER_PATCH_LAYERS = {1: 0, 16: 1, 70: 3, 286: 5}
+"""The paper's discriminator comparison: receptive field (px) -> stride-2 layers (0: the 1x1 PixelGAN)."""
+
+
+def patchgan_stack(n_layers: int = 3) -> list[tuple[int, int]]:
+    """``(kernel, stride)`` of the paper's PatchGAN with ``n_layers`` stride-2 convolutions, first layer first.
+
+    ``n_layers`` 4x4 convolutions of stride 2, one 4x4 convolution of stride 1
+    and the 4x4 output convolution: receptive fields of 16, 34, 70, 142 and
+    286 px for 1 to 5 layers. ``n_layers=0`` is the PixelGAN: three 1x1
+    convolutions, a 1x1 field.
+    """
+    if n_layers < 0:
+        raise ValueError(f"n_layers must be >= 0 (0 is the 1x1 PixelGAN), got {n_layers}")
+    if n_layers == 0:
+        return [(1, 1)] * 3
+    return [(4, 2)] * n_layers + [(4, 1), (4, 1)]
 
 
 def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_channels: int = 3,
-                           target_channels: int = 3, base_filters: int = 64, name: str | None = None) -> keras.Model:
+                           target_channels: int = 3, base_filters: int = 64, n_layers: int = 3,
+                           name: str | None = None) -> keras.Model:
     """A conditional PatchGAN: ``[input image, target or generated image]`` -> a map of logits.
 
     Each output logit judges one patch of the pair; the patch size is the
     network's receptive field (:func:`receptive_field`).
 
-    ``"paper"``: C64 (no norm) - C128 - C256 with stride 2, then C512 and a
-    1-channel conv with stride 1 and one pixel of padding each, BatchNorm,
-    LeakyReLU 0.2; 70x70 receptive field, 30x30 logits at 256 px.
+    ``"paper"``: ``n_layers`` stride-2 blocks C64 (no norm) - C128 - C256 -
+    C512 - C512 ..., then C(min(2^n_layers, 8) * 64) and a 1-channel conv with
+    stride 1 and one pixel of padding each, BatchNorm, LeakyReLU 0.2. The
+    default ``n_layers=3`` is the 70x70 PatchGAN (30x30 logits at 256 px);
+    1 gives the 16x16 and 5 the 286x286 discriminator of the paper's
+    comparison (:data:`PAPER_PATCH_LAYERS`), and 0 the 1x1 PixelGAN
+    (C64 - C128 - 1 channel, all 1x1 convolutions).
     ``"mastering_pytorch"``: four stride-2 blocks (instance norm from the
     second), then padding and a 1-channel ``Conv2D(k4)``; 94x94 receptive
-    field, 16x16 logits at 256 px.
+    field, 16x16 logits at 256 px (``n_layers`` must stay 3).
     """
     if variant not in PATCHGAN_VARIANTS:
         raise ValueError(f"unknown PatchGAN variant {variant!r}; choose one of {', '.join(PATCHGAN_VARIANTS)}")
-    if image_size < 32:
-        raise ValueError(f"a PatchGAN needs images of at least 32 px, got {image_size}")
+    if variant != "paper" and n_layers != 3:
+        raise ValueError(f"n_layers applies to the 'paper' PatchGAN only, got n_layers={n_layers} for {variant!r}")
+    if n_layers < 0:
+        raise ValueError(f"n_layers must be >= 0 (0 is the 1x1 PixelGAN), got {n_layers}")
+    smallest = 4 * 2 ** n_layers if n_layers else 1
+    if image_size < max(32, smallest):
+        raise ValueError(f"a PatchGAN with {n_layers} stride-2 layers needs images of at least "
+                         f"{max(32, smallest)} px, got {image_size}")
     source = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
     target = keras.Input((image_size, image_size, target_channels), name="target_image")  # (B, S, S, target_ch)
     x = layers.Concatenate(name="pair")([source, target])  # (B, S, S, in_channels + target_channels)
+    if variant == "paper" and n_layers == 0:  # PixelGAN: every convolution is 1x1
+        x = conv_block(x, base_filters, 1, 1, norm="none", activation="lrelu", bias=True,
+                       name="down1")  # (B, S, S, F)
+        x = conv_block(x, 2 * base_filters, 1, 1, norm="batch", activation="lrelu", bias=False,
+                       name="down2")  # (B, S, S, 2F)
+        logits = conv_layer(1, 1, bias=False, name="logits")(x)  # (B, S, S, 1)
+        return keras.Model([source, target], logits, name=name or "pixelgan")
     if variant == "paper":
-        for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters)):
-            x = _down(x, filters, norm="none" if i == 0 else "batch", bias=False,
-                      name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * 2^i)
-        x = layers.ZeroPadding2D(1, name="pad1")(x)  # (B, S/8 + 2, S/8 + 2, 4F)
-        x = conv_layer(8 * base_filters, 4, padding="valid", bias=False,
-                       name="conv4")(x)  # (B, S/8 - 1, S/8 - 1, 8F)
-        x = norm_act(x, norm="batch", activation="lrelu", name="conv4")  # (B, S/8 - 1, S/8 - 1, 8F)
-        x = layers.ZeroPadding2D(1, name="pad2")(x)  # (B, S/8 + 1, S/8 + 1, 8F)
+        for i in range(n_layers):
+            x = _down(x, base_filters * min(2 ** i, 8), norm="none" if i == 0 else "batch", bias=False,
+                      name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * min(2^i, 8))
+        x = layers.ZeroPadding2D(1, name="pad1")(x)  # (B, S/2^n + 2, S/2^n + 2, .)
+        x = conv_layer(base_filters * min(2 ** n_layers, 8), 4, padding="valid", bias=False,
+                       name=f"conv{n_layers + 1}")(x)  # (B, S/2^n - 1, S/2^n - 1, F * min(2^n, 8))
+        x = norm_act(x, norm="batch", activation="lrelu", name=f"conv{n_layers + 1}")
+        x = layers.ZeroPadding2D(1, name="pad2")(x)  # (B, S/2^n + 1, S/2^n + 1, .)
     else:
         for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters)):
             x = _down(x, filters, norm="none" if i == 0 else "instance", bias=True,
                       name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * 2^i)
         x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # (B, S/16 + 3, S/16 + 3, 8F)
-    # paper: (B, S/8 - 2, S/8 - 2, 1), 30x30 at 256 px; mastering: (B, S/16, S/16, 1), 16x16 at 256 px
+    # paper: (B, S/2^n - 2, S/2^n - 2, 1), 30x30 at 256 px for n = 3; mastering: (B, S/16, S/16, 1)
     logits = conv_layer(1, 4, padding="valid", name="logits")(x)
     return keras.Model([source, target], logits, name=name or f"patchgan_{variant}")
 
