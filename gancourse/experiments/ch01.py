@@ -41,8 +41,8 @@ HIGHER_IS_BETTER = {"modes_covered": True, "high_quality": True, "kl_to_uniform"
 
 #: The study's size per profile: overrides of the ring preset, training steps and seeds.
 STUDY_SETUP = {
-    # smoke: the chapter's minute. Batch 32 and a doubled learning rate get further per (cheap) step.
-    "smoke": (dict(hidden=64, batch_size=32, learning_rate=2e-3), 1500, tuple(range(8))),
+    # smoke: the chapter's minute. Narrow nets, batch 32 and a doubled learning rate get furthest per second.
+    "smoke": (dict(hidden=32, batch_size=32, learning_rate=2e-3), 1500, tuple(range(8))),
     "standard": (dict(hidden=128, batch_size=64, learning_rate=1e-3), 6000, tuple(range(10))),
     "full": (dict(hidden=128, batch_size=64, learning_rate=1e-3), 12000, tuple(range(16))),
 }
