@@ -14,7 +14,9 @@ def test_book_mlp_parameter_counts():
     assert g.count_params() == (100 * 500 + 500) + (500 * 500 + 500) + (500 * 784 + 784) == 693_784
     assert d.count_params() == (784 * 500 + 500) + (500 * 500 + 500) + 501 == 643_501
     assert g.output_shape == (None, 28, 28, 1)
-    assert cfg.scaled("smoke").data == "digits"
+    smoke = cfg.scaled("smoke")
+    assert smoke.data == "digits" and smoke.epochs * smoke.steps_per_epoch == 150 and smoke.batch_size == 32
+    assert cfg.scaled("standard").data == "mnist" and cfg.scaled("standard").epochs == 10
 
 
 def test_switches_change_the_networks():
