@@ -20,7 +20,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 
 def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -33,24 +32,45 @@ def feature_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return f.mean(axis=0), np.cov(f, rowvar=False)
 
 
-def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
+def _psd_sqrt(sigma: np.ndarray) -> np.ndarray:
+    """Symmetric square root of a symmetric positive semi-definite matrix (round-off negatives set to 0)."""
+    values, vectors = np.linalg.eigh((sigma + sigma.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0.0, None))) @ vectors.T
+
+
+def trace_sqrt_product(sigma1, sigma2) -> float:
+    """``Tr((sigma1 sigma2)^(1/2))`` for two covariance matrices, exactly, singular or not.
+
+    ``sigma1 sigma2`` is similar to the symmetric PSD matrix
+    ``A = sigma1^(1/2) sigma2 sigma1^(1/2)``, so the trace of its square root is
+    the sum of the square roots of ``A``'s eigenvalues. Symmetric
+    eigendecompositions need no inverse, so a rank-deficient covariance (fewer
+    samples than features, or a generator that repeats a few images) gives
+    the exact value without the warnings and the ``eps`` fudge of a general
+    matrix square root.
+    """
+    root = _psd_sqrt(np.asarray(sigma1, np.float64))
+    inner = root @ np.asarray(sigma2, np.float64) @ root
+    values = np.linalg.eigvalsh((inner + inner.T) / 2)
+    return float(np.sum(np.sqrt(np.clip(values, 0.0, None))))
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
     """Fréchet distance between Gaussians N(mu1, sigma1) and N(mu2, sigma2).
 
-    ``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))``. When the
-    product is singular, ``eps`` is added to both diagonals (as in the reference
-    implementation of Heusel et al.).
+    ``||mu1 - mu2||^2 + Tr(sigma1 + sigma2 - 2 (sigma1 sigma2)^(1/2))``, with the
+    trace of the square root from :func:`trace_sqrt_product` (exact for
+    singular covariances too). A singular covariance is still a warning sign:
+    with fewer samples than feature dimensions the estimate is dominated by
+    its bias, so compare FIDs only at one sample count well above the feature
+    dimension.
     """
     mu1, mu2 = np.atleast_1d(mu1).astype(np.float64), np.atleast_1d(mu2).astype(np.float64)
     s1, s2 = np.atleast_2d(sigma1).astype(np.float64), np.atleast_2d(sigma2).astype(np.float64)
     if mu1.shape != mu2.shape or s1.shape != s2.shape or s1.shape != (len(mu1), len(mu1)):
         raise ValueError(f"shape mismatch: mu {mu1.shape}/{mu2.shape}, sigma {s1.shape}/{s2.shape}")
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    if not np.all(np.isfinite(covmean)):
-        offset = np.eye(len(mu1)) * eps
-        covmean = linalg.sqrtm((s1 + offset) @ (s2 + offset))
-    covmean = np.real(covmean)
     diff = mu1 - mu2
-    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * np.trace(covmean)))
+    return float(max(0.0, diff @ diff + np.trace(s1) + np.trace(s2) - 2.0 * trace_sqrt_product(s1, s2)))
 
 
 def fid_from_features(features1: np.ndarray, features2: np.ndarray) -> float:

@@ -3,14 +3,17 @@
 Everything here is small and exact enough to be checked against closed forms:
 
 * divergences of densities given on a grid (:func:`kl_divergence`,
-  :func:`js_divergence`) and the closed-form KL of two Gaussians;
+  :func:`js_divergence`), the closed-form KL of two Gaussians, the
+  Wasserstein-1 distance of two 1-D densities (:func:`wasserstein1_1d`) and
+  the best single Gaussian under forward or reverse KL (:func:`fit_gaussian_kl`);
 * the optimal discriminator ``D*(x) = p_data / (p_data + p_g)`` and the value
   of the game at ``D*`` (:func:`virtual_criterion`, which equals
   ``-log 4 + 2 JSD``);
 * :func:`fit_discriminator_1d`, a discriminator trained on samples of two fixed
   1-D densities, to compare with ``D*``;
-* :func:`generator_loss_gradients`, the gradient each generator loss sends
-  back through D's logit;
+* :func:`generator_costs` and :func:`generator_loss_gradients`: the minimax,
+  non-saturating and maximum-likelihood generator costs and the gradient each
+  sends back through D's logit;
 * :func:`bilinear_game`, gradient play on ``min_x max_y x*y``, the smallest
   game on which simultaneous gradient steps do not converge;
 * :func:`pure_nash_equilibria` of a two-player matrix game.
@@ -65,6 +68,69 @@ def js_divergence(p, q, dx: float | None = None) -> float:
 def kl_gaussians(mu1: float, sigma1: float, mu2: float, sigma2: float) -> float:
     """Closed-form ``KL(N(mu1, sigma1^2) || N(mu2, sigma2^2))``."""
     return float(np.log(sigma2 / sigma1) + (sigma1 ** 2 + (mu1 - mu2) ** 2) / (2 * sigma2 ** 2) - 0.5)
+
+
+def wasserstein1_1d(p, q, dx: float) -> float:
+    """Wasserstein-1 (earth mover's) distance of two 1-D densities on an even grid of spacing ``dx``.
+
+    In one dimension ``W1(p, q) = integral |F_p(x) - F_q(x)| dx`` with ``F`` the
+    cumulative distribution functions. Unlike JS it keeps growing with the
+    distance between non-overlapping distributions: two copies of one density
+    shifted by ``s`` are exactly ``|s|`` apart.
+    """
+    p, q, dx = _densities(p, q, dx)
+    return float(np.sum(np.abs(np.cumsum(p) - np.cumsum(q))) * dx * dx)
+
+
+KL_DIRECTIONS = ("forward", "reverse")
+
+
+def fit_gaussian_kl(x, p, direction: str = "forward", starts: int = 9) -> tuple[float, float, float]:
+    """The single Gaussian ``q = N(mu, sigma^2)`` closest to the density ``p`` (on the even grid ``x``) in KL.
+
+    ``"forward"`` minimises ``KL(p || q)``: ``q`` must put mass wherever ``p``
+    has some, so it spreads over all of ``p``'s modes (mode covering; for a
+    Gaussian ``q`` the optimum matches ``p``'s mean and variance).
+    ``"reverse"`` minimises ``KL(q || p)``: ``q`` is punished for mass where
+    ``p`` has little, so it settles on one mode (mode seeking). Both directions
+    are minimised the same way: Nelder-Mead over ``(mu, log sigma)`` from
+    ``starts`` initial means spread across the grid, each with a narrow and a
+    wide initial width, keeping the best (reverse KL has local minima).
+
+    Returns:
+        ``(mu, sigma, divergence)`` of the best Gaussian.
+    """
+    from scipy.optimize import minimize
+
+    if direction not in KL_DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {', '.join(KL_DIRECTIONS)}")
+    x, p = np.asarray(x, np.float64), np.asarray(p, np.float64)
+    if x.ndim != 1 or p.shape != x.shape or len(x) < 3:
+        raise ValueError(f"x must be a 1-D grid and p the density on it; got shapes {x.shape} and {p.shape}")
+    dx, span = float(x[1] - x[0]), float(x[-1] - x[0])
+    support = p > 0
+    logp = np.log(np.where(support, p, 1.0))
+
+    def divergence(params):
+        mu, log_sigma = params
+        sigma = float(np.exp(np.clip(log_sigma, np.log(dx), np.log(span))))
+        logq = -0.5 * ((x - mu) / sigma) ** 2 - np.log(sigma * np.sqrt(2 * np.pi))
+        if direction == "forward":
+            return float(np.sum(p[support] * (logp[support] - logq[support])) * dx)
+        q = np.exp(logq)
+        if np.any(q[~support] > 1e-300):  # mass where p = 0 makes KL(q || p) infinite
+            return float("inf")
+        return float(np.sum(q[support] * (logq[support] - logp[support])) * dx)
+
+    best = None
+    for mu0 in np.linspace(x[0] + span / 4, x[-1] - span / 4, int(starts)):
+        for sigma0 in (span / 40, span / 8):  # narrow and wide starts: reverse KL has local minima of both kinds
+            result = minimize(divergence, [mu0, np.log(sigma0)], method="Nelder-Mead",
+                              options={"xatol": 1e-5, "fatol": 1e-9, "maxiter": 2000})
+            if best is None or result.fun < best.fun:
+                best = result
+    mu, log_sigma = best.x
+    return float(mu), float(np.exp(np.clip(log_sigma, np.log(dx), np.log(span)))), float(best.fun)
 
 
 def gaussian_pdf(x, mu: float = 0.0, sigma: float = 1.0) -> np.ndarray:
@@ -141,26 +207,62 @@ def fit_discriminator_1d(sample_data, sample_g, grid, steps: int = 1500, batch: 
 # ---------------------------------------------------------------------------
 # Generator gradients
 # ---------------------------------------------------------------------------
-def generator_loss_gradients(d_of_fake) -> dict:
-    """``d loss / d logit`` of both generator losses at the given ``D(G(z))`` values.
+GENERATOR_COSTS = ("minimax", "non_saturating", "maximum_likelihood")
 
-    Measured with autodiff through :mod:`gancourse.losses` (per sample, so not
-    divided by the batch size). The minimax loss ``log(1 - D)`` has gradient
-    ``-D``: it vanishes exactly when D confidently rejects the fakes, at the
-    start of training. The non-saturating ``-log D`` has ``-(1 - D)``.
 
-    Returns:
-        ``{"minimax": array, "non_saturating": array}``.
-    """
+def _generator_cost_fns():
     import tensorflow as tf
 
     from gancourse import losses
 
+    return {"minimax": losses.minimax_generator_loss,
+            "non_saturating": losses.non_saturating_generator_loss,
+            # -E[exp(logit)] = -E[D / (1 - D)]: exp of the inverse sigmoid of D
+            "maximum_likelihood": lambda logits: -tf.reduce_mean(tf.exp(logits))}
+
+
+def _logits(d_of_fake):
     p = np.clip(np.asarray(d_of_fake, np.float64), 1e-12, 1 - 1e-12)
-    logits = tf.Variable(np.log(p / (1 - p)).astype(np.float32).reshape(-1, 1))
+    return np.log(p / (1 - p)).astype(np.float32).reshape(-1, 1)
+
+
+def generator_costs(d_of_fake) -> dict:
+    """Per-sample value of the three generator costs at the given ``D(G(z))`` (the generator minimises each).
+
+    ``minimax``: ``log(1 - D)``, the original game. ``non_saturating``:
+    ``-log D``. ``maximum_likelihood``: ``-exp(sigmoid^-1(D)) = -D / (1 - D)``,
+    the cost whose expected gradient, with an optimal discriminator, is that of
+    ``KL(p_data || p_g)``, the maximum-likelihood objective (Goodfellow's NIPS
+    2016 tutorial). Each is twice the tutorial's cost, the scale of
+    :mod:`gancourse.losses`.
+
+    Returns:
+        ``{name: array}`` for the names in :data:`GENERATOR_COSTS`.
+    """
+    logits = _logits(d_of_fake).astype(np.float64).ravel()
+    return {"minimax": -np.logaddexp(0.0, logits),  # log(1 - sigmoid(l)) = -softplus(l)
+            "non_saturating": np.logaddexp(0.0, -logits),  # -log sigmoid(l) = softplus(-l)
+            "maximum_likelihood": -np.exp(logits)}
+
+
+def generator_loss_gradients(d_of_fake) -> dict:
+    """``d loss / d logit`` of the generator costs at the given ``D(G(z))`` values.
+
+    Measured with autodiff (per sample, so not divided by the batch size). The
+    minimax loss ``log(1 - D)`` has gradient ``-D``: it vanishes exactly when D
+    confidently rejects the fakes, at the start of training. The
+    non-saturating ``-log D`` has ``-(1 - D)``. The maximum-likelihood cost
+    ``-D / (1 - D)`` has ``-D / (1 - D)``: it vanishes for rejected fakes too,
+    and is dominated by the few samples D already accepts.
+
+    Returns:
+        ``{"minimax": array, "non_saturating": array, "maximum_likelihood": array}``.
+    """
+    import tensorflow as tf
+
+    logits = tf.Variable(_logits(d_of_fake))
     out = {}
-    for name, loss_fn in (("minimax", losses.minimax_generator_loss),
-                          ("non_saturating", losses.non_saturating_generator_loss)):
+    for name, loss_fn in _generator_cost_fns().items():
         with tf.GradientTape() as tape:
             loss = loss_fn(logits) * tf.cast(tf.size(logits), tf.float32)
         out[name] = np.asarray(tape.gradient(loss, logits)).ravel()

@@ -14,7 +14,9 @@ def test_book_mlp_parameter_counts():
     assert g.count_params() == (100 * 500 + 500) + (500 * 500 + 500) + (500 * 784 + 784) == 693_784
     assert d.count_params() == (784 * 500 + 500) + (500 * 500 + 500) + 501 == 643_501
     assert g.output_shape == (None, 28, 28, 1)
-    assert cfg.scaled("smoke").data == "digits"
+    smoke = cfg.scaled("smoke")
+    assert smoke.data == "digits" and smoke.epochs * smoke.steps_per_epoch == 150 and smoke.batch_size == 32
+    assert cfg.scaled("standard").data == "mnist" and cfg.scaled("standard").epochs == 10
 
 
 def test_switches_change_the_networks():
@@ -105,25 +107,36 @@ def test_train_steps_runs_one_update_per_batch_and_checks_shapes():
         model.train_steps(np.zeros((3, 16, 3)))
 
 
-def test_stabilisation_study_rows_have_mean_and_spread():
-    base = gan.config("ring").replace(epochs=1, steps_per_epoch=10, batch_size=32, hidden=16)
+def test_stabilisation_study_rows_have_mean_spread_and_curves():
+    base = gan.config("ring").replace(batch_size=16, hidden=16)
     seen = []
     rows = ch01.stabilisation_study(base, {"plain": {}, "one-sided": {"label_smoothing": "one_sided"}}, seeds=(0, 1),
-                                   progress=lambda name, seed, scores: seen.append((name, seed)))
-    assert seen == [("plain", 0), ("plain", 1), ("one-sided", 0), ("one-sided", 1)]
+                                   steps=12, checkpoints=3, samples=200, progress=seen.append)
+    assert seen == [4, 8, 12]
     assert [r["variant"] for r in rows] == ["plain", "one-sided"]
     for row in rows:
         covered = [r["modes_covered"] for r in row["runs"]]
         assert row["modes_covered"] == pytest.approx(np.mean(covered))
         assert row["modes_covered_std"] == pytest.approx(np.std(covered, ddof=1))
+        assert list(row["curve"]["steps"]) == [4, 8, 12] and row["curve"]["high_quality"].shape == (3, 2)
+        assert list(row["curve"]["modes_covered"][-1]) == covered  # the last checkpoint is the result
     table = ch01.study_table(rows)
-    assert table.count("\n") == 3 and "| one-sided |" in table and "±" in table
+    assert table.count("\n") == 3 and "| one-sided |" in table and "[" in table
     assert set(ch01.STABILISERS) >= {"feature matching", "minibatch discrimination", "historical averaging",
                                     "one-sided smoothing", "two-sided smoothing", "batch norm", "minimax G loss"}
     with pytest.raises(ValueError, match="scores mode coverage on the ring"):
         ch01.stabilisation_study(gan.config("line"))
     with pytest.raises(ValueError, match="at least one seed"):
         ch01.stabilisation_study(base, seeds=())
+    with pytest.raises(ValueError, match="multiple of checkpoints"):
+        ch01.stabilisation_study(base, seeds=(0, 1), steps=10, checkpoints=3)
+
+
+def test_study_setup_sizes_the_study_per_profile():
+    base, steps, seeds = ch01.study_setup("smoke")
+    assert base.data == "ring" and len(seeds) >= 8 and steps % 5 == 0
+    standard = ch01.study_setup("standard")
+    assert standard[1] > steps and len(standard[2]) >= len(seeds)
 
 
 def test_smoke_profile_shrinks_the_ring():
@@ -132,23 +145,31 @@ def test_smoke_profile_shrinks_the_ring():
     assert gan.config("ring").scaled("standard").hidden == 128
 
 
-def test_study_findings_use_twice_the_standard_error():
+def test_study_findings_use_welch_and_holm():
     def row(name, covered):
         return {"variant": name, "runs": [{"modes_covered": c, "high_quality": 0.5, "kl_to_uniform": 0.1}
                                           for c in covered]}
 
-    rows = [row("base", [6, 6, 7]), row("better", [8, 8, 8]), row("noisy", [2, 8, 8]), row("worse", [0, 0, 1])]
+    base = [6, 6, 7, 6, 7, 6, 6, 7]
+    rows = [row("base", base), row("better", [8] * 7 + [7]), row("noisy", [2, 8, 8, 8, 3, 8, 8, 6]),
+            row("worse", [0, 0, 1, 0, 1, 0, 0, 1])]
     found = {f["variant"]: f for f in ch01.study_findings(rows)}
     assert set(found) == {"better", "noisy", "worse"}
-    assert found["better"]["verdict"] == "helped" and found["better"]["difference"] == pytest.approx(8 - 19 / 3)
-    assert found["noisy"]["verdict"] == "no clear difference"  # mean 6 vs 6.33 with a wide spread
+    assert found["better"]["verdict"] == "helped" and found["better"]["difference"] == pytest.approx(7.875 - 6.375)
+    assert found["noisy"]["verdict"] == "no difference detected"  # mean 6.375 vs 6.375 with a wide spread
     assert found["worse"]["verdict"] == "hurt"
-    assert found["better"]["stderr"] == pytest.approx(np.sqrt(np.var([6, 6, 7], ddof=1) / 3))
+    assert found["better"]["low"] < found["better"]["difference"] < found["better"]["high"]
+    assert all(f["p_holm"] >= f["p"] for f in found.values())  # the correction only ever raises p
+    # three seeds whose difference beats twice the standard error, but not Welch + Holm over several comparisons
+    few = [row("base", [6, 6, 7]), row("a", [7, 7, 8]), row("b", [6, 7, 6]), row("c", [6, 6, 7])]
+    assert ch01.study_findings(few)[0]["verdict"] == "no difference detected"
     # for KL lower is better
     kl = ch01.study_findings([{"variant": "a", "runs": [{"kl_to_uniform": v} for v in (1.0, 1.1, 0.9)]},
                              {"variant": "b", "runs": [{"kl_to_uniform": v} for v in (0.1, 0.12, 0.08)]}],
                             key="kl_to_uniform")
     assert kl[0]["verdict"] == "helped"
+    table = ch01.findings_table(list(found.values()))
+    assert table.count("\n") == 4 and "| better | +1.50 [" in table
     with pytest.raises(ValueError, match="unknown key 'fid'"):
         ch01.study_findings(rows, key="fid")
     with pytest.raises(ValueError, match="no row named 'x'"):

@@ -1,10 +1,14 @@
-"""Chapter 01: mode coverage on the ring of Gaussians and the stabilisation study over seeds."""
+"""Chapter 01: mode coverage on the ring of Gaussians and the stabilisation study over seeds.
+
+The study trains every variant with every seed at once (:class:`~gancourse.models.gan_ensemble.GANEnsemble`)
+and compares them with Welch's test and Holm's correction (:mod:`gancourse.stats`).
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
-from gancourse import metrics
+from gancourse import metrics, stats, viz
 from gancourse.config import as_config
 from gancourse.data import toy
 from gancourse.models.gan import RING_STD, GANConfig, ToyGAN
@@ -31,49 +35,95 @@ STABILISERS = {
 }
 
 STUDY_COLUMNS = ("modes_covered", "high_quality", "kl_to_uniform")
+#: The study's scores: higher is better for the first two, lower for the KL.
+HIGHER_IS_BETTER = {"modes_covered": True, "high_quality": True, "kl_to_uniform": False}
 
 
-def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = None, seeds=(0, 1, 2),
+#: The study's size per profile: overrides of the ring preset, training steps and seeds.
+STUDY_SETUP = {
+    # smoke: the chapter's minute. Narrow nets, batch 32 and a doubled learning rate get furthest per second.
+    "smoke": (dict(hidden=32, batch_size=32, learning_rate=2e-3), 1500, tuple(range(8))),
+    "standard": (dict(hidden=128, batch_size=64, learning_rate=1e-3), 6000, tuple(range(10))),
+    "full": (dict(hidden=128, batch_size=64, learning_rate=1e-3), 12000, tuple(range(16))),
+}
+
+
+def study_setup(profile_name: str | None = None) -> tuple[GANConfig, int, tuple]:
+    """``(base config, steps, seeds)`` of the theory chapter's stabilisation study for a profile."""
+    from gancourse.config import profile
+
+    overrides, steps, seeds = STUDY_SETUP[profile(profile_name)]
+    return GANConfig.preset("ring").replace(**overrides), steps, seeds
+
+
+def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = None, seeds=tuple(range(8)),
+                        steps: int | None = None, checkpoints: int = 5, samples: int = 2000,
                         progress=None) -> list[dict]:
-    """Train every variant on the ring with every seed and score mode coverage.
+    """Train every variant on the ring with every seed, all at once, and score mode coverage along the way.
 
-    Each variant is ``base`` with its overrides, trained for
-    ``epochs * steps_per_epoch`` steps on fresh ring samples with
-    :meth:`ToyGAN.train_steps`. It is built and traced once;
-    :meth:`ToyGAN.reset` restarts it for each seed, and seed ``s`` fixes the
-    initial weights, the data and the noise, so all variants see the same seeds.
+    Each variant is ``base`` with its overrides. All ``len(variants) *
+    len(seeds)`` runs train together in one :class:`~gancourse.models.gan_ensemble.GANEnsemble`
+    (the vectorised twin of :class:`ToyGAN`): seed ``s`` fixes the initial
+    weights, the real batches and the noise of run ``s`` of every variant, so
+    the variants differ only by their switch. After every ``steps /
+    checkpoints`` steps each run draws ``samples`` points from fixed noise and
+    is scored with :func:`ring_scores`' rule, which gives a learning curve per
+    run; the last checkpoint is the result.
 
     Args:
         base: the configuration every variant starts from (a ring config).
-        variants: ``{name: overrides}``; :data:`STABILISERS` by default.
+        variants: ``{name: overrides}``; :data:`STABILISERS` by default. The
+            first is the baseline of :func:`study_findings`.
         seeds: the seeds of the repeated runs (two or more for a spread).
-        progress: optional ``callable(name, seed, scores)`` called after each run.
+        steps: training steps per run; ``base.epochs * base.steps_per_epoch``
+            by default. Must be a multiple of ``checkpoints``.
+        checkpoints: how many times along the run the scores are taken.
+        samples: points drawn per run for each score.
+        progress: optional ``callable(step)`` called at every checkpoint.
 
     Returns:
-        One row per variant: ``{"variant", "runs": [scores per seed], and for each
-        of modes_covered, high_quality, kl_to_uniform its mean and sample
-        standard deviation (``<key>_std``)}``.
+        One row per variant: ``{"variant", "runs": [final scores per seed],
+        "curve": {"steps": (checkpoints,), key: (checkpoints, seeds) array for
+        each score}}`` and for each of modes_covered, high_quality,
+        kl_to_uniform its mean and sample standard deviation (``<key>_std``)
+        over the seeds at the last checkpoint.
     """
+    from gancourse.models.gan_ensemble import GANEnsemble
+
     base = as_config(base, GANConfig, "stabilisation_study")
     if base.data != "ring":
         raise ValueError(f"the stabilisation study scores mode coverage on the ring; got data={base.data!r}")
     seeds = [int(s) for s in seeds]
     if not seeds:
         raise ValueError("give at least one seed")
+    steps = base.epochs * base.steps_per_epoch if steps is None else int(steps)
+    if checkpoints < 1 or steps < checkpoints or steps % checkpoints:
+        raise ValueError(f"steps={steps} must be a positive multiple of checkpoints={checkpoints}")
+    configs = {name: base.replace(**overrides) for name, overrides in (STABILISERS if variants is None
+                                                                        else variants).items()}
+    ensemble = GANEnsemble(configs, seeds)
+    batch = base.batch_size
+    data = np.stack([toy.ring(steps * batch, std=RING_STD, seed=s).reshape(steps, batch, 2) for s in seeds], axis=1)
+    chunk = steps // checkpoints
+    centers = toy.ring_centers()
+    marks, scores = [], []  # scores[checkpoint][slot]
+    for c in range(checkpoints):
+        ensemble.train(data[c * chunk:(c + 1) * chunk], noise_seed=c)
+        points = ensemble.sample(samples, seed=1)
+        if not np.all(np.isfinite(points)):
+            raise ValueError(f"a run diverged (non-finite samples) by step {(c + 1) * chunk}; lower the learning rate")
+        scores.append([metrics.mode_coverage(p, centers, std=RING_STD) for p in points])
+        marks.append((c + 1) * chunk)
+        if progress is not None:
+            progress(marks[-1])
     rows = []
-    for name, overrides in (STABILISERS if variants is None else variants).items():
-        cfg = base.replace(**overrides)
-        gan, runs = ToyGAN(cfg), []
-        gan.compile()
-        steps = cfg.epochs * cfg.steps_per_epoch
-        for seed in seeds:
-            gan.reset(seed)
-            batches = toy.ring(steps * cfg.batch_size, std=RING_STD, seed=seed)
-            gan.train_steps(batches.reshape(steps, cfg.batch_size, 2))
-            runs.append(ring_scores(gan))
-            if progress is not None:
-                progress(name, seed, runs[-1])
-        row = {"variant": name, "runs": runs}
+    for name in configs:
+        slots = [ensemble.slot(name, s) for s in seeds]
+        runs = [scores[-1][i] for i in slots]
+        curve = {"steps": np.array(marks)}
+        curve.update({key: np.array([[scores[c][i][key] for i in slots] for c in range(checkpoints)], np.float64)
+                      for key in STUDY_COLUMNS})
+        row = {"variant": name, "runs": runs, "curve": curve}
         for key in STUDY_COLUMNS:
             values = np.array([r[key] for r in runs], np.float64)
             row[key] = float(values.mean())
@@ -82,46 +132,50 @@ def stabilisation_study(base: GANConfig | str = "ring", variants: dict | None = 
     return rows
 
 
-def study_findings(rows: list[dict], key: str = "modes_covered", baseline: str | None = None) -> list[dict]:
-    """Compare each variant of a study with the baseline row on ``key``.
+def study_findings(rows: list[dict], key: str = "modes_covered", baseline: str | None = None,
+                   alpha: float = 0.05) -> list[dict]:
+    """Compare each variant of a study with the baseline row on ``key``: Welch's t-test, Holm-corrected.
 
-    The difference of the means is called a help or a hurt only when it
-    exceeds twice its standard error (``sqrt(s1^2/n1 + s2^2/n2)`` from the
-    per-seed values); otherwise the runs cannot tell the two apart.
+    A thin wrapper of :func:`gancourse.stats.compare` over the per-seed scores
+    of the rows, with ``helped``/``hurt`` as the verdict words and the
+    direction of ``key`` (lower is better for ``kl_to_uniform``). The
+    correction covers all the comparisons of one call.
 
     Returns:
-        ``[{"variant", "difference", "stderr", "verdict"}]`` for every row but
-        the baseline (the first row unless ``baseline`` names one); ``verdict``
-        is ``"helped"``, ``"hurt"`` or ``"no clear difference"``.
+        :func:`gancourse.stats.compare`'s rows (``variant, n, mean, difference,
+        low, high, p, p_holm, verdict``) for every row but the baseline (the first
+        row unless ``baseline`` names one).
     """
     if key not in STUDY_COLUMNS:
         raise ValueError(f"unknown key {key!r}; choose one of {', '.join(STUDY_COLUMNS)}")
-    by_name = {r["variant"]: r for r in rows}
+    by_name = {r["variant"]: [run[key] for run in r["runs"]] for r in rows}
     base_name = rows[0]["variant"] if baseline is None else baseline
     if base_name not in by_name:
         raise ValueError(f"no row named {base_name!r}; rows: {', '.join(by_name)}")
-    better_high = key != "kl_to_uniform"
-    ref = np.array([r[key] for r in by_name[base_name]["runs"]], np.float64)
-    out = []
-    for row in rows:
-        if row["variant"] == base_name:
-            continue
-        vals = np.array([r[key] for r in row["runs"]], np.float64)
-        diff = float(vals.mean() - ref.mean())
-        var = lambda v: v.var(ddof=1) / len(v) if len(v) > 1 else 0.0  # noqa: E731
-        stderr = float(np.sqrt(var(vals) + var(ref)))
-        if abs(diff) <= 2 * stderr or diff == 0:
-            verdict = "no clear difference"
-        else:
-            verdict = "helped" if (diff > 0) == better_high else "hurt"
-        out.append({"variant": row["variant"], "difference": diff, "stderr": stderr, "verdict": verdict})
-    return out
+    return stats.compare(by_name, baseline=base_name, higher_is_better=HIGHER_IS_BETTER[key], alpha=alpha,
+                         words=("helped", "hurt"))
 
 
 def study_table(rows: list[dict]) -> str:
-    """The rows of :func:`stabilisation_study` as a Markdown table (mean ± std over seeds)."""
-    lines = ["| variant | modes covered (of 8) | high-quality fraction | KL to uniform |", "|---|---|---|---|"]
+    """The rows of :func:`stabilisation_study` as a Markdown table: per score, the mean over seeds and its
+    95% Student-t interval."""
+    table = []
     for row in rows:
-        cells = [f"{row[k]:.2f} ± {row[k + '_std']:.2f}" for k in STUDY_COLUMNS]
-        lines.append(f"| {row['variant']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        cells = {"variant": row["variant"], "seeds": len(row["runs"])}
+        for key, title in zip(STUDY_COLUMNS, ("modes covered (of 8)", "high-quality fraction", "KL to uniform")):
+            values = [r[key] for r in row["runs"]]
+            if len(values) > 1:
+                mean, low, high = stats.mean_interval(values)
+                cells[title] = f"{mean:.2f} [{low:.2f}, {high:.2f}]"
+            else:
+                cells[title] = f"{values[0]:.2f}"
+        table.append(cells)
+    return viz.markdown_table(table)
+
+
+def findings_table(findings: list[dict]) -> str:
+    """:func:`study_findings` as a Markdown table: difference from the baseline with its 95% Welch interval,
+    Holm-adjusted p-value and verdict."""
+    return viz.markdown_table([{"variant": f["variant"], "difference vs baseline [95% CI]":
+                                f"{f['difference']:+.2f} [{f['low']:+.2f}, {f['high']:+.2f}]",
+                                "p (Holm)": f"{f['p_holm']:.3f}", "verdict": f["verdict"]} for f in findings])
