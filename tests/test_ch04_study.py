@@ -53,6 +53,9 @@ def test_diversity_detects_collapse():
     scores = {"distance": [d_varied["mean_distance"], d_collapsed["mean_distance"]],
               "duplicates": [d_varied["duplicate_rate"], d_collapsed["duplicate_rate"]]}
     assert ch04.collapsed(scores, reference_distance=d_varied["mean_distance"]) == [False, True]
+    one_digit = {**scores, "classes": [1, 10]}  # varied strokes, but only one digit: collapsed onto a mode
+    assert ch04.collapsed(one_digit, reference_distance=d_varied["mean_distance"]) == [True, True]
+    assert ch04.collapsed({**scores, "classes": [3, 3]}, d_varied["mean_distance"]) == [False, True]
 
 
 def test_nearest_distances_find_copies():

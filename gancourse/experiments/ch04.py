@@ -173,11 +173,16 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
     return results
 
 
-def collapsed(scores: dict, reference_distance: float, share: float = 0.5, duplicates: float = 0.5) -> list[bool]:
+def collapsed(scores: dict, reference_distance: float, share: float = 0.5, duplicates: float = 0.5,
+              min_classes: int = 3) -> list[bool]:
     """Per seed: is the run collapsed? True when its samples' mean pairwise distance is below ``share`` of
-    real images' (``reference_distance``) or more than ``duplicates`` of them have a near-duplicate."""
-    return [d < share * reference_distance or dup > duplicates
-            for d, dup in zip(scores["distance"], scores["duplicates"])]
+    real images' (``reference_distance``), when more than ``duplicates`` of them have a near-duplicate, or
+    (where ``scores`` has ``"classes"``) when its confident predictions cover fewer than ``min_classes``
+    classes: a generator that draws only one or two digits has collapsed onto those modes, however
+    varied their strokes."""
+    classes = scores.get("classes", [min_classes] * len(scores["distance"]))
+    return [d < share * reference_distance or dup > duplicates or c < min_classes
+            for d, dup, c in zip(scores["distance"], scores["duplicates"], classes)]
 
 
 def study_table(results: dict, reference_distance: float, baseline: str | None = None,
