@@ -32,6 +32,15 @@ its own batch size (DCGAN ``modern`` on digits; pix2pix ``paper``: the
 54M-parameter U-Net at 256 px, batch 1) on the smoke profile's offline data.
 The baseline is the Keras 2 loop for a noise-driven GAN or for paired
 translation (:func:`legacy_loop`).
+
+The baseline is the Keras 2 *idiom*, not the Keras 2 *algorithm*, wherever the
+discriminator has batch normalisation: in Keras 3 a ``BatchNormalization``
+layer with ``trainable = False`` runs in inference mode, so the legacy loop's
+generator step normalises the frozen discriminator's activations with their
+moving averages, while ``fit()`` (like Keras 2, where a frozen layer still used
+the batch's statistics) uses the batch's own. Both do the same work per step,
+but the generator's gradients differ. :func:`frozen_batchnorm_layers` counts
+the layers concerned and :func:`report` states it under the table.
 """
 
 from __future__ import annotations
@@ -100,6 +109,18 @@ def legacy_loop(model: str, cfg):
     if hasattr(cfg, "l1_weight"):
         return LegacyPairedLoop(net.generator, net.discriminator, d_opt, g_opt, l1_weight=cfg.l1_weight)
     raise ValueError(f"{model} has no Keras 2 baseline loop; measure its fit() variants only")
+
+
+def frozen_batchnorm_layers(model: str, cfg) -> int:
+    """How many ``BatchNormalization`` layers the legacy loop runs frozen (in inference mode under Keras 3)
+    during its generator step: those of the discriminator."""
+    import keras
+
+    net = _fit_model(model, cfg)
+    d = getattr(net, "discriminator", None)
+    if d is None:
+        return 0
+    return sum(isinstance(layer, keras.layers.BatchNormalization) for layer in d._flatten_layers())
 
 
 def _runner(model: str, cfg, variant: str):
@@ -394,7 +415,8 @@ def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeat
             "block_seconds": blocks, "seconds": seconds, "steps_per_s": steps / seconds,
             "images_per_s": steps * batch / seconds, "images_per_s_min": steps * batch / max(blocks),
             "images_per_s_max": steps * batch / min(blocks),
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "frozen_batchnorm": frozen_batchnorm_layers(model, cfg) if variant == BASELINE else 0}
 
 
 def _flops_worker(model: str, size: str) -> dict:
@@ -496,6 +518,12 @@ def report(results: list[dict]) -> str:
     lines.append(f"images/s: median of {first['repeats']} blocks of {first['steps']} steps (min-max: the spread). "
                  "GFLOP/step: counted in the traced fit() train_step (forward, backward, update) at the measured "
                  "batch, and credited to the baseline too. % matmul: GFLOP/s over the matmul peak.")
+    for r in results:
+        if r.get("frozen_batchnorm"):
+            lines.append(f"{r['size']}: the baseline's generator step runs the frozen discriminator's "
+                         f"{r['frozen_batchnorm']} BatchNormalization layer(s) in inference mode (Keras 3 semantics "
+                         "of trainable=False), while fit() and Keras 2 use batch statistics: equal work, but not "
+                         "the same algorithm.")
     for size in dict.fromkeys(r["size"] for r in results):
         r = next(r for r in results if r["size"] == size)
         lines.append(f"{size}: {r['gflop_per_step']:.3f} GFLOP per step of {r['batch']} images; ops without a "

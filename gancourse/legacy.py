@@ -7,7 +7,14 @@ froze ``trainable`` at compile time, so this worked. Keras 3 reads the flag
 when the training function runs: without toggling it back on, ``D`` silently
 never learns (:func:`trainable_trap` shows it). :class:`LegacyLoop` is that loop
 *made to train* under Keras 3 by toggling the flag around each update, as the
-book's repository does. ``python -m gancourse bench`` times it against
+book's repository does. It is the Keras 2 *idiom*, not quite the Keras 2
+*algorithm*: under Keras 3 a ``BatchNormalization`` layer with
+``trainable = False`` runs in inference mode (moving averages), so in the
+generator's step the frozen discriminator's batch norm does not use the
+batch's statistics, as it did under Keras 2 and as
+:class:`gancourse.training.GAN` does. For discriminators with batch norm the
+two loops therefore compute slightly different generator gradients for the
+same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.training.GAN` (and :class:`LegacyPairedLoop` against
 :class:`gancourse.models.pix2pix.Pix2Pix`); the course never trains with
 them otherwise.

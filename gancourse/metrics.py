@@ -353,3 +353,95 @@ def paired_scores(predictions: np.ndarray, targets: np.ndarray) -> dict:
             "psnr": float(np.mean(tf.image.psnr(p, t, max_val=2.0))),
             "ssim": float(np.mean(tf.image.ssim(p, t, max_val=2.0))),
             "sharpness": float(_laplacian_variance(p).mean() / max(_laplacian_variance(t).mean(), 1e-12))}
+
+
+# ---------------------------------------------------------------------------
+# Recognisability, diversity and memorisation of generated images
+# ---------------------------------------------------------------------------
+def recognisability(probabilities: np.ndarray, threshold: float = 0.9, min_share: float = 0.02) -> dict:
+    """How recognisable a set of images is to a classifier, from its class posteriors.
+
+    Args:
+        probabilities: ``(n, classes)`` softmax outputs (each row a distribution).
+        threshold: a prediction is *confident* when its largest probability is at
+            least this.
+        min_share: a class counts as *covered* when at least this fraction of the
+            confident predictions fall in it (so one stray image does not count).
+
+    Returns:
+        ``{"confident": fraction of confident predictions, "classes": number of
+        covered classes, "entropy": entropy (nats) of the confident predictions'
+        class histogram divided by log(classes) (1: balanced over all classes,
+        0: one class or none confident), "counts": confident predictions per
+        class}``.
+    """
+    p = np.asarray(probabilities, dtype=np.float64)
+    if p.ndim != 2 or len(p) < 1 or p.shape[1] < 2:
+        raise ValueError(f"probabilities must be (n, classes) with n >= 1 and classes >= 2, got shape {p.shape}")
+    if np.any(p < 0) or not np.allclose(p.sum(axis=1), 1.0, atol=1e-3):
+        raise ValueError("each row of probabilities must be a distribution (non-negative, summing to 1)")
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {threshold}")
+    if not 0 <= min_share < 1:
+        raise ValueError(f"min_share must be in [0, 1), got {min_share}")
+    confident = p.max(axis=1) >= threshold
+    counts = np.bincount(p.argmax(axis=1)[confident], minlength=p.shape[1])
+    total = counts.sum()
+    if total == 0:
+        return {"confident": 0.0, "classes": 0, "entropy": 0.0, "counts": counts}
+    hist = counts[counts > 0] / total
+    entropy = float(-np.sum(hist * np.log(hist)) / np.log(p.shape[1]))
+    return {"confident": float(confident.mean()), "classes": int(np.sum(counts >= max(min_share * total, 1))),
+            "entropy": max(entropy, 0.0), "counts": counts}
+
+
+def _flat(images: np.ndarray, what: str) -> np.ndarray:
+    x = np.asarray(images, dtype=np.float64)
+    if x.ndim < 2 or len(x) < 1:
+        raise ValueError(f"{what} must be (n, ...) with n >= 1, got shape {x.shape}")
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{what} contain NaN or inf")
+    return x.reshape(len(x), -1)
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Euclidean distances ``(len(a), len(b))`` between flattened rows."""
+    d2 = (a * a).sum(1)[:, None] + (b * b).sum(1)[None, :] - 2.0 * a @ b.T
+    return np.sqrt(np.maximum(d2, 0.0))
+
+
+def diversity(images: np.ndarray, duplicate_distance: float = 0.1) -> dict:
+    """Mode-collapse signs in a set of images: how far apart the samples are.
+
+    Args:
+        images: ``(n, ...)`` images (n >= 2), any value range; distances are
+            root-mean-square per pixel, so they do not grow with image size.
+        duplicate_distance: two images closer than this (RMS per pixel) count as
+            duplicates.
+
+    Returns:
+        ``{"mean_distance": mean RMS distance over all pairs, "duplicate_rate":
+        fraction of images that have a duplicate among the others}``. A
+        collapsed generator has a mean distance near 0 and a duplicate rate near 1.
+    """
+    x = _flat(images, "images")
+    if len(x) < 2:
+        raise ValueError("diversity needs at least two images")
+    d = _pairwise(x, x) / np.sqrt(x.shape[1])
+    upper = d[np.triu_indices(len(x), 1)]
+    np.fill_diagonal(d, np.inf)
+    return {"mean_distance": float(upper.mean()), "duplicate_rate": float(np.mean(d.min(axis=1) < duplicate_distance))}
+
+
+def nearest_distances(queries: np.ndarray, references: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """``(n,)``: the RMS per-pixel distance of each query image to its nearest reference image.
+
+    Used for a memorisation check: generated samples that sit much closer to
+    their nearest training image than held-out real images do are copies.
+    """
+    q, r = _flat(queries, "queries"), _flat(references, "references")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"queries and references must have the same image size, got {q.shape[1]} and "
+                         f"{r.shape[1]} values per image")
+    out = [_pairwise(q[i:i + batch_size], r).min(axis=1) for i in range(0, len(q), batch_size)]
+    return np.concatenate(out) / np.sqrt(q.shape[1])

@@ -110,13 +110,15 @@ def test_measure_and_report_ratio_spread_and_utilisation():
     assert [r["variant"] for r in results] == [bench.BASELINE, "fit, 8 steps per call"]
     from gancourse.models import dcgan
 
-    net = dcgan.DCGAN(bench._config("dcgan", "smoke"))
+    cfg = bench._config("dcgan", "smoke")
+    net = dcgan.DCGAN(cfg)
     net.compile()
-    flops = bench.train_step_flops(net, np.zeros((32,) + net.expected_image_shape(), np.float32))
+    B = cfg.batch_size
+    flops = bench.train_step_flops(net, np.zeros((B,) + net.expected_image_shape(), np.float32))
     peak = results[0]["matmul_peak"]
     for r in results:
-        assert r["steps"] == 2 and r["batch"] == 32 and r["repeats"] == 2 and len(r["block_seconds"]) == 2
-        assert r["images_per_s"] == pytest.approx(r["steps_per_s"] * 32)
+        assert r["steps"] == 2 and r["batch"] == B and r["repeats"] == 2 and len(r["block_seconds"]) == 2
+        assert r["images_per_s"] == pytest.approx(r["steps_per_s"] * B)
         assert r["images_per_s_min"] <= r["images_per_s"] <= r["images_per_s_max"]
         assert r["peak_rss_mb"] > 50
         assert r["gflop_per_step"] == pytest.approx(flops / 1e9)  # the baseline is credited with fit's count
@@ -134,6 +136,12 @@ def test_measure_and_report_ratio_spread_and_utilisation():
     assert row.split()[-3:] == [f"{r['gflop_per_step']:.3f}", f"{r['achieved_gflop_s']:.1f}",
                                 f"{100 * r['utilisation']:.1f}"]
     assert f"{r['images_per_s_min']:.1f}-{r['images_per_s_max']:.1f}" in row
+    # modern's discriminator has batch norm: the report says the baseline runs it frozen, in inference mode
+    assert results[0]["frozen_batchnorm"] == bench.frozen_batchnorm_layers("dcgan", cfg) > 0
+    assert results[1]["frozen_batchnorm"] == 0
+    assert "inference mode" in text and "not the same algorithm" in text
+    no_bn = cfg.replace(batch_norm="none")
+    assert bench.frozen_batchnorm_layers("dcgan", no_bn) == 0
 
 
 def test_bench_rejects_unknown_names_and_bad_counts():

@@ -142,9 +142,9 @@ def test_pyimagesearch_optimizer_decays():
 
 
 def test_sample_is_reproducible_and_in_range():
-    _, gan = _smoke_gan()
+    cfg, gan = _smoke_gan()
     a, b = gan.sample(6, seed=3), gan.sample(6, seed=3)
-    assert a.shape == (6, 28, 28, 1) and a.dtype == np.float32
+    assert a.shape == (6, cfg.image_size, cfg.image_size, 1) and a.dtype == np.float32
     np.testing.assert_array_equal(a, b)
     assert np.abs(a).max() <= 1.0
     with pytest.raises(ValueError, match=r"noise must have shape \(n, 100\)"):
@@ -152,7 +152,7 @@ def test_sample_is_reproducible_and_in_range():
 
 
 def test_wrong_data_shape_is_a_clear_error():
-    _, gan = _smoke_gan()
+    _, gan = _smoke_gan(image_size=28)
     bad = image_dataset(np.zeros((16, 32, 32, 1), np.float32), 8)
     with pytest.raises(ValueError, match=r"images of shape \(32, 32, 1\) but the discriminator takes \(28, 28, 1\)"):
         gan.fit(bad, epochs=1, verbose=0)

@@ -11,7 +11,8 @@ def test_every_reference_passes_its_checker():
                                               "01.non_saturating_loss", "01.optimal_discriminator",
                                               "01.value_at_optimum"]
     assert exercises.list_exercises("04") == ["04.conv2d_params", "04.discriminator_targets",
-                                              "04.to_uint8", "04.transposed_output_size"]
+                                              "04.optimal_discriminator", "04.to_uint8",
+                                              "04.transposed_output_size"]
     assert exercises.list_exercises("08") == ["08.conditional_discriminator", "08.generator_loss", "08.psnr",
                                               "08.receptive_field"]
     for exercise_id in exercises.list_exercises():

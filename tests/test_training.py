@@ -85,7 +85,7 @@ def test_restore_into_another_architecture_is_a_clear_error(tmp_path):
 
 def test_nan_loss_stops_with_named_loss_and_step():
     cfg, gan = _gan(steps_per_execution=1)
-    bad = np.full((16, 28, 28, 1), np.nan, np.float32)
+    bad = np.full((16, cfg.image_size, cfg.image_size, 1), np.nan, np.float32)
     with pytest.raises(training.NonFiniteLossError, match=r"d_loss became nan at epoch 1 \(first seen after step 1\)"):
         gan.fit(image_dataset(bad, 8), epochs=1, verbose=0, callbacks=[training.StopOnNonFinite()])
 
@@ -95,7 +95,7 @@ def test_sample_grid_keeps_fixed_noise_images():
     grid = training.SampleGrid(n=4)
     gan.fit(_data(cfg), epochs=2, verbose=0, callbacks=[grid])
     assert sorted(grid.images) == [1, 2]
-    assert grid.images[1].shape == (4, 28, 28, 1)
+    assert grid.images[1].shape == (4, cfg.image_size, cfg.image_size, 1)
     assert not np.array_equal(grid.images[1], grid.images[2])  # the generator moved
     np.testing.assert_array_equal(grid.noise, gan.fixed_noise(4))
 
@@ -130,7 +130,7 @@ def test_objective_is_one_config_field(objective):
     assert gan.objective.name == objective
     want = {"d_loss", "g_loss", "d_real", "d_fake"} | ({"d_acc"} if objective not in ("wgan", "wgan-gp") else set())
     assert {m.name for m in gan.metrics} == want
-    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, 28, 28, 1)), tf.float32)
+    real = tf.constant(np.random.default_rng(0).uniform(-1, 1, (8, cfg.image_size, cfg.image_size, 1)), tf.float32)
     fakes = gan.generator(gan.fixed_noise(8), training=True)
     real_out, fake_out = gan.discriminator(real), gan.discriminator(fakes)
     d_loss = float(gan.discriminator_loss(real, fakes, real_out, fake_out))

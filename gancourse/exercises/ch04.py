@@ -103,6 +103,35 @@ def grade_conv2d_params(answer) -> None:
         assert got == want, f"in_channels={c}, filters={f}, kernel={k}, use_bias={b}: expected {want}, got {got}"
 
 
+def optimal_discriminator(p_data: np.ndarray, p_model: np.ndarray, real_target: float = 1.0,
+                          fake_target: float = 0.0) -> np.ndarray:
+    """Reference: the discriminator output that minimises the expected cross-entropy at every point.
+
+    With real images labelled ``real_target`` and fakes ``fake_target``, the
+    pointwise optimum is ``(r p_data + f p_model) / (p_data + p_model)``
+    (Goodfellow et al.'s ``p_data / (p_data + p_model)`` when ``r = 1, f = 0``).
+    """
+    p_data, p_model = np.asarray(p_data, np.float64), np.asarray(p_model, np.float64)
+    return (real_target * p_data + fake_target * p_model) / (p_data + p_model)
+
+
+def grade_optimal_discriminator(answer) -> None:
+    """Grade a reader's ``optimal_discriminator``: raise ``AssertionError`` naming the first case it gets wrong."""
+    rng = np.random.default_rng(4)
+    p_data = np.concatenate([[0.0, 1.0, 0.3], rng.uniform(0.01, 2.0, 20)])  # only fakes, only data, equal
+    p_model = np.concatenate([[1.0, 0.0, 0.3], rng.uniform(0.01, 2.0, 20)])
+    for r, f in ((1.0, 0.0), (0.9, 0.0), (0.9, 0.1), (0.8, 0.2)):
+        want = optimal_discriminator(p_data, p_model, r, f)
+        got = np.asarray(answer(p_data, p_model, r, f), np.float64)
+        assert got.shape == want.shape, f"return one value per point, shape {want.shape}; got {got.shape}"
+        bad = np.flatnonzero(~np.isclose(got, want, atol=1e-6))
+        assert bad.size == 0, (
+            f"real_target={r}, fake_target={f}, p_data={p_data[bad[0]]:.3f}, p_model={p_model[bad[0]]:.3f}: "
+            f"expected D* = {want[bad[0]]:.4f}, got {got[bad[0]]:.4f}"
+            + (" (where only fakes live, the best D outputs the fake target)" if p_data[bad[0]] == 0 else "")
+            + (" (where only real data lives, the best D outputs the real target)" if p_model[bad[0]] == 0 else ""))
+
+
 EXERCISES = {
     "04.transposed_output_size": ("Output size of a transposed convolution", transposed_output_size,
                                   grade_transposed_output_size),
@@ -110,4 +139,6 @@ EXERCISES = {
                                  grade_discriminator_targets),
     "04.to_uint8": ("De-normalise generator output for display", to_uint8, grade_to_uint8),
     "04.conv2d_params": ("Parameter count of a Conv2D layer", conv2d_params, grade_conv2d_params),
+    "04.optimal_discriminator": ("The optimal discriminator under smoothed label targets", optimal_discriminator,
+                                 grade_optimal_discriminator),
 }

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
+
 from gancourse import training
 from gancourse.models.dcgan import PRESETS, DCGANConfig, build_discriminator, build_generator, config
 
@@ -66,3 +68,181 @@ def compare_presets(extractor, real_features, names=PRESETS, profile_name: str |
                          "samples": grid.images[cfg.epochs], "seconds": time.perf_counter() - start}
     return results
 
+
+
+
+# ---------------------------------------------------------------------------
+# Seeded studies: presets and guideline ablations, measured by recognisability, FID and collapse
+# ---------------------------------------------------------------------------
+#: The smoke profile's study runs: every preset at the digits' native 8x8 where its architecture allows (the
+#: book's needs 24), batch 64. The standard profile keeps each preset's own size on Fashion-MNIST.
+SMOKE_STUDY = dict(image_size=8, batch_size=64)
+BOOK_SMOKE_SIZE = 24
+
+
+def study_config(name: str, profile_name: str | None = None, epochs: int | None = None, **changes) -> DCGANConfig:
+    """A preset sized for the seeded study of a profile (``changes`` replace fields, e.g. an ablation's)."""
+    from gancourse.config import profile as _profile
+
+    cfg = comparison_config(name, profile_name)
+    if _profile(profile_name) == "smoke":
+        size = BOOK_SMOKE_SIZE if cfg.architecture == "book" else SMOKE_STUDY["image_size"]
+        cfg = cfg.replace(image_size=size, batch_size=SMOKE_STUDY["batch_size"])
+    if epochs is not None:
+        cfg = cfg.replace(epochs=int(epochs))
+    return cfg.replace(**changes)
+
+
+def _reset(model, fresh, optimizer_state: list) -> None:
+    """Give an already traced ``model`` the initial state of ``fresh`` (same config, another seed): weights,
+    the optimizers' state as it was before the first step (``optimizer_state``: their variables' values
+    then; this keeps the learning rate and zeroes moments and step counts) and the noise generator's state.
+    Training it again then reproduces training ``fresh``, without tracing a new training function."""
+    for key, net in model.networks.items():
+        net.set_weights(fresh.networks[key].get_weights())
+    for v, value in zip([v for opt in model.optimizers.values() for v in opt.variables], optimizer_state):
+        v.assign(value)
+    model.seed_generator.state.assign(fresh.seed_generator.state)
+
+
+def score_samples(samples: np.ndarray, extractor, real_features: np.ndarray, threshold: float = 0.9,
+                  diversity_n: int = 200) -> dict:
+    """The study's scores of one set of generated images: classifier-FID against ``real_features``,
+    :func:`~gancourse.metrics.recognisability` (confident rate, covered classes, entropy) and
+    :func:`~gancourse.metrics.diversity` of the first ``diversity_n`` images."""
+    from gancourse import metrics
+
+    rec = metrics.recognisability(extractor.predict(samples), threshold)
+    div = metrics.diversity(samples[:diversity_n])
+    return {"fid": metrics.fid_from_features(extractor.features(samples), real_features),
+            "confident": rec["confident"], "classes": rec["classes"], "entropy": rec["entropy"],
+            "distance": div["mean_distance"], "duplicates": div["duplicate_rate"]}
+
+
+def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 2), n_samples: int = 1000,
+              n_grid: int = 16) -> dict:
+    """Train every config once per seed on its own training data and score each run.
+
+    Each arm's training function is traced once: later seeds reset the same
+    model to the state a fresh model of that seed would have (:func:`_reset`).
+
+    Args:
+        configs: ``{arm name: DCGANConfig}``.
+        extractor: a :class:`~gancourse.metrics.ClassifierFeatures` (it must have ``predict``).
+        real_features: features of held-out real images (the FID reference).
+        seeds: two or more seeds per arm.
+        n_samples: generated images scored per run.
+
+    Returns:
+        ``{arm: {"config", "scores": {score: [one value per seed]}, "samples": seed 0's first n_grid images,
+        "d_real", "d_fake" (last epoch, per seed), "steps", "seconds"}}``.
+    """
+    from gancourse import data, set_seed
+    from gancourse.models.dcgan import DCGAN, batches
+
+    seeds = [int(s) for s in seeds]
+    if len(seeds) < 2 or len(set(seeds)) != len(seeds):
+        raise ValueError(f"a study needs two or more distinct seeds, got {seeds}")
+    if not configs:
+        raise ValueError("run_study needs at least one config")
+    results = {}
+    for arm, cfg in configs.items():
+        start = time.perf_counter()
+        images, _ = data.arrays(cfg.dataset, cfg.split, image_size=cfg.image_size, channels=cfg.channels)
+        model, scores, d_real, d_fake, grid = None, {}, [], [], None
+        for s in seeds:
+            set_seed(s)
+            fresh = DCGAN(cfg.replace(seed=s))
+            if model is None:
+                model = fresh
+                model.compile()
+                model.build_optimizers()
+                initial = [np.array(v) for opt in model.optimizers.values() for v in opt.variables]
+            else:
+                _reset(model, fresh, initial)
+            history = model.fit(batches(cfg.replace(seed=s), images), epochs=cfg.epochs, verbose=0).history
+            d_real.append(history["d_real"][-1])
+            d_fake.append(history["d_fake"][-1])
+            samples = model.sample(n_samples, seed=1)
+            grid = samples[:n_grid] if grid is None else grid
+            for key, value in score_samples(samples, extractor, real_features).items():
+                scores.setdefault(key, []).append(value)
+        results[arm] = {"config": cfg, "scores": scores, "samples": grid, "d_real": d_real, "d_fake": d_fake,
+                        "steps": cfg.epochs * (len(images) // cfg.batch_size),
+                        "seconds": time.perf_counter() - start}
+    return results
+
+
+def collapsed(scores: dict, reference_distance: float, share: float = 0.5, duplicates: float = 0.5,
+              min_classes: int = 3) -> list[bool]:
+    """Per seed: is the run collapsed? True when its samples' mean pairwise distance is below ``share`` of
+    real images' (``reference_distance``), when more than ``duplicates`` of them have a near-duplicate, or
+    (where ``scores`` has ``"classes"``) when its confident predictions cover fewer than ``min_classes``
+    classes: a generator that draws only one or two digits has collapsed onto those modes, however
+    varied their strokes."""
+    classes = scores.get("classes", [min_classes] * len(scores["distance"]))
+    return [d < share * reference_distance or dup > duplicates or c < min_classes
+            for d, dup, c in zip(scores["distance"], scores["duplicates"], classes)]
+
+
+def study_table(results: dict, reference_distance: float, baseline: str | None = None,
+                confidence: float = 0.95) -> tuple[list[dict], list[dict], list[dict]]:
+    """Rows for :func:`gancourse.viz.markdown_table` and the two comparisons behind their verdicts.
+
+    Every arm is compared with the baseline (default: the first) on classifier-FID
+    (lower is better) and on the confident-prediction rate (higher is better),
+    each with Welch's test and Holm's correction over the table
+    (:func:`gancourse.stats.compare`).
+
+    Returns:
+        ``(rows, fid_comparison, confident_comparison)``.
+    """
+    from gancourse import stats
+
+    names = list(results)
+    base = names[0] if baseline is None else baseline
+    order = [base] + [n for n in names if n != base]
+    fid = stats.compare({n: results[n]["scores"]["fid"] for n in order}, higher_is_better=False)
+    conf = stats.compare({n: results[n]["scores"]["confident"] for n in order}, higher_is_better=True)
+    verdict_fid = {r["variant"]: r for r in fid}
+    verdict_conf = {r["variant"]: r for r in conf}
+    rows = []
+    for name in order:
+        sc = results[name]["scores"]
+        f_mean, f_lo, f_hi = stats.mean_interval(sc["fid"], confidence)
+        c_mean, c_lo, c_hi = stats.mean_interval(sc["confident"], confidence)
+        flags = collapsed(sc, reference_distance)
+        row = {"arm": name, "steps": results[name]["steps"],
+               "classifier-FID [95% CI]": f"{f_mean:.1f} [{f_lo:.1f}, {f_hi:.1f}]",
+               "confident [95% CI]": f"{c_mean:.0%} [{max(c_lo, 0):.0%}, {min(c_hi, 1):.0%}]",
+               "classes": f"{np.mean(sc['classes']):.1f}",
+               "distance / real": f"{np.mean(sc['distance']) / reference_distance:.2f}",
+               "collapsed seeds": f"{sum(flags)}/{len(flags)}" + (" COLLAPSE" if any(flags) else ""),
+               "FID vs " + base: "baseline" if name == base else verdict_fid[name]["verdict"],
+               "confident vs " + base: "baseline" if name == base else verdict_conf[name]["verdict"]}
+        rows.append(row)
+    return rows, fid, conf
+
+
+def previous_smoke_config() -> DCGANConfig:
+    """The smoke profile's ``modern`` run before it was tuned: 28x28 digits, a quarter of the width, batch 32,
+    Adam(2e-4), 10 epochs (chapter 04 measures it against the tuned run)."""
+    return config("modern").scaled("smoke").replace(image_size=28, width=0.25, batch_size=32, learning_rate=2e-4,
+                                                    epochs=10)
+
+
+def slerp(z0: np.ndarray, z1: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Spherical interpolation between two noise vectors at the fractions ``t`` (``(len(t), d)``).
+
+    Gaussian noise lives near a sphere; a straight line between two points
+    passes through its low-density inside, the great circle does not.
+    """
+    z0, z1 = np.asarray(z0, np.float64), np.asarray(z1, np.float64)
+    if z0.shape != z1.shape or z0.ndim != 1:
+        raise ValueError(f"z0 and z1 must be vectors of one length, got shapes {z0.shape} and {z1.shape}")
+    t = np.asarray(t, np.float64).reshape(-1, 1)
+    cos = np.clip(z0 @ z1 / (np.linalg.norm(z0) * np.linalg.norm(z1)), -1.0, 1.0)
+    omega = np.arccos(cos)
+    if omega < 1e-6:
+        return ((1 - t) * z0 + t * z1).astype(np.float32)
+    return ((np.sin((1 - t) * omega) * z0 + np.sin(t * omega) * z1) / np.sin(omega)).astype(np.float32)
