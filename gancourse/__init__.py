@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 
+from gancourse import _startup
+
 from gancourse.config import PROFILE_CHOICES, PROFILES, gpu_available, profile, select_profile
 
 __version__ = "0.1.0"
 __all__ = ["PROFILES", "PROFILE_CHOICES", "__version__", "profile", "select_profile", "gpu_available", "set_seed",
            "describe_profile"]
 
-# TensorFlow prints many start-up lines on import; keep the book's outputs readable.
+# TensorFlow prints many start-up lines on import; keep the book's outputs readable. The log level silences
+# TensorFlow's own logging; its C++ start-up lines ignore it and are filtered out of the import (_startup).
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+_startup.install()
 
 
 def set_seed(seed: int = 0) -> None:
