@@ -4,7 +4,7 @@ Normalisation and initialisation (:mod:`gancourse.nn.norm`, :mod:`gancourse.nn.i
 
 * :data:`NORMS`, :func:`norm_layer`, :func:`instance_norm`, :func:`weight_layer` -
   the norm switch: batch, instance, layer, spectral (wraps the weight layer), none.
-* :func:`dcgan_normal`, :func:`kernel_initializer` - ``N(0, 0.02)`` or Glorot, a fresh one per layer.
+* :func:`dcgan_normal`, :func:`kernel_initializer` - ``N(0, 0.02^2)`` (standard deviation 0.02) or Glorot, a fresh one per layer.
 
 Blocks (:mod:`gancourse.nn.blocks`), each ``rank=2`` or ``3`` with deterministic layer names:
 

@@ -14,14 +14,14 @@ KERNEL_INITS = ("dcgan", "glorot")
 
 
 def dcgan_normal() -> keras.initializers.Initializer:
-    """``N(0, 0.02)``: the kernel initialiser of DCGAN (Radford et al.), pix2pix and CycleGAN."""
+    """``N(0, 0.02^2)`` (mean 0, standard deviation 0.02): the kernel initialiser of DCGAN (Radford et al.), pix2pix and CycleGAN."""
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
 def kernel_initializer(name: str) -> keras.initializers.Initializer:
     """A fresh kernel initialiser by name.
 
-    ``"dcgan"``: :func:`dcgan_normal`, weights ``~ N(0, 0.02)``.
+    ``"dcgan"``: :func:`dcgan_normal`, weights ``~ N(0, 0.02^2)``.
     ``"glorot"``: Keras's default ``GlorotUniform``, weights
     ``~ U(-l, l)`` with ``l = sqrt(6 / (fan_in + fan_out))`` (the source
     book's models, which never set an initialiser).

@@ -32,7 +32,7 @@ whole-image discriminator as a historical exhibit only.
 The two halves of a translation model's training step live in
 :mod:`gancourse.training.steps`.
 
-All kernels start from ``N(0, 0.02)`` (:func:`gancourse.nn.init.dcgan_normal`)
+All kernels start from ``N(0, 0.02^2)`` (:func:`gancourse.nn.init.dcgan_normal`)
 except the exhibit's dense layers (Keras's Glorot default, as the book).
 """
 
