@@ -1,6 +1,6 @@
 """Write ``book/api.md``, the API reference, from the package's module tree.
 
-Every module of ``gancourse`` (except ``__main__``) gets a heading and an
+Every public module of ``gancourse`` (not ``__main__`` or a private ``_name``) gets a heading and an
 ``automodule`` entry with ``:members:``, so every public function and class
 with a docstring is documented under the module that defines it, and a new
 module or function cannot be left out. ``tests/test_api_reference.py`` fails
@@ -42,11 +42,12 @@ are defined).
 
 
 def modules() -> list[str]:
-    """Every module of the package, ``gancourse`` first, in import-path order (``__main__`` left out)."""
+    """Every public module of the package, ``gancourse`` first, in import-path order (``__main__`` and private
+    ``_name`` modules left out)."""
     import gancourse
 
     found = [m.name for m in pkgutil.walk_packages(gancourse.__path__, "gancourse.")]
-    return ["gancourse"] + sorted(name for name in found if not name.endswith("__main__"))
+    return ["gancourse"] + sorted(name for name in found if not name.rsplit(".", 1)[-1].startswith("_"))
 
 
 def _section(module: str) -> str:
