@@ -110,7 +110,7 @@ def conditional_discriminator(p_data: np.ndarray, p_model: np.ndarray, condition
 def _discriminator_cases():
     rng = np.random.default_rng(80)
     data = np.array([[0.5, 0.0], [0.0, 0.5]])  # each label map has its own photo
-    ignores_input = np.array([[0.25, 0.25], [0.25, 0.25]])  # the right photos, for the wrong label maps
+    ignores_input = np.array([[0.25, 0.25], [0.25, 0.25]])  # the dataset's photos, whichever label map it was given
     joint = rng.dirichlet(np.ones(12)).reshape(3, 4)
     other = rng.dirichlet(np.ones(12)).reshape(3, 4)
     blurred = np.array([[0.0, 0.0, 0.5], [0.0, 0.0, 0.5]])  # always the average of the two photos
