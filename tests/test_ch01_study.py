@@ -196,3 +196,66 @@ def test_first_attempts_in_the_chapter_get_feedback_instead_of_warnings():
                                      ("01.optimal_discriminator", lambda p, q: p / (p + q))):
             result = exercises.check(exercise_id, attempt)
             assert not result and "NumPy warned" in result.message
+
+
+def _rows(scores):
+    """Study rows as stabilisation_study returns them, from {variant: (modes per seed, high-quality per seed)}."""
+    return [{"variant": name, "runs": [{"modes_covered": m, "high_quality": h, "kl_to_uniform": 0.0}
+                                       for m, h in zip(modes, quality)]}
+            for name, (modes, quality) in scores.items()]
+
+
+def test_study_family_corrects_both_scores_and_the_smoothing_pair_together():
+    from gancourse import stats
+    from gancourse.experiments import ch01
+
+    rng = np.random.default_rng(0)
+    base_q = 0.5 + 0.01 * rng.standard_normal(6)
+    rows = _rows({
+        "baseline (non-saturating)": ([8, 8, 7, 8, 8, 7], base_q),
+        "minimax G loss": ([3, 2, 3, 2, 3, 2], base_q + 0.002 * rng.standard_normal(6)),  # far fewer modes
+        "one-sided smoothing": ([8, 7, 8, 8, 7, 8], base_q + 0.01 * rng.standard_normal(6)),
+        "two-sided smoothing": ([8, 8, 8, 7, 7, 8], base_q + 0.2 + 0.01 * rng.standard_normal(6)),  # better quality
+    })
+    groups = ch01.study_family(rows)
+    assert list(groups) == ["modes_covered", "high_quality", "two-sided smoothing vs one-sided smoothing"]
+    flat = [row for group in groups.values() for row in group]
+    assert len(flat) == 3 + 3 + 1 and all(row["family"] == 7 for row in flat)
+    assert np.allclose([row["p_holm"] for row in flat], stats.holm([row["p"] for row in flat]))
+    verdicts = {(label, row["variant"]): row["verdict"] for label, group in groups.items() for row in group}
+    assert verdicts[("modes_covered", "minimax G loss")] == "hurt"
+    assert verdicts[("high_quality", "two-sided smoothing")] == "helped"
+    assert verdicts[("two-sided smoothing vs one-sided smoothing", "two-sided smoothing")] == "better"
+    assert verdicts[("modes_covered", "one-sided smoothing")] == stats.NO_DIFFERENCE
+    sentence = ch01.describe_family(groups)
+    assert "all 7 comparisons" in sentence and "minimax G loss (hurt, modes covered)" in sentence
+
+
+def test_study_family_is_stricter_than_one_correction_per_table():
+    from gancourse import stats
+    from gancourse.experiments import ch01
+
+    # a difference that survives Holm over the three rows of its own table but not over all seven comparisons
+    rng = np.random.default_rng(3)
+    noise = [rng.standard_normal(8) for _ in range(4)]
+    for shift in np.linspace(0.3, 3.0, 200):
+        rows = _rows({"baseline (non-saturating)": ([8] * 8, 0.5 + 0.1 * noise[0]),
+                      "minimax G loss": ([8] * 8, 0.5 + 0.1 * noise[1] + 0.1 * shift),
+                      "one-sided smoothing": ([8] * 8, 0.5 + 0.1 * noise[2]),
+                      "two-sided smoothing": ([8] * 8, 0.5 + 0.1 * noise[3])})
+        alone = ch01.study_findings(rows, "high_quality")[0]
+        pooled = ch01.study_family(rows)["high_quality"][0]
+        if alone["verdict"] != stats.NO_DIFFERENCE:
+            break
+    assert alone["verdict"] == "helped" and pooled["verdict"] == stats.NO_DIFFERENCE
+    assert pooled["p_holm"] > alone["p_holm"]
+
+
+def test_study_family_rejects_unknown_rows_and_scores():
+    from gancourse.experiments import ch01
+
+    rows = _rows({"baseline (non-saturating)": ([8, 7], [0.5, 0.6]), "one-sided smoothing": ([8, 8], [0.4, 0.5])})
+    with pytest.raises(ValueError, match="no row named 'two-sided smoothing'"):
+        ch01.study_family(rows)
+    with pytest.raises(ValueError, match="unknown key 'fid'"):
+        ch01.study_family(rows, pairs=(("one-sided smoothing", "baseline (non-saturating)", "fid"),))

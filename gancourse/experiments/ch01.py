@@ -156,6 +156,64 @@ def study_findings(rows: list[dict], key: str = "modes_covered", baseline: str |
                          words=("helped", "hurt"))
 
 
+#: Comparisons between two variants that :func:`study_family` adds to the family: ``(variant, baseline, score)``.
+STUDY_PAIRS = (("two-sided smoothing", "one-sided smoothing", "high_quality"),)
+
+
+def study_family(rows: list[dict], keys=("modes_covered", "high_quality"), pairs=STUDY_PAIRS,
+                 alpha: float = 0.05) -> dict[str, list[dict]]:
+    """Every comparison the chapter draws from a study, Holm-corrected as one family.
+
+    For each score in ``keys`` every variant is compared with the baseline
+    (as in :func:`study_findings`, verdicts ``helped``/``hurt``); each
+    ``(variant, baseline, key)`` of ``pairs`` adds the comparison of two
+    variants (verdicts ``better``/``worse``). The Welch p-values of all of them
+    are adjusted together with Holm's method, so the family-wise error rate of
+    everything stated from the study is ``alpha``, not ``alpha`` per table.
+
+    Returns:
+        ``{label: rows}``: one label per key, then ``"<variant> vs <baseline>"``
+        per pair; the rows are :func:`gancourse.stats.compare`'s, with ``p_holm``
+        and ``verdict`` from the pooled correction and ``family``, the number of
+        comparisons corrected together.
+    """
+    groups, words = {}, {}
+    for key in keys:
+        groups[key], words[key] = study_findings(rows, key, alpha=alpha), (("helped", "hurt"), HIGHER_IS_BETTER[key])
+    by_name = {r["variant"]: r for r in rows}
+    for variant, baseline, key in pairs:
+        missing = [name for name in (variant, baseline) if name not in by_name]
+        if missing:
+            raise ValueError(f"no row named {missing[0]!r} for the pair ({variant!r}, {baseline!r}); "
+                             f"rows: {', '.join(by_name)}")
+        if key not in STUDY_COLUMNS:
+            raise ValueError(f"unknown key {key!r} in a pair; choose one of {', '.join(STUDY_COLUMNS)}")
+        label = f"{variant} vs {baseline}"
+        samples = {name: [run[key] for run in by_name[name]["runs"]] for name in (baseline, variant)}
+        groups[label] = stats.compare(samples, baseline=baseline, higher_is_better=HIGHER_IS_BETTER[key], alpha=alpha)
+        words[label] = (("better", "worse"), HIGHER_IS_BETTER[key])
+    family = [(label, row) for label, group in groups.items() for row in group]
+    for (label, row), adjusted in zip(family, stats.holm([row["p"] for _, row in family])):
+        (up, down), higher_is_better = words[label]
+        row["p_holm"], row["family"] = adjusted, len(family)
+        if adjusted > alpha or row["difference"] == 0:
+            row["verdict"] = stats.NO_DIFFERENCE
+        else:
+            row["verdict"] = up if (row["difference"] > 0) == higher_is_better else down
+    return groups
+
+
+def describe_family(groups: dict[str, list[dict]], alpha: float = 0.05) -> str:
+    """One sentence naming the comparisons of :func:`study_family` that survived the pooled correction."""
+    rows = [(label, row) for label, group in groups.items() for row in group]
+    family = f"Welch's t-test, Holm-corrected over all {len(rows)} comparisons together at alpha = {alpha:g}"
+    significant = [f"{row['variant']} ({row['verdict']}, {label.replace('_', ' ')})" for label, row in rows
+                   if row["verdict"] != stats.NO_DIFFERENCE]
+    if not significant:
+        return f"No comparison shows a detectable difference ({family})."
+    return f"Differences that survive {family}: " + ", ".join(significant) + "."
+
+
 def study_table(rows: list[dict]) -> str:
     """The rows of :func:`stabilisation_study` as a Markdown table: per score, the mean over seeds and its
     95% Student-t interval."""
