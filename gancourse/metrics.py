@@ -299,9 +299,11 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray, std: float, k: float
     Returns:
         ``{"modes_covered", "high_quality", "counts", "kl_to_uniform"}``:
         the number of covered modes, the fraction of high-quality samples, the
-        high-quality count per mode, and the KL divergence of the covered-mode
-        histogram from the uniform one (0 when the modes are equally populated,
-        ``log(modes)`` when all samples sit on one mode or none is high quality).
+        high-quality count per mode, and the KL divergence from the uniform
+        distribution over all modes of the normalised high-quality counts
+        (every mode included, covered or not: 0 when the modes are equally
+        populated, ``log(modes)`` when all samples sit on one mode or none is
+        high quality).
     """
     x, c = np.asarray(samples, np.float64), np.asarray(centers, np.float64)
     if x.ndim != 2 or c.ndim != 2 or x.shape[1] != c.shape[1]:
