@@ -33,7 +33,6 @@ HIDDEN_WARNINGS = re.compile(r"warnings\.(?:filterwarnings|simplefilter)\(\s*[\"
 #: issue 10. The test fails when a new break appears, and also when a listed one is gone (delete its line).
 PENDING = {
     ("book/01_theory", "fixed_width"): "aligned print() lists of gradients, distances and study verdicts",
-    ("book/04_dcgan", "fixed_width"): "the preset comparison and the trainable-trap table printed as text",
 }
 
 
