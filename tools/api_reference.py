@@ -42,11 +42,13 @@ are defined).
 
 
 def modules() -> list[str]:
-    """Every module of the package, ``gancourse`` first, in import-path order (``__main__`` left out)."""
+    """Every public module of the package, ``gancourse`` first, in import-path order (``__main__`` and private
+    modules such as ``gancourse._startup`` left out)."""
     import gancourse
 
     found = [m.name for m in pkgutil.walk_packages(gancourse.__path__, "gancourse.")]
-    return ["gancourse"] + sorted(name for name in found if not name.endswith("__main__"))
+    return ["gancourse"] + sorted(name for name in found
+                                  if not any(part.startswith("_") for part in name.split(".")[1:]))
 
 
 def _section(module: str) -> str:
