@@ -1,4 +1,4 @@
-"""Chapter 04: the DCGAN presets of the course's sources, described and trained on the same data."""
+"""Chapter 04: the DCGAN presets of the course's sources, described, and trained on one dataset in a seeded study."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def describe_presets(names=PRESETS) -> list[dict]:
 
 
 def comparison_config(name: str, profile_name: str | None = None, max_epochs: int | None = None) -> DCGANConfig:
-    """A preset scaled for a profile so that all presets can train on the same data.
+    """A preset scaled for a profile so that every preset can train without data you have to supply.
 
     Presets made for a face folder (``book``, ``paper``) switch to greyscale
     Fashion-MNIST at 32x32 outside the smoke profile, so the comparison needs no
@@ -45,7 +45,9 @@ def comparison_config(name: str, profile_name: str | None = None, max_epochs: in
 
 def compare_presets(extractor, real_features, names=PRESETS, profile_name: str | None = None,
                     max_epochs: int | None = None, n_samples: int = 16, verbose: int = 0) -> dict[str, dict]:
-    """Train each preset on the same data and measure it the same way.
+    """Train each preset as :func:`comparison_config` scales it (its own dataset, except that the face presets
+    switch to Fashion-MNIST outside the smoke profile) and measure it the same way. For a comparison on one
+    dataset, split and width, use :func:`study_config` and :func:`run_study`.
 
     Args:
         extractor: feature extractor for the Fréchet distance (see :mod:`gancourse.metrics`).
