@@ -3,9 +3,12 @@
 The sources train a GAN by compiling the discriminator, setting
 ``D.trainable = False``, compiling a stacked ``D(G(z))`` model and then calling
 ``G.predict``, ``D.train_on_batch`` and ``GAN.train_on_batch`` in turns. Keras 2
-froze ``trainable`` at compile time, so this worked. Keras 3 reads the flag
-when the training function runs: without toggling it back on, ``D`` silently
-never learns (:func:`trainable_trap` shows it). :class:`LegacyLoop` is that loop
+froze ``trainable`` at compile time, so this worked. Keras 3 collects a model's
+trainable weights when its training function is first built (at its first
+``train_on_batch``) and does not look again unless that function is rebuilt
+(``make_train_function(force=True)``); ``D`` was frozen before that, so
+without toggling it back on ``D`` never learns, with only a one-time
+``UserWarning`` (:func:`trainable_trap` shows it). :class:`LegacyLoop` is that loop
 *made to train* under Keras 3 by toggling the flag around each update, as the
 book's repository does. It is the Keras 2 *idiom*, not quite the Keras 2
 *algorithm*: under Keras 3 a ``BatchNormalization`` layer with

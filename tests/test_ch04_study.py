@@ -107,6 +107,36 @@ def test_study_config_sizes():
     assert ch04.study_config("modern", "smoke", d_activation="relu").d_activation == "relu"
 
 
+@pytest.mark.parametrize("profile", ["smoke", "standard"])
+def test_study_arms_share_data_split_and_width(profile):
+    """Every arm trains on modern's dataset and training split at modern's width, whatever its preset says
+    (gans_in_action and mastering_pytorch are MNIST presets; pyimagesearch trains on split="all")."""
+    modern = ch04.study_config("modern", profile)
+    names = [n for n in dcgan.PRESETS if n != "paper"]
+    arms = {n: ch04.study_config(n, profile, epochs=1) for n in names}
+    assert dcgan.config("gans_in_action").dataset == "mnist" and dcgan.config("pyimagesearch").split == "all"
+    assert {(c.dataset, c.split, c.width) for c in arms.values()} == {(modern.dataset, "train", modern.width)}
+    assert modern.dataset == ("digits" if profile == "smoke" else "fashion_mnist")
+    assert modern.width == (0.25 if profile == "smoke" else 1.0)
+    if profile == "smoke":
+        assert {c.batch_size for c in arms.values()} == {64}
+    else:  # each preset keeps its own batch size, hence its own number of steps per epoch
+        assert arms["mastering_pytorch"].batch_size == 32 and arms["modern"].batch_size == 128
+
+
+def test_score_samples_uses_as_many_samples_for_fid_as_the_reference():
+    rng = np.random.default_rng(3)
+    real = _Extractor().features(rng.uniform(-1, 1, (30, 8, 8, 1)))
+    samples = rng.uniform(-1, 1, (90, 8, 8, 1))
+    scores = ch04.score_samples(samples, _Extractor(), real)
+    assert scores["fid"] == pytest.approx(metrics.fid_from_features(_Extractor().features(samples[:30]), real))
+    assert scores["fid"] != pytest.approx(metrics.fid_from_features(_Extractor().features(samples), real))
+    assert ch04.score_samples(samples, _Extractor(), real, fid_n=90)["fid"] == pytest.approx(
+        metrics.fid_from_features(_Extractor().features(samples), real))
+    with pytest.raises(ValueError, match="fid_n"):
+        ch04.score_samples(samples[:20], _Extractor(), real)
+
+
 class _Extractor:
     """A stand-in for the classifier: features are pixel means, classes are brightness bins."""
 
@@ -121,7 +151,7 @@ class _Extractor:
 
 def test_run_study_reuses_one_model_and_reproduces_fresh_seeds():
     cfg = ch04.study_config("modern", "smoke", epochs=1).replace(batch_size=128)
-    real = np.random.default_rng(0).uniform(-1, 1, (50, 3))
+    real = np.random.default_rng(0).uniform(-1, 1, (40, 3))
     result = ch04.run_study({"a": cfg}, _Extractor(), real, seeds=(0, 1), n_samples=40, n_grid=4)["a"]
     assert set(result["scores"]) == {"fid", "confident", "classes", "entropy", "distance", "duplicates"}
     assert all(len(v) == 2 for v in result["scores"].values())

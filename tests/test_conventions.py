@@ -29,11 +29,9 @@ OWN_MODEL = re.compile(r"^\s*class \w+\(\s*(?:keras\.)?(?:Model|Sequential|layer
                        r"^\s*def train_step\(", re.MULTILINE)
 HIDDEN_WARNINGS = re.compile(r"warnings\.(?:filterwarnings|simplefilter)\(\s*[\"']ignore|logging\.disable\(")
 
-#: Conventions the chapters break today, by chapter, with what breaks them; the fix is on another branch of
-#: issue 10. The test fails when a new break appears, and also when a listed one is gone (delete its line).
-PENDING = {
-    ("book/04_dcgan", "fixed_width"): "the preset comparison and the trainable-trap table printed as text",
-}
+#: Conventions the chapters break today, by chapter, with what breaks them (none now).
+#: The test fails when a new break appears, and also when a listed one is gone (delete its line).
+PENDING: dict[tuple[str, str], str] = {}
 
 
 def chapters():

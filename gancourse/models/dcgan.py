@@ -32,6 +32,12 @@ Presets (``config(name)``):
 
 Every discriminator ends in a linear unit; the sigmoid lives inside the loss
 (``from_logits``), which is the numerically stable way to write the same model.
+
+Harmonisations, besides the fixes above: every preset shuffles its training
+images once per epoch (:func:`batches`; the book and PyImageSearch take
+sequential slices, GANs in Action draws every batch with replacement), and
+``mastering_pytorch`` uses Keras' default Glorot initialiser (``init="glorot"``)
+where the source keeps PyTorch's default layer initialisation.
 """
 
 from __future__ import annotations
