@@ -1,9 +1,14 @@
 """Test set-up: an isolated data cache, quiet TensorFlow, a fixed seed."""
 
+import atexit
 import os
+import shutil
 import tempfile
 
-os.environ.setdefault("GANCOURSE_DATA", tempfile.mkdtemp(prefix="gancourse-test-cache-"))
+if "GANCOURSE_DATA" not in os.environ:  # a private cache for this run, removed when the run ends
+    _CACHE = tempfile.mkdtemp(prefix="gancourse-test-cache-")
+    os.environ["GANCOURSE_DATA"] = _CACHE
+    atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
