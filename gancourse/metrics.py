@@ -371,11 +371,11 @@ def recognisability(probabilities: np.ndarray, threshold: float = 0.9, min_share
             confident predictions fall in it (so one stray image does not count).
 
     Returns:
-        ``{"confident": fraction of confident predictions, "classes": number of
-        covered classes, "entropy": entropy (nats) of the confident predictions'
-        class histogram divided by log(classes) (1: balanced over all classes,
-        0: one class or none confident), "counts": confident predictions per
-        class}``.
+        A dict with ``"confident"``, the fraction of confident predictions;
+        ``"classes"``, the number of covered classes; ``"entropy"``, the
+        entropy (nats) of the confident predictions' class histogram divided
+        by log(classes), 1 when balanced over all classes and 0 for one class
+        or none confident; and ``"counts"``, confident predictions per class.
     """
     p = np.asarray(probabilities, dtype=np.float64)
     if p.ndim != 2 or len(p) < 1 or p.shape[1] < 2:
@@ -422,9 +422,10 @@ def diversity(images: np.ndarray, duplicate_distance: float = 0.1) -> dict:
             duplicates.
 
     Returns:
-        ``{"mean_distance": mean RMS distance over all pairs, "duplicate_rate":
-        fraction of images that have a duplicate among the others}``. A
-        collapsed generator has a mean distance near 0 and a duplicate rate near 1.
+        A dict with ``"mean_distance"``, the mean RMS distance over all pairs,
+        and ``"duplicate_rate"``, the fraction of images that have a duplicate
+        among the others. A collapsed generator has a mean distance near 0 and
+        a duplicate rate near 1.
     """
     x = _flat(images, "images")
     if len(x) < 2:

@@ -174,7 +174,9 @@ def plot_metric(values_by_epoch: dict[int, float], baselines: dict[str, float] |
 def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: int = 3) -> str:
     """A Markdown table of ``rows`` (dicts): integers with thousands separators, floats to ``digits`` places.
 
-    Show it in a notebook with ``IPython.display.Markdown``.
+    Show it in a notebook with ``IPython.display.Markdown``. A ``|`` in a header
+    or a cell is escaped (``\\|``), so it cannot split the cell, and a newline
+    becomes a space.
     """
     if not rows:
         raise ValueError("no rows to tabulate")
@@ -183,13 +185,16 @@ def markdown_table(rows: list[dict], columns: list[str] | None = None, digits: i
     if missing:
         raise ValueError(f"columns {missing} are missing from some rows; rows have {sorted(rows[0])}")
 
+    def text(value) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
     def cell(value):
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-            return str(value)
+            return text(value)
         if isinstance(value, (int, np.integer)):
             return f"{value:,}"
         return f"{value:.{digits}f}"
 
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines = ["| " + " | ".join(text(c) for c in columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(cell(r[c]) for c in columns) + " |" for r in rows]
     return "\n".join(lines)

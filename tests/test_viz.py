@@ -81,3 +81,11 @@ def test_epoch_axes_have_whole_number_ticks():
     ax = viz.plot_metric({1: 5.0, 2: 4.0, 3: 3.5})
     ax.figure.canvas.draw()
     assert all(float(t).is_integer() for t in ax.get_xticks())
+
+
+def test_markdown_table_escapes_pipes_so_cells_do_not_split():
+    table = viz.markdown_table([{"mean |gradient|": "a|b", "n": 3}])
+    header, rule, row = table.splitlines()
+    assert header == "| mean \\|gradient\\| | n |" and row == "| a\\|b | 3 |"
+    # the unescaped pipes separate exactly the two columns of every line
+    assert all(len(__import__("re").split(r"(?<!\\)\|", line)) == 4 for line in (header, row))

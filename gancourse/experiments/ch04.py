@@ -151,8 +151,9 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
         n_samples: generated images scored per run.
 
     Returns:
-        ``{arm: {"config", "scores": {score: [one value per seed]}, "samples": seed 0's first n_grid images,
-        "d_real", "d_fake" (last epoch, per seed), "steps", "seconds"}}``.
+        A dict from arm name to a dict with ``"config"``, ``"scores"`` (score name
+        to one value per seed), ``"samples"`` (seed 0's first n_grid images),
+        ``"d_real"`` and ``"d_fake"`` (last epoch, per seed), ``"steps"`` and ``"seconds"``.
     """
     from gancourse import data, set_seed
     from gancourse.models.dcgan import DCGAN, batches

@@ -249,10 +249,11 @@ def seed_study(cfg: Pix2PixConfig, seeds=(0, 1, 2), train_data=None, test_data=N
         n_show: how many held-out outputs of each variant's first seed to keep.
 
     Returns:
-        ``{"scores": {variant: [paired_scores per seed]}, "outputs": {variant:
-        first seed's outputs on the first n_show test inputs}, "clipped":
-        [per seed, the fraction of output values below 0 of a unit-range
-        variant, which the book's saver writes as black]}``. Unit-range
+        A dict with ``"scores"`` (variant to its paired_scores per seed),
+        ``"outputs"`` (variant to its first seed's outputs on the first n_show
+        test inputs) and ``"clipped"`` (per seed, the fraction of output values
+        below 0 of a unit-range variant, which the book's saver writes as
+        black). Unit-range
         outputs are mapped back to ``[-1, 1]`` before scoring, so every
         variant is scored in the same units.
     """
