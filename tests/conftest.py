@@ -1,9 +1,14 @@
-"""Test set-up: an isolated data cache, quiet TensorFlow, a fixed seed."""
+"""Test set-up: an isolated data cache, quiet TensorFlow, a fixed seed, the build tools importable."""
 
 import atexit
 import os
 import shutil
+import sys
 import tempfile
+from pathlib import Path
+
+# The build tools (tools/*.py) are scripts, not a package: tests import them by name (``import colab``).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
 
 if "GANCOURSE_DATA" not in os.environ:  # a private cache for this run, removed when the run ends
     _CACHE = tempfile.mkdtemp(prefix="gancourse-test-cache-")

@@ -1,7 +1,6 @@
 """The build tools of `make notebooks` / `make book-check` (tools/nbval_save.py, tools/book_cache.py)."""
 
 import copy
-import importlib.util
 import os
 import subprocess
 import sys
@@ -20,14 +19,10 @@ ROOT = Path(__file__).resolve().parents[1]
 TOOLS = ROOT / "tools"
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-book_cache = _tool("book_cache")
+# tools/*.py, importable by name because tests/conftest.py puts tools/ on the path
+import bibstyle  # noqa: E402
+import book_cache  # noqa: E402
+import check_html  # noqa: E402
 
 CELLS = [
     ("code", 'from IPython.display import HTML, clear_output, display\nprint("before")\n'
@@ -207,8 +202,6 @@ def test_cache_config_and_check(tmp_path):
 
 
 def test_check_html_finds_raw_markdown_tables_in_outputs(tmp_path):
-    check_html = _tool("check_html")
-
     raw = ('<div class="cell_output"><div class="output text_markdown"><p>| a | b |\n|---|---|\n| 1 | 2 |</p>'
            '</div></div>')
     table = ('<div class="cell_output"><div class="output text_markdown"><table><tr><td>| a |</td></tr></table>'
@@ -232,8 +225,6 @@ def _bibliography_page(*labels):
 
 
 def test_check_html_wants_author_year_bibliography_labels_that_match_the_citations(tmp_path):
-    check_html = _tool("check_html")
-
     good = _bibliography_page("Goodfellow et al., 2014", "Ioffe and Szegedy, 2015", "Hindupur, 2017",
                               "Zhu et al., 2017a", "Zhu et al., 2017b")
     assert check_html.bibliography_problems(good) == []
@@ -265,7 +256,6 @@ def test_bibliography_style_labels_entries_as_the_chapters_cite_them():
     from pybtex.database import parse_string
     from pybtex.plugin import find_plugin
 
-    bibstyle = _tool("bibstyle")
     bib = parse_string("""
         @article{one, author = {Bi{\\'n}kowski, Miko{\\l}aj}, title = {T}, journal = {J}, year = {2018}}
         @article{two, author = {Ioffe, Sergey and Szegedy, Christian}, title = {T}, journal = {J}, year = {2015}}

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import yaml
 
+import colab  # tools/colab.py (tests/conftest.py puts tools/ on the path)
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -45,19 +47,9 @@ def test_toc_files_exist_and_chapters_have_colab_pairs():
         assert (ROOT / f"{chapter}.ipynb").exists(), f"{chapter} has no paired notebook for Colab"
 
 
-def _colab_tool():
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("colab", ROOT / "tools" / "colab.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_colab_notebooks_are_generated_from_the_chapters_and_read_as_markdown():
     import nbformat
 
-    colab = _colab_tool()
     for chapter in _chapters():
         nb = nbformat.read(ROOT / f"{chapter}.ipynb", as_version=4)
         want = colab.colab_notebook(ROOT / f"{chapter}.md")
@@ -72,7 +64,6 @@ def test_colab_notebooks_are_generated_from_the_chapters_and_read_as_markdown():
 
 
 def test_colab_conversion_of_citations_and_solutions():
-    colab = _colab_tool()
     labels = {"a2014": "Able et al., 2014", "b2020": "Baker and Cole, 2020"}
     text = ("See {cite}`a2014,b2020`.\n\n````{admonition} Solution\n:class: dropdown\n\nUse this:\n\n"
             "```python\nx = 1\n```\n````\nAfter.")
@@ -99,7 +90,6 @@ def test_chapters_start_with_a_colab_install_cell():
 def test_colab_cell_ids_are_computed_from_the_text():
     import nbformat
 
-    colab = _colab_tool()
     cells = [nbformat.v4.new_markdown_cell("same"), nbformat.v4.new_code_cell("x = 1"),
              nbformat.v4.new_markdown_cell("same")]
     ids = colab.cell_ids(cells)
