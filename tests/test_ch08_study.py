@@ -175,6 +175,9 @@ def test_registration_exhibits_and_book_host():
     found = ch08.registration_exhibits()
     assert found["unregistered_trainable"] == 0 and found["in_call_trainable"] == 0
     assert found["in_call_change"] > 1e-3
+    assert found["name_error"] == "NameError: name 'normalization' is not defined"
+    assert found["list_call_error"] == "TypeError: 'list' object is not callable"
+    assert found["sequential_shape"] == (1, 16, 16, 8)
     assert found["raw_score_losses"][0] < 1e-6 and found["raw_score_losses"][1] == pytest.approx(16.118, abs=0.01)
     assert ch08.book_host() == ("efrogans.eecs.berkeley.edu", "efrosgans.eecs.berkeley.edu")
 

@@ -26,7 +26,8 @@ PADDING = re.compile(r"\.(?:ljust|rjust|center)\(|\.to_string\(")
 TYPED_COUNT = re.compile(r"(?<![\w.,])\d{1,3}(?:,\d{3}){2,}(?![\d,])")
 #: What a chapter may not define itself: networks and training loops come from gancourse.
 OWN_MODEL = re.compile(r"^\s*class \w+\(\s*(?:keras\.)?(?:Model|Sequential|layers\.Layer|Layer)\b|"
-                       r"^\s*def train_step\(", re.MULTILINE)
+                       r"^\s*def train_step\(|"
+                       r"\bkeras\.layers\.[A-Z]\w*\(|\bkeras\.(?:Sequential|Model)\(", re.MULTILINE)
 HIDDEN_WARNINGS = re.compile(r"warnings\.(?:filterwarnings|simplefilter)\(\s*[\"']ignore|logging\.disable\(")
 
 #: Conventions the chapters break today, by chapter, with what breaks them (none now).
@@ -99,6 +100,16 @@ def test_first_cell_check_catches_what_is_missing():
     narrowed = good.replace(', "full"]', "]")
     assert "options" in first_cell_problems(narrowed, ["hide-input"])[0]
     assert "select_profile" in first_cell_problems(good.replace("(PROFILE)", '("smoke")'), ["hide-input"])[0]
+
+
+def test_own_model_check_catches_networks_built_in_a_chapter():
+    for code in ("class D(keras.Model):", "  def train_step(self, data):",
+                 'block = [keras.layers.Conv2D(64, 4, 2, padding="same")]', "net = keras.Sequential(block)",
+                 "m = keras.Model(inputs, outputs)"):
+        assert OWN_MODEL.findall(code), code
+    for code in ("gan = dcgan.DCGAN(cfg)", "print(inspect.getsource(ch08.LayerBuiltInCall))",
+                 "keras.utils.set_random_seed(0)", "# keras.layers.Dense is a layer"):
+        assert OWN_MODEL.findall(code) == [], code
 
 
 def test_fixed_width_and_typed_count_checks():

@@ -424,15 +424,37 @@ class LayerBuiltInCall(keras.layers.Layer):
         return keras.layers.Dense(1)(x)
 
 
+def disc_conv_block_as_printed(filters: int, norm: bool = True) -> list:
+    """Exhibit: Mastering PyTorch's discriminator block in Keras terms, with its two bugs. The argument is
+    ``norm`` but the body reads ``normalization`` (a NameError on the first call), and the block returns a
+    plain list of layers, which the source's ``forward`` then calls as if it were a layer."""
+    block = [keras.layers.Conv2D(filters, 4, 2, padding="same")]
+    if normalization:  # noqa: F821 - the source's typo, kept on purpose: the argument is called norm
+        block.append(keras.layers.BatchNormalization())
+    return block
+
+
+def _error_of(fn) -> str:
+    """``"<ExceptionType>: <message>"`` of what ``fn()`` raises (the exhibits are expected to raise)."""
+    try:
+        fn()
+    except Exception as error:  # noqa: BLE001 - the exhibit shows whichever error the bug causes
+        return f"{type(error).__name__}: {error}"
+    raise AssertionError(f"{fn} was expected to raise")
+
+
 def registration_exhibits(seed: int = 0) -> dict:
-    """Measure the two exhibits and the missing sigmoid.
+    """Measure the exhibits of Mastering PyTorch's bugs and the missing sigmoid.
 
     Returns ``unregistered_trainable`` (trainable variables Keras sees in
     :class:`UnregisteredWeights` after a call: 0), ``in_call_trainable`` and
     ``in_call_change`` (the largest difference between two calls of
-    :class:`LayerBuiltInCall` on the same input), and ``raw_score_losses``:
-    Keras's probability BCE for a real label on raw scores 3 and -2 (what a
-    D without its sigmoid feeds a probability loss).
+    :class:`LayerBuiltInCall` on the same input), ``name_error`` (what
+    :func:`disc_conv_block_as_printed` raises), ``list_call_error`` (what
+    calling a block's list of layers raises) and ``sequential_shape`` (the
+    output shape once the list is wrapped in ``keras.Sequential``, the fix),
+    and ``raw_score_losses``: Keras's probability BCE for a real label on raw
+    scores 3 and -2 (what a D without its sigmoid feeds a probability loss).
     """
     set_seed(seed)
     x = tf.random.normal((4, 8))
@@ -440,10 +462,15 @@ def registration_exhibits(seed: int = 0) -> dict:
     unregistered(x)
     built_in_call = LayerBuiltInCall()
     first, second = built_in_call(x), built_in_call(x)
+    pair = np.zeros((1, 32, 32, 6), np.float32)  # an input and a target, stacked on channels
+    block = [keras.layers.Conv2D(8, 4, 2, padding="same"), keras.layers.LeakyReLU(0.2)]  # the fixed block's list
     raw = [float(keras.losses.binary_crossentropy(tf.constant([1.0]), tf.constant([s]))) for s in (3.0, -2.0)]
     return {"unregistered_trainable": len(unregistered.trainable_variables),
             "in_call_trainable": len(built_in_call.trainable_variables),
             "in_call_change": float(np.max(np.abs(np.asarray(first) - np.asarray(second)))),
+            "name_error": _error_of(lambda: disc_conv_block_as_printed(64)),
+            "list_call_error": _error_of(lambda: block(pair)),
+            "sequential_shape": tuple(keras.Sequential(block)(pair).shape),
             "raw_score_losses": raw}
 
 
