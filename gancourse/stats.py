@@ -135,11 +135,30 @@ def compare(samples: dict[str, Iterable[float]], baseline: str | None = None, hi
         raise ValueError("compare needs at least one variant besides the baseline")
     for row, adjusted in zip(rows, holm([r["p"] for r in rows])):
         row["p_holm"] = adjusted
-        if adjusted > alpha or row["difference"] == 0:
-            row["verdict"] = NO_DIFFERENCE
-        else:
-            row["verdict"] = words[0] if (row["difference"] > 0) == higher_is_better else words[1]
+        row["verdict"] = _verdict(row["difference"], adjusted, alpha, higher_is_better, words)
     return rows
+
+
+def _verdict(difference: float, p_holm: float, alpha: float, higher_is_better: bool, words: tuple[str, str]) -> str:
+    if p_holm > alpha or difference == 0:
+        return NO_DIFFERENCE
+    return words[0] if (difference > 0) == higher_is_better else words[1]
+
+
+def correct_together(groups: dict[str, tuple[list[dict], bool, tuple[str, str]]], alpha: float = 0.05) -> None:
+    """Holm-correct the rows of several :func:`compare` calls as one family, in place.
+
+    ``groups`` maps a label to ``(rows, higher_is_better, words)``: the rows one
+    :func:`compare` call returned and the direction and verdict words it used.
+    Every row's ``p_holm`` and ``verdict`` are recomputed from the Welch
+    p-values of all the rows together, and ``family`` records how many
+    comparisons were corrected together, so the family-wise error rate of
+    everything stated from them is ``alpha``, not ``alpha`` per call.
+    """
+    family = [(row, direction, words) for rows, direction, words in groups.values() for row in rows]
+    for (row, direction, words), adjusted in zip(family, holm([row["p"] for row, _, _ in family])):
+        row["p_holm"], row["family"] = adjusted, len(family)
+        row["verdict"] = _verdict(row["difference"], adjusted, alpha, direction, words)
 
 
 def describe(rows: list[dict], alpha: float = 0.05) -> str:

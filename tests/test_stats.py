@@ -75,3 +75,16 @@ def test_compare_rejects_bad_input(bad, match):
 def test_compare_unknown_baseline():
     with pytest.raises(ValueError, match="no variant named 'x'"):
         stats.compare({"a": [1, 2], "b": [2, 3]}, baseline="x")
+
+
+def test_correct_together_pools_the_p_values_of_several_tables():
+    base = [0.0, 0.1, -0.1, 0.05, -0.05]
+    shifted = [0.17, 0.27, 0.07, 0.22, 0.12]
+    first = stats.compare({"b": base, "v": shifted})
+    second = stats.compare({"b": base, **{f"null{i}": base for i in range(6)}}, higher_is_better=False)
+    assert first[0]["verdict"] == "better"  # alone, one comparison survives
+    stats.correct_together({"a": (first, True, ("better", "worse")), "b": (second, False, ("better", "worse"))})
+    pooled = stats.holm([r["p"] for r in first + second])
+    assert [r["p_holm"] for r in first + second] == pytest.approx(pooled)
+    assert all(r["family"] == 7 for r in first + second)
+    assert first[0]["verdict"] == stats.NO_DIFFERENCE  # among seven it does not

@@ -177,9 +177,10 @@ def study_family(rows: list[dict], keys=("modes_covered", "high_quality"), pairs
         and ``verdict`` from the pooled correction and ``family``, the number of
         comparisons corrected together.
     """
-    groups, words = {}, {}
+    groups, family = {}, {}
     for key in keys:
-        groups[key], words[key] = study_findings(rows, key, alpha=alpha), (("helped", "hurt"), HIGHER_IS_BETTER[key])
+        groups[key] = study_findings(rows, key, alpha=alpha)
+        family[key] = (groups[key], HIGHER_IS_BETTER[key], ("helped", "hurt"))
     by_name = {r["variant"]: r for r in rows}
     for variant, baseline, key in pairs:
         missing = [name for name in (variant, baseline) if name not in by_name]
@@ -191,15 +192,8 @@ def study_family(rows: list[dict], keys=("modes_covered", "high_quality"), pairs
         label = f"{variant} vs {baseline}"
         samples = {name: [run[key] for run in by_name[name]["runs"]] for name in (baseline, variant)}
         groups[label] = stats.compare(samples, baseline=baseline, higher_is_better=HIGHER_IS_BETTER[key], alpha=alpha)
-        words[label] = (("better", "worse"), HIGHER_IS_BETTER[key])
-    family = [(label, row) for label, group in groups.items() for row in group]
-    for (label, row), adjusted in zip(family, stats.holm([row["p"] for _, row in family])):
-        (up, down), higher_is_better = words[label]
-        row["p_holm"], row["family"] = adjusted, len(family)
-        if adjusted > alpha or row["difference"] == 0:
-            row["verdict"] = stats.NO_DIFFERENCE
-        else:
-            row["verdict"] = up if (row["difference"] > 0) == higher_is_better else down
+        family[label] = (groups[label], HIGHER_IS_BETTER[key], ("better", "worse"))
+    stats.correct_together(family, alpha)
     return groups
 
 
