@@ -119,3 +119,25 @@ def test_help_lists_presets_and_every_argument_has_help(capsys, monkeypatch):
     assert build_parser().prog == "gancourse"
     monkeypatch.setattr(sys, "argv", ["/x/gancourse/__main__.py"])
     assert build_parser().prog == "python -m gancourse"
+
+
+def test_history_is_written_before_the_checkpoint(tmp_path):
+    """A kill between the two callbacks must leave history ahead of the checkpoint, never behind it."""
+    import keras
+    import numpy as np
+
+    from gancourse import models
+    from gancourse.training import HistoryLog, fit
+    from gancourse.training.checkpoints import Checkpoint
+
+    class Marker(keras.callbacks.Callback):
+        pass
+
+    entry = models.get("gan")
+    cfg = entry.config("ring").scaled("smoke").replace(epochs=1, steps_per_epoch=2)
+    model = entry.model_class(cfg)
+    model.compile()
+    data = entry.batches(cfg, np.zeros((256, 2), "float32"))
+    _, cbs = fit(model, data, cfg, tmp_path, extra_callbacks=[Marker()], verbose=0, tensorboard=False)
+    kinds = [type(cb) for cb in cbs]
+    assert kinds.index(Marker) < kinds.index(HistoryLog) < kinds.index(Checkpoint) == len(kinds) - 1

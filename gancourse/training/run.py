@@ -67,7 +67,12 @@ def fit(model, data, cfg, out_dir: str | Path | None = None, *, resume: bool = T
     start = restore(model, Path(out_dir) / "checkpoints") if (out_dir and resume) else 0
     cbs = callbacks(cfg, out_dir, **callback_options) + list(extra_callbacks or [])
     if out_dir:
-        cbs.append(HistoryLog(Path(out_dir) / "history.json"))  # last: it records what the others logged
+        # The history is written after every callback that adds to the logs and before the checkpoint:
+        # a run killed between the two then has history for an epoch past its checkpoint (replaced on
+        # resume), never a checkpoint past its history (a hole the resumed run could not fill).
+        saves = [cb for cb in cbs if isinstance(cb, Checkpoint)]
+        cbs = [cb for cb in cbs if not isinstance(cb, Checkpoint)]
+        cbs += [HistoryLog(Path(out_dir) / "history.json")] + saves
     if start >= cfg.epochs:
         print(f"the checkpoint in {out_dir} already completed {start} of {cfg.epochs} epochs; nothing to train")
         return None, cbs
