@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from gancourse import data
-from gancourse.data import unpaired
+from gancourse.data import cache, unpaired
 from gancourse.data.cache import DatasetError
 
 
@@ -129,7 +129,7 @@ def _levels(batch):
 
 def test_fixture_zip_is_extracted_and_streamed_unaligned(tmp_path, monkeypatch):
     archive = _fixture_zip(tmp_path / "tinyset.zip")
-    monkeypatch.setattr(unpaired, "fetch", lambda url, **kw: archive)  # no network: the "download" is the fixture
+    monkeypatch.setattr(cache, "fetch", lambda url, **kw: archive)  # no network: the "download" is the fixture
     root = unpaired.cyclegan_root("tinyset")
     assert root == tmp_path / "extracted" / "tinyset" and (root / "testB" / "0001.jpg").is_file()
     cfg = _cfg("tinyset", image_size=16, batch_size=2)
@@ -154,12 +154,12 @@ def test_fixture_zip_is_extracted_and_streamed_unaligned(tmp_path, monkeypatch):
 
 def test_folder_sizes_are_asserted(tmp_path, monkeypatch):
     archive = _fixture_zip(tmp_path / "monet2photo.zip", name="monet2photo")
-    unpaired.safe_extract(archive, tmp_path / "data")
+    cache.safe_extract(archive, tmp_path / "data")
     with pytest.raises(DatasetError, match=r"trainA holds 3 images, monet2photo's trainA has 1072; the download is "
                                            r"incomplete or modified: delete"):
         data.load(_cfg("monet2photo"), "train", data_dir=tmp_path / "data")
     monkeypatch.setitem(unpaired.FOLDER_SIZES, "tinyset", {"trainA": 3, "trainB": 7})
-    unpaired.safe_extract(_fixture_zip(tmp_path / "tiny.zip"), tmp_path / "data")
+    cache.safe_extract(_fixture_zip(tmp_path / "tiny.zip"), tmp_path / "data")
     with pytest.raises(DatasetError, match="trainB holds 8 images, tinyset's trainB has 7") as info:
         unpaired.domain_files(tmp_path / "data" / "tinyset", "train")
     assert "\n" not in str(info.value)
@@ -174,11 +174,11 @@ def test_missing_or_corrupt_datasets_give_one_line_errors(tmp_path, monkeypatch)
         unpaired.domain_files(tmp_path / "tinyset", "train")
     corrupt = tmp_path / "broken.zip"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip")
-    monkeypatch.setattr(unpaired, "fetch", lambda url, **kw: corrupt)
+    monkeypatch.setattr(cache, "fetch", lambda url, **kw: corrupt)
     with pytest.raises(DatasetError, match="neither a tar nor a zip archive|corrupt") as info:
         unpaired.cyclegan_root("apple2orange")
     assert "\n" not in str(info.value)
-    unpaired.safe_extract(_fixture_zip(tmp_path / "t.zip"), tmp_path / "ok")
+    cache.safe_extract(_fixture_zip(tmp_path / "t.zip"), tmp_path / "ok")
     (tmp_path / "ok" / "tinyset" / "trainB" / "0003.jpg").write_bytes(b"\xff\xd8 truncated")
     with pytest.raises(DatasetError, match="0003.jpg: it is not a readable image"):
         unpaired.domain_files(tmp_path / "ok" / "tinyset", "train")

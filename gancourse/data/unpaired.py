@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gancourse.data.cache import DatasetError, fetch, safe_extract
+from gancourse.data.cache import DatasetError, dataset_root
 from gancourse.data.files import check_images, list_images
 from gancourse.data.pipeline import (check_batch, decoded_examples, example_bytes, read_rgb, resize, to_model_range,
                                      to_unit_range)
@@ -72,20 +72,9 @@ def cyclegan_root(name: str = "monet2photo", data_dir: str | Path | None = None)
         DatasetError: the dataset is not under ``data_dir``, or cannot be
             downloaded, or the archive is corrupt or lacks ``<name>/trainA``.
     """
-    if data_dir is not None:
-        for candidate in (Path(data_dir) / name, Path(data_dir)):
-            if (candidate / "trainA").is_dir():
-                return candidate
-        raise DatasetError(f"no {name} dataset under {data_dir}: expected {Path(data_dir) / name}/trainA/*.jpg "
-                           f"(unzip {CYCLEGAN_URL.format(name=name)} there)")
     # The authors publish no checksums; the folder sizes are checked instead when a split is opened.
-    archive = fetch(CYCLEGAN_URL.format(name=name), known_hash=None, fname=f"{name}.zip", subdir="cyclegan")
-    dest = archive.parent / "extracted"
-    if not (dest / name / "trainA").is_dir():
-        safe_extract(archive, dest)
-    if not (dest / name / "trainA").is_dir():
-        raise DatasetError(f"{archive} does not contain {name}/trainA; delete it and download it again")
-    return dest / name
+    return dataset_root(name, CYCLEGAN_URL.format(name=name), marker="trainA", data_dir=data_dir, subdir="cyclegan",
+                        advice=f"(unzip {CYCLEGAN_URL.format(name=name)} there)")
 
 
 def domain_files(root: str | Path, split: str = "train", *, name: str | None = None) -> tuple[list, list]:
