@@ -95,6 +95,22 @@ def test_jitter_crops_anew_and_resizes_arrays():
     assert next(iter(small))[1].shape == (2, 8, 8, 3)
 
 
+def test_book_loader_uses_only_the_first_A_images_of_B_with_frozen_pair_flips():
+    ramp = np.linspace(-1, 1, 8, dtype=np.float32)[None, None, :, None]
+    a = np.broadcast_to(ramp, (6, 8, 8, 3)) + _labelled(6)
+    b = np.broadcast_to(ramp, (12, 8, 8, 3)) + _labelled(12, offset=50)
+    book_a, book_b = unpaired.book_aligned(a, b, seed=1)
+    assert book_a.shape == book_b.shape == (6, 8, 8, 3)
+    flipped_a, flipped_b = book_a[:, 0, 0, 0] > book_a[:, 0, -1, 0], book_b[:, 0, 0, 0] > book_b[:, 0, -1, 0]
+    np.testing.assert_array_equal(flipped_a, flipped_b)  # both images of a pair flipped together
+    assert 0 < flipped_a.sum() < 6
+    np.testing.assert_allclose(np.where(flipped_b[:, None, None, None], book_b[:, :, ::-1], book_b), b[:6])
+    again = unpaired.book_aligned(a, b, seed=1)
+    np.testing.assert_array_equal(again[1], book_b)  # frozen: every epoch sees the same flips
+    with pytest.raises(ValueError, match="B needs at least"):
+        unpaired.book_aligned(b, a)
+
+
 def test_loader_refuses_bad_input():
     with pytest.raises(ValueError, match="only 3 images for batch_size=4"):
         unpaired.unaligned_dataset(_labelled(2), _labelled(3), 4)

@@ -204,7 +204,8 @@ def unaligned_dataset(a, b, batch_size: int, *, seed: int = 0, flip: bool = True
         batch_size: images per domain per batch; the last incomplete batch is dropped.
         seed: makes the shuffles, flips and crops reproducible.
         flip: a random horizontal flip for every image at every draw.
-        jitter: resize to ``round(image_size * 286 / 256)`` and crop a random
+        jitter: resize to ``round(image_size * 286 / 256)`` (bilinear; the
+            reference code uses bicubic) and crop a random
             ``image_size`` square (the paper's 286 -> 256 at 256 px), anew at every draw.
         image_size: the output size (arrays: default their own size, resized
             when it differs; files: required).
@@ -245,6 +246,27 @@ def unaligned_dataset(a, b, batch_size: int, *, seed: int = 0, flip: bool = True
 
         pairs = tf.data.Dataset.zip((pairs, seeds)).map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return pairs.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def book_aligned(a: np.ndarray, b: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The source book's loader, for showing its defects: ``(a, b)`` arrays as the book loads them.
+
+    The book walks the list of A images and pairs ``A[i]`` with ``B[i]``, so
+    only the first ``|A|`` images of B are ever used and the pairing never
+    changes; each pair is flipped (both images together) with probability 0.5,
+    decided once here and then frozen for the whole training. Use
+    :func:`unaligned_dataset` to train.
+
+    Raises:
+        ValueError: B has fewer images than A (the book's loop would fail with an IndexError).
+    """
+    a, b = np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32)
+    if len(b) < len(a):
+        raise ValueError(f"the book's loader pairs A[i] with B[i]: B needs at least |A| = {len(a)} images, "
+                         f"it has {len(b)}")
+    b = b[:len(a)]
+    flip = np.random.default_rng(seed).random(len(a)) < 0.5
+    return np.where(flip[:, None, None, None], a[:, :, ::-1], a), np.where(flip[:, None, None, None], b[:, :, ::-1], b)
 
 
 # ---------------------------------------------------------------------------
