@@ -96,7 +96,8 @@ class DatasetSpec:
         Args:
             split: one of :attr:`splits`.
             cfg: any object with ``image_size``, ``channels``, ``batch_size``
-                and ``seed`` (and, for pairs, optionally ``jitter``).
+                and ``seed`` (and, for pairs and unpaired data, optionally ``jitter``;
+                unpaired data also ``flip``).
             data_dir: the image folder (``faces``) or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
                 ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets),
