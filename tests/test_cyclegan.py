@@ -214,7 +214,8 @@ def test_pool_is_checkpointed_with_the_model(tmp_path):
         np.testing.assert_array_equal(fresh.pools[key].buffer.numpy(), model.pools[key].buffer.numpy())
         assert int(fresh.pools[key].count) == int(model.pools[key].count)
         np.testing.assert_array_equal(np.asarray(fresh.pools[key].seed_state), np.asarray(model.pools[key].seed_state))
-    assert "pool_a" in model.checkpoint_objects() and "pool_a" not in cyclegan.CycleGAN(_smoke(pool_size=0)).extra_state()
+    assert "pool_a" in model.checkpoint_objects()
+    assert cyclegan.CycleGAN(_smoke(pool_size=0)).extra_state() == {}
 
 
 # ---------------------------------------------------------------------------
@@ -297,7 +298,8 @@ def test_offline_data_has_held_out_truth():
 def test_bad_input_gets_one_line_errors():
     model = cyclegan.CycleGAN(_smoke("book"))
     cases = [
-        (lambda: model.translate(_images(2, size=16)), r"images must have shape \(n, 32, 32, 3\), got \(2, 16, 16, 3\)"),
+        (lambda: model.translate(_images(2, size=16)),
+         r"images must have shape \(n, 32, 32, 3\), got \(2, 16, 16, 3\)"),
         (lambda: model.translate(_images(2), direction="sideways"), "unknown direction 'sideways'; choose 'a2b'"),
         (lambda: model.translate(_images(2)[0]), "images must have shape"),
         (lambda: model.preview((_images(2), _images(3))), "as many images of A as of B"),
