@@ -41,8 +41,10 @@ Presets (``config(name)``):
     generators.
 
 The smoke profile trains every preset on ``offline_unpaired`` at 32 px
-(widths 8, 2 residual blocks) for a few epochs with batch 8; ``standard``
-keeps the full networks on the real data for a few epochs.
+(:func:`gancourse.data.unpaired.offline_unpaired`: photo crops and paintings
+of other crops, with the true counterparts of held-out images kept for
+evaluation), widths 8, 2 residual blocks, a few epochs of batch 8;
+``standard`` keeps the full networks on the real data for a few epochs.
 """
 
 from __future__ import annotations
@@ -53,17 +55,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from gancourse import losses
+from gancourse import data, losses
 from gancourse.config import TrainingConfig, as_config, choice, non_negative, positive
-from gancourse.data.pipeline import check_batch
+from gancourse.data import unpaired
 from gancourse.nn import ImagePool, translation
 from gancourse.training import AdversarialModel
 from gancourse.training.optim import LinearDecay
 
-#: The CycleGAN datasets of the reference implementation, and the offline one with a hidden ground truth.
-DATASETS = ("monet2photo", "horse2zebra", "summer2winter_yosemite", "apple2orange", "vangogh2photo",
-            "cezanne2photo", "ukiyoe2photo", "iphone2dslr_flower", "maps", "facades", "cityscapes",
-            "offline_unpaired")
+#: The registered unpaired datasets (:mod:`gancourse.data.unpaired`), the offline one with a hidden ground truth.
+DATASETS = tuple(name for name, spec in data.REGISTRY.items() if spec.kind == "unpaired")
 OFFLINE = "offline_unpaired"
 GENERATORS = ("resnet", "unet")
 DISCRIMINATORS = ("book", "paper")
@@ -363,103 +363,51 @@ CONFIG = CycleGANConfig
 # ---------------------------------------------------------------------------
 # Data
 # ---------------------------------------------------------------------------
-def _unpaired_module():
-    """:mod:`gancourse.data.unpaired` when it exists, else ``None`` (then the fallbacks below are used)."""
-    try:
-        from gancourse.data import unpaired
-    except ImportError:
-        return None
-    return unpaired
-
-
-def _fallback_offline(split: str, image_size: int):
-    """Offline unpaired data from :func:`gancourse.data.paired.offline_pairs` (photo crops and label maps)
-    until :mod:`gancourse.data.unpaired` provides ``offline_unpaired``: A = the photo crops of the even
-    pairs, B = the label maps of the odd ones (other crops), so training sees no pair; the test split keeps
-    each image's true counterpart."""
-    from gancourse.data import paired
-
-    maps, photos = paired.offline_pairs(split, image_size)
-    if split == "train":
-        return photos[0::2], maps[1::2]
-    return photos[0::2], maps[0::2], maps[1::2], photos[1::2]
-
-
 def dataset(cfg: CycleGANConfig, split: str = "train", data_dir=None):
-    """The offline data as arrays: ``(a, b)`` for ``"train"``; for ``"test"`` ``(a, a_true_b, b, b_true_a)``,
-    held-out images of each domain with their true counterparts (what the real datasets do not have).
-
-    Real datasets are streamed: read them with :func:`gancourse.data.load` (``training_data``).
-    """
+    """A split as arrays. Offline data: ``(a, b)`` for ``"train"``; for ``"test"`` ``(a, a_true_b, b,
+    b_true_a)``, held-out images of each domain with their true counterparts
+    (:func:`gancourse.data.unpaired.offline_unpaired`). A real dataset: ``(a, b)`` of the split, whole, in
+    memory (:func:`gancourse.data.unpaired.load_unpaired`; for evaluation: training streams it)."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
-    if cfg.dataset != OFFLINE:
-        raise ValueError(f"{cfg.dataset} is streamed from its files, not held as arrays; use "
-                         f"gancourse.data.load(cfg, {split!r}) (or preview_pairs for a few test images)")
-    if data_dir is not None:
-        raise ValueError(f"the {OFFLINE} dataset reads no folder; do not pass data_dir")
-    unpaired = _unpaired_module()
-    if unpaired is not None and hasattr(unpaired, "offline_unpaired"):
+    if cfg.dataset == OFFLINE:
+        if data_dir is not None:
+            raise ValueError(f"the {OFFLINE} dataset reads no folder; do not pass data_dir")
         return unpaired.offline_unpaired(split, cfg.image_size)
-    return _fallback_offline(split, cfg.image_size)
+    return unpaired.load_unpaired(cfg.dataset, split, image_size=cfg.image_size, channels=cfg.channels,
+                                  data_dir=data_dir)
 
 
 def batches(cfg: CycleGANConfig, data):
-    """The unaligned training pipeline over ``data = (a, b)`` arrays: two independently shuffled streams,
-    ``max(|A|, |B|) // batch_size`` batches an epoch with the shorter repeated, a random flip per image."""
+    """The unaligned training pipeline over ``data = (a, b)`` arrays
+    (:func:`gancourse.data.unpaired.unaligned_dataset`): two independently shuffled streams,
+    ``max(|A|, |B|) // batch_size`` batches an epoch with the shorter repeated, a random flip per image
+    and draw, and the 286/256 jitter when the preset jitters."""
     a, b = (np.asarray(x, np.float32) for x in data)
     if a.ndim != 4 or b.ndim != 4 or a.shape[1:] != b.shape[1:]:
         raise ValueError(f"data must be two image arrays (n, H, W, C) of the same image shape, got {a.shape} "
                          f"and {b.shape}")
-    unpaired = _unpaired_module()
-    if unpaired is not None and hasattr(unpaired, "unaligned_dataset"):
-        return unpaired.unaligned_dataset(a, b, cfg.batch_size, seed=cfg.seed, flip=True, jitter=False)
-    return _unaligned(a, b, cfg.batch_size, cfg.seed)
-
-
-def _unaligned(a: np.ndarray, b: np.ndarray, batch_size: int, seed: int):
-    """The local stand-in for ``gancourse.data.unpaired.unaligned_dataset`` (arrays only, no jitter)."""
-    check_batch(min(len(a), len(b)), batch_size)
-    steps = max(len(a), len(b)) // batch_size
-
-    def stream(images, offset):
-        ds = tf.data.Dataset.from_tensor_slices(images).shuffle(len(images), seed=seed + offset,
-                                                                reshuffle_each_iteration=True).repeat()
-        # the flips follow the position in the stream, and the order is reshuffled every epoch
-        return ds.map(lambda x: tf.image.random_flip_left_right(x, seed=seed + offset))
-
-    pairs = tf.data.Dataset.zip((stream(a, 0), stream(b, 1))).batch(batch_size, drop_remainder=True).take(steps)
-    return pairs.prefetch(tf.data.AUTOTUNE)
+    return unpaired.unaligned_dataset(a, b, cfg.batch_size, seed=cfg.seed, flip=True, jitter=cfg.jitter)
 
 
 def training_data(cfg: CycleGANConfig, data_dir=None, n_preview: int = 4):
-    """What training needs: the unaligned training batches of ``cfg.dataset`` and ``n_preview`` held-out
-    ``(a, b)`` images for the sample grid."""
-    from gancourse import data
-
-    if cfg.dataset == OFFLINE and OFFLINE not in data.REGISTRY:
-        train = batches(cfg, dataset(cfg, "train", data_dir))
-    else:
-        train = data.load(cfg, "train", data_dir=data_dir)
-    return train, preview_pairs(cfg, n_preview, data_dir=data_dir)
+    """What training needs: the unaligned training batches of ``cfg.dataset`` (:func:`gancourse.data.load`)
+    and ``n_preview`` held-out ``(a, b)`` images for the sample grid."""
+    return data.load(cfg, "train", data_dir=data_dir), preview_pairs(cfg, n_preview, data_dir=data_dir)
 
 
 def preview_pairs(cfg: CycleGANConfig, n: int, seed: int = 0, data_dir=None) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` held-out images of A and ``n`` of B (test split), picked reproducibly by ``seed``."""
+    """``n`` held-out images of A and ``n`` of B (test split), picked reproducibly by ``seed`` (for a real
+    dataset among the first ``max(n, 32)`` files of each domain)."""
+    if n < 1:
+        raise ValueError(f"n={n} preview images asked for; ask for at least 1")
     if cfg.dataset == OFFLINE:
         held = dataset(cfg, "test", data_dir)
         a, b = held[0], held[2]
     else:
-        from gancourse import data
-
-        a, b = [], []
-        for batch_a, batch_b in data.load(cfg.replace(batch_size=1), "test", data_dir=data_dir, shuffle=False):
-            a.append(batch_a.numpy())
-            b.append(batch_b.numpy())
-            if len(a) >= 64:
-                break
-        a, b = np.concatenate(a), np.concatenate(b)
-    if not 1 <= n <= min(len(a), len(b)):
+        a, b = unpaired.load_unpaired(cfg.dataset, "test", image_size=cfg.image_size, channels=cfg.channels,
+                                      n=max(n, 32), data_dir=data_dir)
+    if n > min(len(a), len(b)):
         raise ValueError(f"n={n} preview images asked for; the test split has {len(a)} of A and {len(b)} of B")
     rng = np.random.default_rng(seed)
     return a[np.sort(rng.choice(len(a), n, replace=False))], b[np.sort(rng.choice(len(b), n, replace=False))]
