@@ -11,7 +11,10 @@ few seeds that is the honest answer, not "no effect".
 
 Intervals are Student-t intervals: for one variant's mean (:func:`mean_interval`)
 and for the difference of two means with the Welch-Satterthwaite degrees of
-freedom (:func:`difference_interval`).
+freedom (:func:`difference_interval`). Scores measured on the same items by
+every variant (each held-out image scored by each model) are compared item by
+item instead: ``compare(..., paired=True)`` uses the paired t-test
+(:func:`paired_difference`).
 """
 
 from __future__ import annotations
@@ -74,6 +77,27 @@ def difference_interval(a: Iterable[float], b: Iterable[float],
     return diff, diff - half, diff + half
 
 
+def paired_difference(a: Iterable[float], b: Iterable[float],
+                      confidence: float = 0.95) -> tuple[float, float, float, float]:
+    """The paired t-test of ``a`` and ``b`` measured on the same items (``a[i]`` and ``b[i]`` on item ``i``: one
+    held-out image scored by two models): ``(difference, low, high, p)``, the mean of ``a - b``, its
+    Student-t interval and the two-sided p-value.
+
+    Pairing removes the items' own spread (some images are harder for every model) from the error, which an
+    unpaired test such as :func:`welch` would count against the difference. When every difference is the
+    same the test is degenerate: ``p`` is 1 if they are all 0 and 0 otherwise.
+    """
+    a, b = _values(a, "paired_difference (first sample)"), _values(b, "paired_difference (second sample)")
+    if len(a) != len(b):
+        raise ValueError(f"a paired comparison needs one value per item in both samples, got {len(a)} and {len(b)}")
+    d = a - b
+    mean, se = float(d.mean()), float(d.std(ddof=1) / np.sqrt(len(d)))
+    if se == 0.0:
+        return mean, mean, mean, 1.0 if mean == 0.0 else 0.0
+    half = float(_st.t.ppf(0.5 + confidence / 2, len(d) - 1)) * se
+    return mean, mean - half, mean + half, float(2 * _st.t.sf(abs(mean / se), len(d) - 1))
+
+
 def holm(pvalues: Iterable[float]) -> list[float]:
     """Holm's step-down adjusted p-values, in the input order (each is at most 1).
 
@@ -95,7 +119,8 @@ def holm(pvalues: Iterable[float]) -> list[float]:
 
 
 def compare(samples: dict[str, Iterable[float]], baseline: str | None = None, higher_is_better: bool = True,
-            alpha: float = 0.05, confidence: float = 0.95, words: tuple[str, str] = ("better", "worse")) -> list[dict]:
+            alpha: float = 0.05, confidence: float = 0.95, words: tuple[str, str] = ("better", "worse"),
+            paired: bool = False) -> list[dict]:
     """Compare every variant's per-seed scores with the baseline's, correcting for multiple comparisons.
 
     Args:
@@ -105,12 +130,15 @@ def compare(samples: dict[str, Iterable[float]], baseline: str | None = None, hi
         alpha: the family-wise error rate of the whole table (Holm).
         confidence: of the intervals reported beside the test.
         words: the verdicts for a significant improvement and deterioration.
+        paired: the scores are per item, in the same item order for every
+            variant (held-out images scored by each model): the paired
+            t-test (:func:`paired_difference`) instead of Welch's.
 
     Returns:
         One row per variant other than the baseline, in the input order:
         ``{"variant", "n", "mean", "difference", "low", "high", "p", "p_holm",
         "verdict"}``, where ``difference = mean - baseline mean`` with its Welch
-        interval ``[low, high]``, ``p`` is Welch's two-sided p-value, ``p_holm``
+        interval ``[low, high]``, ``p`` is Welch's (or the paired test's) two-sided p-value, ``p_holm``
         the Holm-adjusted one, and ``verdict`` is ``words[0]``, ``words[1]`` or
         ``"no difference detected"``.
     """
@@ -128,9 +156,12 @@ def compare(samples: dict[str, Iterable[float]], baseline: str | None = None, hi
         if name == base:
             continue
         vals = _values(samples[name], f"variant {name!r}")
-        diff, low, high = difference_interval(vals, ref, confidence)
+        if paired:
+            diff, low, high, p = paired_difference(vals, ref, confidence)
+        else:
+            (diff, low, high), p = difference_interval(vals, ref, confidence), welch(vals, ref)[1]
         rows.append({"variant": name, "n": len(vals), "mean": float(vals.mean()), "difference": diff,
-                     "low": low, "high": high, "p": welch(vals, ref)[1]})
+                     "low": low, "high": high, "p": p})
     if not rows:
         raise ValueError("compare needs at least one variant besides the baseline")
     for row, adjusted in zip(rows, holm([r["p"] for r in rows])):

@@ -88,3 +88,25 @@ def test_correct_together_pools_the_p_values_of_several_tables():
     assert [r["p_holm"] for r in first + second] == pytest.approx(pooled)
     assert all(r["family"] == 7 for r in first + second)
     assert first[0]["verdict"] == stats.NO_DIFFERENCE  # among seven it does not
+
+
+def test_paired_difference_matches_scipy_and_finds_what_welch_misses():
+    import numpy as np
+    from scipy import stats as st
+
+    from gancourse import stats
+
+    rng = np.random.default_rng(0)
+    hardness = rng.normal(0, 1.0, 40)  # items differ far more than the models do
+    a, b = hardness + 0.1 + rng.normal(0, 0.02, 40), hardness + rng.normal(0, 0.02, 40)
+    diff, low, high, p = stats.paired_difference(a, b)
+    assert np.isclose(diff, np.mean(a - b)) and low < diff < high
+    assert np.isclose(p, st.ttest_rel(a, b).pvalue)
+    assert p < 1e-6 and stats.welch(a, b)[1] > 0.5  # unpaired, the items' spread hides the difference
+    rows = stats.compare({"base": b, "new": a}, higher_is_better=False, paired=True, words=("lower", "higher"))
+    assert rows[0]["verdict"] == "higher" and np.isclose(rows[0]["p"], p)
+    assert stats.compare({"base": b, "new": a}, paired=False)[0]["verdict"] == stats.NO_DIFFERENCE
+    assert stats.paired_difference([1.0, 2.0], [1.0, 2.0])[3] == 1.0
+    assert stats.paired_difference([2.0, 3.0], [1.0, 2.0])[3] == 0.0
+    with pytest.raises(ValueError, match="one value per item"):
+        stats.paired_difference([1.0, 2.0, 3.0], [1.0, 2.0])
