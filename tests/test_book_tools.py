@@ -238,6 +238,12 @@ def test_check_html_wants_author_year_bibliography_labels_that_match_the_citatio
     cite = '<p><a href="bibliography.html#{}">{}</a></p>'.format
     chapter = cite("id0", "Goodfellow <em>et al.</em>, 2014") + cite("id3", "Zhu et al., 2017")
     assert check_html.citation_problems(chapter, labels, "bibliography.html") == []
+    textual = ('<p><span class="bibtex-citation">Goodfellow <em>et al.</em> [<a href="bibliography.html#id0">2014'
+               '</a>], Zhu et al. [<a href="bibliography.html#id3">2017</a>]</span></p>')
+    assert check_html.citation_problems(textual, labels, "bibliography.html") == []
+    swapped = textual.replace("#id0", "#id1")
+    assert "'Goodfellow et al., 2014' links to the entry labelled [Ioffe" in check_html.citation_problems(
+        swapped, labels, "bibliography.html")[0]
     wrong = cite("id1", "Goodfellow et al., 2014") + cite("id9", "Nobody, 1999")
     problems = check_html.citation_problems(wrong, labels, "bibliography.html")
     assert "labelled [Ioffe and Szegedy, 2015]" in problems[0] and "no bibliography entry" in problems[1]

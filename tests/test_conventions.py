@@ -208,3 +208,20 @@ def test_readme_and_intro_show_the_selector_as_the_chapters_do():
         assert line in text, f"{page} does not show the first cell's {line!r}"
         assert "GANCOURSE_PROFILE" in text and "auto" in text
         assert 'os.environ["GANCOURSE_PROFILE"]' not in text, f"{page} still tells readers to set the variable"
+
+
+#: "Goodfellow et al. {cite}`goodfellow2014`" renders the authors twice ("Goodfellow et al. [Goodfellow et al.,
+#: 2014]"); a textual citation is written {cite:t}`goodfellow2014` ("Goodfellow et al. [2014]").
+NAMED_THEN_CITED = re.compile(r"(?:\bet al\.|\b[A-Z][\w-]+ and [A-Z][\w-]+)\s+\{cite\}`")
+
+
+@pytest.mark.parametrize("chapter", chapters())
+def test_chapter_names_authors_once_per_citation(chapter):
+    text = (ROOT / f"{chapter}.md").read_text(encoding="utf8")
+    assert NAMED_THEN_CITED.findall(text) == [], f"{chapter}: write {{cite:t}}`key` instead of 'Authors {{cite}}`key`'"
+
+
+def test_named_then_cited_check_catches_both_forms():
+    assert NAMED_THEN_CITED.search("as Isola et al. {cite}`isola2017` showed")
+    assert NAMED_THEN_CITED.search("Ioffe and Szegedy\n{cite}`ioffe2015`")
+    assert not NAMED_THEN_CITED.search("as {cite:t}`isola2017` showed, the U-Net {cite}`ronneberger2015`")

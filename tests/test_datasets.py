@@ -8,7 +8,7 @@ import tensorflow as tf
 from PIL import Image
 
 from gancourse import data
-from gancourse.data import faces, paired, pipeline
+from gancourse.data import faces, paired, pipeline, unpaired
 from gancourse.data.cache import DatasetError
 
 LEVEL = 1 / 127.5  # one grey level in [-1, 1]
@@ -64,11 +64,12 @@ def test_registry_entries_and_lookup():
     assert data.DATASETS == ("digits", "mnist", "fashion_mnist", "faces")
     assert data.PAIRED_DATASETS == ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "night2day",
                                     "offline")
-    assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS)
-    assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline"}
-    assert {n for n, s in data.REGISTRY.items() if s.streamed} == {"faces"} | set(paired.INPUT_SIDE)
+    assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS)
+    assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired"}
+    assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces"} | set(paired.INPUT_SIDE)
+                                                                    | set(unpaired.CYCLEGAN_DATASETS))
     for name, spec in data.REGISTRY.items():
-        assert spec.name == name and spec.kind in ("images", "pairs") and "train" in spec.splits
+        assert spec.name == name and spec.kind in ("images", "pairs", "unpaired") and "train" in spec.splits
         assert spec.description and "\n" not in spec.description
     assert data.get("facades").splits == ("train", "val", "test")
     assert data.get("mnist").kind == "images" and data.get("offline").kind == "pairs"

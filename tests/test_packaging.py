@@ -74,6 +74,8 @@ def test_colab_conversion_of_citations_and_solutions():
 
     with pytest.raises(ValueError, match="citation key"):
         colab.convert_markdown("{cite}`zz1999`", labels)
+    assert colab.convert_markdown("{cite:t}`a2014` and {cite:t}`a2014,b2020` said", labels) == (
+        "Able et al. [2014] and Able et al. [2014], Baker and Cole [2020] said")
     labels = colab.author_year()
     assert labels["goodfellow2014"] == "Goodfellow et al., 2014"
     assert [v for v in labels.values() if set(v) & set("\\{}")] == [], "BibTeX markup left in a citation"

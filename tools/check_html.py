@@ -47,6 +47,7 @@ def output_tables(html: str) -> int:
 
 #: An entry label as the chapters cite: "Surname, 2014", "A and B, 2014a", "Surname et al., 2014".
 AUTHOR_YEAR = re.compile(r"^\S.*, (\d{4}[a-z]?|n\.d\.)$")
+YEAR = re.compile(r"^(\d{4}[a-z]?|n\.d\.)$")
 
 
 def bibliography_labels(html: str) -> dict[str, str]:
@@ -70,12 +71,27 @@ def citation_problems(html: str, labels: dict[str, str], page: str) -> list[str]
     problems = []
     for link in BeautifulSoup(html, "html.parser").select(f'a[href^="{page}#"]'):
         text = " ".join(link.get_text().split())
+        if YEAR.match(text):  # a textual citation, "Goodfellow et al. [2014]": the link is the year
+            text = f"{textual_author(link)}, {text}"
         label = labels.get(link["href"].split("#", 1)[1])
         if label is None:
             problems.append(f"citation {text!r} links to {link['href']}, which is no bibliography entry")
         elif not (label == text or (label[:-1] == text and label[-1].islower())):  # 2017a is cited as 2017
             problems.append(f"citation {text!r} links to the entry labelled [{label}]")
     return problems
+
+
+def textual_author(link) -> str:
+    """The author text a textual citation (``{cite:t}``) shows before the bracketed year ``link``:
+    "Goodfellow et al." in "Goodfellow et al. [2014]", "Radford et al." in "..., Radford et al. [2016]"."""
+    before = []
+    for node in link.previous_siblings:
+        piece = node.get_text() if hasattr(node, "get_text") else str(node)
+        before.insert(0, piece)
+        if "]" in piece:
+            break
+    text = " ".join("".join(before).split())
+    return text.rsplit("]", 1)[-1].lstrip(", ").removesuffix("[").strip()
 
 
 def check(html_dir: str | Path, chapters, bibliography: str | None = "book/bibliography") -> list[str]:

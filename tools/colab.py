@@ -4,7 +4,8 @@ The ``.md`` files are the single source. Jupyter and Colab render Markdown,
 not MyST, so the notebooks are converted, not paired:
 
 * ``{cite}`key1,key2``` becomes readable author-year text from
-  ``book/references.bib`` ("[Goodfellow et al., 2014]");
+  ``book/references.bib`` ("[Goodfellow et al., 2014]"), and a textual
+  ``{cite:t}`key``` the text the book shows ("Goodfellow et al. [2014]");
 * an ``{admonition}`` block becomes a collapsed ``<details>`` block whose
   summary is the admonition's title, so exercise solutions stay hidden until
   the reader opens them.
@@ -34,7 +35,7 @@ import bibstyle  # noqa: E402  (tools/bibstyle.py: the author-year labels of the
 
 ROOT = Path(__file__).resolve().parents[1]
 BIB = ROOT / "book" / "references.bib"
-CITE = re.compile(r"\{cite(?::[a-z]+)?\}`([^`]+)`")
+CITE = re.compile(r"\{cite(?::([a-z]+))?\}`([^`]+)`")
 ADMONITION = re.compile(r"^(`{3,}):?\{admonition\}[ \t]*([^\n]*)\n((?::[\w-]+:[^\n]*\n)*)(.*?)^\1[ \t]*$",
                         re.MULTILINE | re.DOTALL)
 #: What must not be left in a notebook's Markdown: roles and directives Jupyter shows as text.
@@ -55,10 +56,12 @@ def author_year(bib: Path = BIB) -> dict[str, str]:
 def convert_markdown(text: str, labels: dict[str, str]) -> str:
     """One Markdown cell with its citations and admonitions made plain Markdown/HTML."""
     def cite(match):
-        keys = [k.strip() for k in match.group(1).split(",")]
+        keys = [k.strip() for k in match.group(2).split(",")]
         unknown = [k for k in keys if k not in labels]
         if unknown:
             raise ValueError(f"citation key(s) {', '.join(unknown)} are not in {BIB.name}")
+        if match.group(1) == "t":  # textual, as the book renders it: "Goodfellow et al. [2014]"
+            return ", ".join("{} [{}]".format(*labels[k].rsplit(", ", 1)) for k in keys)
         return "[" + "; ".join(labels[k] for k in keys) + "]"
 
     def details(match):

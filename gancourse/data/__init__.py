@@ -3,27 +3,36 @@
 Every dataset is an entry of :data:`REGISTRY` (a :class:`DatasetSpec`), and
 ``get(name).load(split, cfg, data_dir)`` returns its batched ``tf.data.Dataset``:
 ``images`` datasets yield ``float32`` ``(B, H, W, C)`` batches in ``[-1, 1]``,
-``pairs`` datasets yield ``(input, target)`` batches of that form. A model
+``pairs`` datasets yield ``(input, target)`` batches of that form and
+``unpaired`` datasets ``(a, b)`` batches of two unrelated domains. A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
-================ ====== ======= ========== ==========================================================
-name             kind   offline stored     what
-================ ====== ======= ========== ==========================================================
-digits           images yes     in memory  scikit-learn's 1,797 8x8 digits, upsampled (smoke profile)
-mnist            images no      in memory  MNIST, 70,000 28x28 digits (``keras.datasets``)
-fashion_mnist    images no      in memory  Fashion-MNIST, 70,000 28x28 clothes (``keras.datasets``)
-faces            images no      streamed   a folder of face images you provide (CelebA, anime faces)
-facades          pairs  no      streamed   CMP Facades, label map -> photo, 400/100/106 pairs
-maps             pairs  no      streamed   Google Maps tiles -> aerial photos
-edges2shoes      pairs  no      streamed   edge maps -> shoe photos (UT Zappos50K)
-edges2handbags   pairs  no      streamed   edge maps -> handbag photos (Amazon, about 137,000)
-cityscapes       pairs  no      streamed   Cityscapes label maps -> street photos
-night2day        pairs  no      streamed   webcam scenes at night -> the same scenes by day
-offline          pairs  yes     in memory  label maps -> photo crops cut from scikit-image's photos
-================ ====== ======= ========== ==========================================================
+====================== ======== ======= ========== ==========================================================
+name                   kind     offline stored     what
+====================== ======== ======= ========== ==========================================================
+digits                 images   yes     in memory  scikit-learn's 1,797 8x8 digits, upsampled (smoke profile)
+mnist                  images   no      in memory  MNIST, 70,000 28x28 digits (``keras.datasets``)
+fashion_mnist          images   no      in memory  Fashion-MNIST, 70,000 28x28 clothes (``keras.datasets``)
+faces                  images   no      streamed   a folder of face images you provide (CelebA, anime faces)
+facades                pairs    no      streamed   CMP Facades, label map -> photo, 400/100/106 pairs
+maps                   pairs    no      streamed   Google Maps tiles -> aerial photos
+edges2shoes            pairs    no      streamed   edge maps -> shoe photos (UT Zappos50K)
+edges2handbags         pairs    no      streamed   edge maps -> handbag photos (Amazon, about 137,000)
+cityscapes             pairs    no      streamed   Cityscapes label maps -> street photos
+night2day              pairs    no      streamed   webcam scenes at night -> the same scenes by day
+offline                pairs    yes     in memory  label maps -> photo crops cut from scikit-image's photos
+monet2photo            unpaired no      streamed   Monet paintings / landscape photos, 1,072 / 6,287 train
+horse2zebra            unpaired no      streamed   horses / zebras (ImageNet)
+summer2winter_yosemite unpaired no      streamed   Yosemite in summer / in winter (Flickr)
+apple2orange           unpaired no      streamed   apples / oranges (ImageNet)
+vangogh2photo          unpaired no      streamed   Van Gogh paintings / landscape photos
+cezanne2photo          unpaired no      streamed   Cezanne paintings / landscape photos
+ukiyoe2photo           unpaired no      streamed   ukiyo-e prints / landscape photos
+offline_unpaired       unpaired yes     in memory  photo crops / other photo halves through a fixed painting
+====================== ======== ======= ========== ==========================================================
 
-The pix2pix datasets are downloaded on first use into the cache (see
+The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
 :mod:`gancourse.data.cache`) unless ``data_dir`` holds them; MNIST and
 Fashion-MNIST are downloaded by Keras. Streamed datasets decode their files
 inside ``tf.data`` after checking every file's header up front, and are cached
@@ -33,6 +42,7 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.keras_datasets` - MNIST and Fashion-MNIST through ``keras.datasets``.
 * :mod:`gancourse.data.faces` - folders of face images and cascade face cropping.
 * :mod:`gancourse.data.paired` - the pix2pix datasets and offline pairs.
+* :mod:`gancourse.data.unpaired` - the CycleGAN datasets, the unaligned loader, offline unpaired data.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
@@ -44,10 +54,10 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import digits, faces, keras_datasets, paired
+from gancourse.data import digits, faces, keras_datasets, paired, unpaired
 from gancourse.data.cache import DatasetError
 
-__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "DatasetError", "DatasetSpec", "arrays", "get", "load"]
+__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "UNPAIRED_DATASETS", "DatasetError", "DatasetSpec", "arrays", "get", "load"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,8 +66,9 @@ class DatasetSpec:
 
     Attributes:
         name: the name configs use (``cfg.dataset``).
-        kind: ``"images"`` (batches ``(B, H, W, C)``) or ``"pairs"``
-            (batches ``(input, target)``, each ``(B, H, W, C)``).
+        kind: ``"images"`` (batches ``(B, H, W, C)``), ``"pairs"``
+            (batches ``(input, target)``, each ``(B, H, W, C)``) or
+            ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -85,10 +96,13 @@ class DatasetSpec:
         Args:
             split: one of :attr:`splits`.
             cfg: any object with ``image_size``, ``channels``, ``batch_size``
-                and ``seed`` (and, for pairs, optionally ``jitter``).
+                and ``seed`` (and, for pairs and unpaired data, optionally ``jitter``;
+                unpaired data also ``flip``).
             data_dir: the image folder (``faces``) or a folder holding
-                ``<name>/{train,val,test}`` (pix2pix datasets, instead of the
-                download cache); the other datasets read no folder and refuse it.
+                ``<name>/{train,val,test}`` (pix2pix datasets) or
+                ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets),
+                instead of the download cache; the other datasets read no folder
+                and refuse it.
             shuffle: reshuffle every epoch, reproducibly with ``cfg.seed``.
 
         Raises:
@@ -135,6 +149,19 @@ def _offline_pairs(split, cfg, data_dir, shuffle):
     return paired.offline_dataset(split, cfg, shuffle=shuffle)
 
 
+def _cyclegan(name, split, cfg, data_dir, shuffle):
+    return unpaired.unpaired_dataset(name, split, cfg, data_dir, shuffle=shuffle)
+
+
+def _offline_unpaired(split, cfg, data_dir, shuffle):
+    return unpaired.offline_dataset(split, cfg, shuffle=shuffle)
+
+
+def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
+    return DatasetSpec(name, "unpaired", False, unpaired.SPLITS, description, True,
+                       functools.partial(_cyclegan, name))
+
+
 def _pix2pix_spec(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, "pairs", False, paired.SPLITS, description, True, functools.partial(_pix2pix, name))
 
@@ -160,10 +187,21 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline", "pairs", True, ("train", "test"),
                 "label maps -> photo crops cut from scikit-image's photos (test: a held-out photo)", False,
                 _offline_pairs),
+    _cyclegan_spec("monet2photo", "Monet paintings (A) / landscape photos (B), 1,072 / 6,287 train, 121 / 751 test"),
+    _cyclegan_spec("horse2zebra", "horse photos (A) / zebra photos (B) from ImageNet"),
+    _cyclegan_spec("summer2winter_yosemite", "Yosemite photos in summer (A) / in winter (B) from Flickr"),
+    _cyclegan_spec("apple2orange", "apple photos (A) / orange photos (B) from ImageNet"),
+    _cyclegan_spec("vangogh2photo", "Van Gogh paintings (A) / landscape photos (B)"),
+    _cyclegan_spec("cezanne2photo", "Cezanne paintings (A) / landscape photos (B)"),
+    _cyclegan_spec("ukiyoe2photo", "ukiyo-e prints (A) / landscape photos (B)"),
+    DatasetSpec("offline_unpaired", "unpaired", True, unpaired.SPLITS,
+                "photo crops (A) / crops of other photo halves through a fixed painting (B); test keeps the truth",
+                False, _offline_unpaired),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
 PAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pairs")
+UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "unpaired")
 
 
 def get(name: str) -> DatasetSpec:
@@ -180,6 +218,9 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
     ``int32`` or ``None`` (faces). For evaluation and small data: a whole split
     in memory. Paired datasets: :func:`gancourse.data.paired.load_pix2pix`."""
     spec = get(name)
+    if spec.kind == "unpaired":
+        raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
+                         "gancourse.data.unpaired.load_unpaired or offline_unpaired")
     if spec.kind != "images":
         raise ValueError(f"{name} is a paired dataset; read its arrays with gancourse.data.paired.load_pix2pix "
                          "or offline_pairs")

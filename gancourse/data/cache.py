@@ -151,3 +151,33 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
             f"{archive} is corrupt ({type(exc).__name__}: {exc}); delete it and download it again"
         ) from exc
     return dest
+
+
+def dataset_root(name: str, url: str, *, marker: str, data_dir: str | Path | None = None, subdir: str,
+                 advice: str = "") -> Path:
+    """The folder of dataset ``name`` that holds the sub-folder ``marker``.
+
+    With ``data_dir``: ``data_dir/<name>`` or ``data_dir`` itself, nothing
+    downloaded. Otherwise the archive at ``url`` is downloaded once into the
+    cache's ``subdir`` (:func:`fetch`; the publishers give no checksums, so
+    callers check the file counts instead) and extracted next to it with
+    :func:`safe_extract` into ``extracted/``.
+
+    Raises:
+        DatasetError: no such folder under ``data_dir`` (``advice`` ends the
+            message), a failed download, a corrupt archive, or an archive
+            without ``<name>/<marker>``.
+    """
+    if data_dir is not None:
+        for candidate in (Path(data_dir) / name, Path(data_dir)):
+            if (candidate / marker).is_dir():
+                return candidate
+        raise DatasetError(f"no {name} dataset under {data_dir}: expected {Path(data_dir) / name}/{marker}/*.jpg"
+                           f"{' ' + advice if advice else ''}")
+    archive = fetch(url, known_hash=None, subdir=subdir)
+    dest = archive.parent / "extracted"
+    if not (dest / name / marker).is_dir():
+        safe_extract(archive, dest)
+    if not (dest / name / marker).is_dir():
+        raise DatasetError(f"{archive} does not contain {name}/{marker}; delete it and download it again")
+    return dest / name

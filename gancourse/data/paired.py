@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gancourse.data.cache import DatasetError, fetch, safe_extract
+from gancourse.data.cache import DatasetError, dataset_root
 from gancourse.data.files import check_images, list_images, unreadable
 from gancourse.data.pipeline import (batches, check_batch, example_bytes, read_rgb, stream_files, to_model_range,
                                      to_unit_range, with_channels)
@@ -115,19 +115,7 @@ def pix2pix_root(name: str = "facades", data_dir: str | Path | None = None) -> P
     With ``data_dir`` the dataset is expected at ``data_dir/<name>`` (or
     ``data_dir`` itself) and nothing is downloaded.
     """
-    if data_dir is not None:
-        for candidate in (Path(data_dir) / name, Path(data_dir)):
-            if (candidate / "train").is_dir():
-                return candidate
-        raise DatasetError(f"no {name} dataset under {data_dir}: expected {Path(data_dir) / name}/train/*.jpg")
-    # The authors publish no checksums; the split sizes are checked instead when reading.
-    archive = fetch(PIX2PIX_URL.format(name=name), known_hash=None, fname=f"{name}.tar.gz", subdir="pix2pix")
-    dest = archive.parent / "extracted"
-    if not (dest / name / "train").is_dir():
-        safe_extract(archive, dest)
-    if not (dest / name / "train").is_dir():
-        raise DatasetError(f"{archive} does not contain {name}/train; delete it and download it again")
-    return dest / name
+    return dataset_root(name, PIX2PIX_URL.format(name=name), marker="train", data_dir=data_dir, subdir="pix2pix")
 
 
 def load_pix2pix(name: str = "facades", split: str = "train", *, image_size: int = 256,

@@ -139,17 +139,34 @@ def stream_files(files, decode, *, batch_size: int, bytes_per_example: int, shuf
     """
     import tensorflow as tf
 
-    files = [str(path) for path in files]
     check_batch(len(files), batch_size)
+    ds = decoded_examples(files, decode, bytes_per_example=bytes_per_example, shuffle=shuffle, seed=seed,
+                          cache_budget=cache_budget)
+    if augment is not None:
+        ds = augment(ds)
+    return ds.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def decoded_examples(files, decode, *, bytes_per_example: int, shuffle: bool = True, seed: int = 0,
+                     cache_budget: int | None = None):
+    """The unbatched ``tf.data.Dataset`` of ``files`` decoded by ``decode``, shuffled every epoch
+    when ``shuffle``: decoded once and cached when the decoded examples fit the cache budget (then
+    the cached examples are shuffled), otherwise the file list is shuffled and decoded again each
+    epoch (see the module docstring). The streaming core of :func:`stream_files`."""
+    import tensorflow as tf
+
+    files = [str(path) for path in files]
     ds = tf.data.Dataset.from_tensor_slices(files)
-    keep = augment or (lambda d: d)
 
     def decoded(d):
         return d.map(decode, num_parallel_calls=tf.data.AUTOTUNE)  # deterministic: the order is kept
 
+    def shuffled(d):
+        return d.shuffle(len(files), seed=seed, reshuffle_each_iteration=True) if shuffle else d
+
     if fits_in_memory(len(files), bytes_per_example, cache_budget):
-        return batches(decoded(ds).cache(), len(files), batch_size, shuffle=shuffle, seed=seed, then=keep)
-    return batches(ds, len(files), batch_size, shuffle=shuffle, seed=seed, then=lambda d: keep(decoded(d)))
+        return shuffled(decoded(ds).cache())
+    return decoded(shuffled(ds))
 
 
 def read_rgb(path):
