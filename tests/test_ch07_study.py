@@ -77,15 +77,27 @@ def test_split_usage_counts_what_each_loader_trains_on():
         ch07.split_usage({"trainA": 1, "trainB": 1, "testA": 1})
 
 
-def test_book_flips_are_frozen_and_shared_by_the_pair():
-    found = ch07.book_flips(200, 10, seed=1)
-    assert found["book"] == {"both_orientations": 0.0, "agreement": 1.0}
-    assert found["per_draw"]["both_orientations"] > 0.95  # 1 - 2 / 2**10 expected
-    assert 0.4 < found["per_draw"]["agreement"] < 0.6
-    one_epoch = ch07.book_flips(200, 1, seed=1)
-    assert one_epoch["per_draw"]["both_orientations"] == 0.0  # one draw per image: one orientation
-    with pytest.raises(ValueError, match="epochs"):
-        ch07.book_flips(3, 0)
+def test_marker_images_survive_a_round_trip_through_flips_and_shuffles():
+    images = ch07.marker_images(10, size=4)
+    assert images.shape == (10, 4, 4, 3) and images.dtype == np.float32
+    order = np.array([3, 0, 9, 9, 5])
+    moved = images[order].copy()
+    moved[1:3] = moved[1:3, :, ::-1]
+    index, flipped = ch07.read_markers(moved, 10)
+    assert index.tolist() == order.tolist() and flipped.tolist() == [False, True, True, False, False]
+    with pytest.raises(ValueError, match="size >= 2"):
+        ch07.marker_images(3, size=1)
+
+
+def test_loader_exhibit_measures_the_book_loader_and_the_unaligned_one():
+    found = ch07.loader_exhibit(6, 20, epochs=4, seed=1, batch_size=2)
+    assert found["book"] == {"draws": 6, "b_seen": 6, "pairs": 6, "both_orientations": 0.0, "agreement": 1.0}
+    unaligned = found["unaligned"]
+    assert unaligned["draws"] == 20 and unaligned["b_seen"] == 20  # an epoch is max(|A|, |B|), all of B
+    assert unaligned["pairs"] > 20  # pairs change from epoch to epoch
+    assert unaligned["both_orientations"] > 0.5 and 0.2 < unaligned["agreement"] < 0.8
+    swapped = ch07.loader_exhibit(5, 3, epochs=1, batch_size=1)
+    assert swapped["book"].startswith("ValueError") and "at least |A| = 5" in swapped["book"]
 
 
 def test_shared_optimizer_exhibit_measures_the_error_and_the_fast_counter():

@@ -159,28 +159,68 @@ def split_usage(sizes: dict) -> list[dict]:
     return rows
 
 
-def book_flips(n: int, epochs: int, seed: int = 0) -> dict:
-    """The book's flips (one decision per index at load time, shared by A[i] and B[i]) against per-draw flips.
+def marker_images(n: int, size: int = 4) -> np.ndarray:
+    """``n`` tiny images that say which image they are and whether they were flipped: column 0 holds the
+    sentinel 1, every other pixel the code ``-1 + 2 i / n`` of image ``i``. float32 ``(n, size, size, 3)``."""
+    if n < 1 or size < 2:
+        raise ValueError(f"need n >= 1 images of size >= 2, got n={n}, size={size}")
+    images = np.repeat((-1.0 + 2.0 * np.arange(n) / n)[:, None, None, None], size, axis=1)
+    images = np.repeat(np.repeat(images, size, axis=2), 3, axis=3).astype(np.float32)
+    images[:, :, 0, :] = 1.0
+    return images
 
-    Simulates both loaders over ``epochs`` epochs of ``n`` index-aligned
-    pairs. Returns, for ``book`` and ``per_draw``: the share of images seen
-    in both orientations (``both_orientations``) and the share of draws in
-    which A's and B's flips agree (``agreement``; 1 means A and B are always
-    flipped together).
+
+def read_markers(images: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(index, flipped)`` of each of :func:`marker_images`'s images after a loader has moved or flipped it."""
+    x = np.asarray(images)
+    flipped = x[:, 0, -1, 0] > x[:, 0, 0, 0]
+    code = np.where(flipped, x[:, 0, 0, 0], x[:, 0, -1, 0])
+    return np.rint((code + 1.0) * n / 2.0).astype(int), flipped
+
+
+def loader_exhibit(n_a: int, n_b: int, epochs: int = 3, seed: int = 0, batch_size: int = 8) -> dict:
+    """Measure the book's loader (:func:`gancourse.data.unpaired.book_aligned`) and the course's
+    (:func:`gancourse.data.unpaired.unaligned_dataset`) on :func:`marker_images` of two domains.
+
+    Over ``epochs`` epochs (the course's in batches of ``batch_size``), returns for ``book`` and
+    ``unaligned``: ``draws`` (pairs per epoch), ``b_seen`` (distinct B images ever drawn),
+    ``pairs`` (distinct (A, B) pairs), ``both_orientations`` (share of the A
+    images drawn in both orientations) and ``agreement`` (share of draws in
+    which A and B were flipped alike: 1 means always together). The book's
+    loader runs once, at load time, and its arrays are reused every epoch, as
+    in the book; with ``n_b < n_a`` it cannot run (``book`` is then the
+    error message).
     """
-    if n < 1 or epochs < 1:
-        raise ValueError(f"n and epochs must be >= 1, got n={n}, epochs={epochs}")
-    rng = np.random.default_rng(seed)
-    frozen = rng.random(n) > 0.5  # decided once, in load_images, for A[i] and B[i] together
-    book_a = np.broadcast_to(frozen, (epochs, n))
-    book_b = book_a
-    draw_a, draw_b = rng.random((epochs, n)) > 0.5, rng.random((epochs, n)) > 0.5
+    from gancourse.data import unpaired
 
-    def both(flips):
-        return float(np.mean(flips.any(axis=0) & ~flips.all(axis=0)))
+    a, b = marker_images(n_a), marker_images(n_b)
+    a[..., 1], b[..., 2] = 0.5, 0.5  # tell the domains apart (not read by read_markers)
+    out = {}
 
-    return {"book": {"both_orientations": both(book_a), "agreement": float(np.mean(book_a == book_b))},
-            "per_draw": {"both_orientations": both(draw_a), "agreement": float(np.mean(draw_a == draw_b))}}
+    def summary(index_a, flip_a, index_b, flip_b, draws):
+        both = [len(set(flip_a[index_a == i])) == 2 for i in np.unique(index_a)]
+        return {"draws": draws, "b_seen": int(len(np.unique(index_b))),
+                "pairs": int(len(set(zip(index_a.tolist(), index_b.tolist())))),
+                "both_orientations": float(np.mean(both)) if both else 0.0,
+                "agreement": float(np.mean(flip_a == flip_b))}
+
+    try:
+        book_a, book_b = unpaired.book_aligned(a, b, seed=seed)
+    except ValueError as error:
+        out["book"] = f"ValueError: {error}"
+    else:
+        (ia, fa), (ib, fb) = read_markers(book_a, n_a), read_markers(book_b, n_b)
+        reps = lambda v: np.tile(v, epochs)  # noqa: E731 - the same arrays, in the same order, every epoch
+        out["book"] = summary(reps(ia), reps(fa), reps(ib), reps(fb), len(book_a))
+    ds = unpaired.unaligned_dataset(a, b, batch_size, seed=seed, flip=True)
+    drawn_a, drawn_b = [], []
+    for _ in range(epochs):
+        for batch_a, batch_b in ds:
+            drawn_a.append(batch_a.numpy())
+            drawn_b.append(batch_b.numpy())
+    (ia, fa), (ib, fb) = read_markers(np.concatenate(drawn_a), n_a), read_markers(np.concatenate(drawn_b), n_b)
+    out["unaligned"] = summary(ia, fa, ib, fb, len(ia) // epochs)
+    return out
 
 
 # -- one optimizer shared by three models ----------------------------------------------------
