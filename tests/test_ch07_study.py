@@ -111,3 +111,24 @@ def test_shared_optimizer_exhibit_measures_the_error_and_the_fast_counter():
     # the generator update is the 5th of each step: at step s the shared counter reads 5 s + 4
     assert found["shared_zero"] == next(s for s in range(12) if 5 * s + 4 >= 11)
     assert found["shared_lr"][1] == pytest.approx(2e-4 * (1 - (9 - 6) / 5))
+
+
+def test_lsgan_gradients_vanish_through_the_books_sigmoid():
+    rows = {r["pre-activation z"]: r for r in ch07.lsgan_gradients((-6.0, 0.0, 3.0))}
+    sig = 1 / (1 + np.exp(6.0))
+    assert rows[-6.0]["book gradient"] == pytest.approx(2 * (sig - 1) * sig * (1 - sig), rel=1e-4)
+    assert rows[-6.0]["paper gradient"] == pytest.approx(2 * (-6.0 - 1))
+    assert rows[0.0]["book loss"] == pytest.approx(0.25) and rows[3.0]["paper loss"] == pytest.approx(4.0)
+    assert abs(rows[-6.0]["book gradient"]) < 0.01 < abs(rows[-6.0]["BCE gradient"])
+
+
+def test_pool_ages_follow_the_query_rule():
+    found = ch07.pool_ages(pool_size=10, steps=300, batch_size=1, seed=0)
+    assert found["foreign"] == 0 and found["fill_steps"] == 10
+    assert len(found["ages"]) == 290
+    assert 0.4 < found["newest"] < 0.6  # the new image with probability 1/2 once full
+    assert found["mean_age"] > 5 and found["max_age"] > 10  # the others come from further back
+    batch = ch07.pool_ages(pool_size=8, steps=20, batch_size=4, seed=1)
+    assert batch["fill_steps"] == 2 and len(batch["ages"]) == 18 * 4
+    with pytest.raises(ValueError, match="pool_size"):
+        ch07.pool_ages(pool_size=0)

@@ -288,3 +288,58 @@ def shared_optimizer_exhibit(steps: int = 40, decay_start: int = 20, decay_steps
     return {"compile_error": compile_error, "iterations": int(one.iterations),
             "updates_per_step": float(np.mean(counts)), "planned_lr": planned, "shared_lr": actual,
             "planned_zero": first_zero(planned), "shared_zero": first_zero(actual)}
+
+
+# -- LSGAN on a sigmoid (the book) and on logits (the paper) ---------------------------------
+def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
+    """The generator's LSGAN term ``(D - 1)^2`` and its gradient with respect to D's last pre-activation ``z``.
+
+    The book's discriminator ends in a sigmoid, so its D is ``sigmoid(z)``;
+    the paper's returns ``z`` itself. For each ``z`` (negative: D is sure
+    the image is fake) returns both losses and both gradients (computed by
+    TensorFlow), and the non-saturating BCE's gradient for comparison.
+    """
+    rows = []
+    for score in scores:
+        z = tf.Variable(float(score))
+        with tf.GradientTape(persistent=True) as tape:
+            book = tf.square(tf.sigmoid(z) - 1.0)
+            paper = tf.square(z - 1.0)
+            bce = -tf.math.log_sigmoid(z)
+        rows.append({"pre-activation z": score, "book D = sigmoid(z)": float(tf.sigmoid(z)),
+                     "book loss": float(book), "book gradient": float(tape.gradient(book, z)),
+                     "paper loss": float(paper), "paper gradient": float(tape.gradient(paper, z)),
+                     "BCE gradient": float(tape.gradient(bce, z))})
+    return rows
+
+
+# -- the image pool ----------------------------------------------------------------------------
+def pool_ages(pool_size: int = 50, steps: int = 400, batch_size: int = 1, seed: int = 0) -> dict:
+    """Query :class:`gancourse.nn.ImagePool` with images that carry the step they were made at, and measure
+    what the discriminator would receive.
+
+    Returns ``newest`` (share of the returned images made at that very step,
+    after the pool has filled), ``mean_age`` / ``max_age`` of the returned
+    older images (steps), ``ages`` (the age of every image returned after
+    the pool filled) and ``fill_steps`` (steps until the pool is full).
+    Every returned value is one that was given (checked: ``foreign``, the
+    count of returned images that were never given, is 0).
+    """
+    from gancourse.nn import ImagePool
+
+    if pool_size < 1 or steps < 1 or batch_size < 1:
+        raise ValueError(f"pool_size, steps and batch_size must be >= 1, got {pool_size}, {steps}, {batch_size}")
+    pool = ImagePool(pool_size, (1, 1, 1), seed=seed)
+    fill_steps = -(-pool_size // batch_size)
+    ages, foreign = [], 0
+    for step in range(steps):
+        made = np.full((batch_size, 1, 1, 1), float(step), np.float32)
+        returned = np.asarray(pool.query(made)).reshape(-1)
+        foreign += int(np.sum((returned != np.rint(returned)) | (returned < 0) | (returned > step)))
+        if step >= fill_steps:
+            ages.extend((step - returned).tolist())
+    ages = np.asarray(ages)
+    older = ages[ages > 0]
+    return {"newest": float(np.mean(ages == 0)), "mean_age": float(older.mean()) if len(older) else 0.0,
+            "max_age": int(older.max()) if len(older) else 0, "ages": ages, "fill_steps": fill_steps,
+            "foreign": foreign}
