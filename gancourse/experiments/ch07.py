@@ -276,7 +276,7 @@ def shared_optimizer_exhibit(steps: int = 40, decay_start: int = 20, decay_steps
             model = models[update.split()[0]]
             if update == "generators":
                 planned.append(float(schedule(step)))
-                actual.append(float(schedule(one.iterations)))
+                actual.append(float(schedule(int(one.iterations))))
             with tf.GradientTape() as tape:
                 loss = tf.reduce_mean((model(x) - y) ** 2)
             one.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
