@@ -7,8 +7,9 @@ data: first a warm-up (tracing and compilation are not timed), then
 ``repeats`` blocks of ``steps`` timed steps; the report gives the median block
 and the spread (min-max) of images/s. Ratios are taken against the baseline
 measured in the same run: the source book's Keras 2 loop style
-(:class:`gancourse.legacy.LegacyLoop`, and
-:class:`gancourse.legacy.LegacyPairedLoop` for pix2pix).
+(:class:`gancourse.legacy.LegacyLoop`,
+:class:`gancourse.legacy.LegacyPairedLoop` for pix2pix and
+:class:`gancourse.legacy.LegacyCycleLoop` for CycleGAN).
 
 Utilisation is ``achieved FLOP/s / measured dense matmul peak``, both from the
 same run, each from its own process:
@@ -98,11 +99,15 @@ def _fit_model(model: str, cfg):
 
 def legacy_loop(model: str, cfg):
     """The Keras 2 style loop on freshly built networks of ``model``: :class:`~gancourse.legacy.LegacyLoop`
-    for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation."""
-    from gancourse.legacy import LegacyLoop, LegacyPairedLoop
+    for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation,
+    :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN."""
+    from gancourse.legacy import LegacyCycleLoop, LegacyLoop, LegacyPairedLoop
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
+    if hasattr(cfg, "lambda_cycle"):
+        return LegacyCycleLoop(net.g_ab, net.g_ba, net.d_a, net.d_b, lambda: cfg.make_optimizer("generators"),
+                               lambda_cycle=cfg.lambda_cycle, identity_weight=cfg.identity_weight)
     d_opt, g_opt = cfg.make_optimizer("discriminator"), cfg.make_optimizer("generator")
     if isinstance(net, GAN):
         return LegacyLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt)

@@ -7,6 +7,8 @@ Examples::
     python -m gancourse train pix2pix --preset paper --profile standard --out runs/facades
     python -m gancourse sample dcgan --out runs/x --n 64
     python -m gancourse sample pix2pix --out runs/facades --n 8
+    python -m gancourse train cyclegan --preset paper --profile smoke --out runs/cycle
+    python -m gancourse sample cyclegan --out runs/cycle --n 4
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 

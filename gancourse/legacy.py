@@ -18,8 +18,9 @@ batch's statistics, as it did under Keras 2 and as
 :class:`gancourse.training.GAN` does. For discriminators with batch norm the
 two loops therefore compute slightly different generator gradients for the
 same work. ``python -m gancourse bench`` times it against
-:class:`gancourse.training.GAN` (and :class:`LegacyPairedLoop` against
-:class:`gancourse.models.pix2pix.Pix2Pix`); the course never trains with
+:class:`gancourse.training.GAN` (:class:`LegacyPairedLoop` against
+:class:`gancourse.models.pix2pix.Pix2Pix`, :class:`LegacyCycleLoop` against
+:class:`gancourse.models.cyclegan.CycleGAN`); the course never trains with
 them otherwise.
 """
 
@@ -102,6 +103,53 @@ class LegacyPairedLoop:
         self.discriminator.trainable = False
         g_loss = self.combined.train_on_batch(source, [target, ones])
         return d_loss, float(np.ravel(g_loss)[0])
+
+
+class LegacyCycleLoop:
+    """The source book's CycleGAN loop in the Keras 2 idiom, made to train under Keras 3.
+
+    ``D_A`` and ``D_B`` are compiled alone with MSE; a combined model
+    ``[a, b] -> [D_A(F(b)), D_B(G(a)), F(G(a)), G(F(b)), F(a), G(b)]`` is
+    compiled with ``["mse", "mse", "mae", "mae", "mae", "mae"]`` weighted
+    ``[1, 1, lambda_cycle, lambda_cycle, identity_weight, identity_weight]``
+    (the book: 10 and 1). Each step: ``G.predict(a)`` and ``F.predict(b)``,
+    four ``train_on_batch`` calls of the discriminators (real, then fake, for
+    each; ``trainable`` toggled on), then the combined ``train_on_batch``. The
+    book shares one optimizer among the three compiled models, which Keras 3
+    refuses (an optimizer's state belongs to one set of weights): here each
+    has its own. Timed by ``python -m gancourse bench cyclegan`` against
+    :class:`gancourse.models.cyclegan.CycleGAN`.
+
+    Args:
+        g_ab, g_ba, d_a, d_b: the networks (fresh ones: they are compiled here).
+        make_optimizer: a function of no arguments returning a new optimizer (called three times).
+    """
+
+    def __init__(self, g_ab, g_ba, d_a, d_b, make_optimizer, *, lambda_cycle: float = 10.0,
+                 identity_weight: float = 1.0):
+        self.g_ab, self.g_ba, self.d_a, self.d_b = g_ab, g_ba, d_a, d_b
+        for d in (d_a, d_b):
+            d.compile(optimizer=make_optimizer(), loss="mse")
+            d.trainable = False
+        a, b = keras.Input(g_ab.input_shape[1:]), keras.Input(g_ba.input_shape[1:])
+        fake_b, fake_a = g_ab(a), g_ba(b)
+        self.combined = keras.Model([a, b], [d_a(fake_a), d_b(fake_b), g_ba(fake_b), g_ab(fake_a), g_ba(a), g_ab(b)])
+        self.combined.compile(optimizer=make_optimizer(), loss=["mse", "mse", "mae", "mae", "mae", "mae"],
+                              loss_weights=[1.0, 1.0, float(lambda_cycle), float(lambda_cycle),
+                                            float(identity_weight), float(identity_weight)])
+
+    def step(self, a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+        """One update of each discriminator on real and generated images, then one of both generators.
+        Returns (d_loss, g_loss) as the book logs them."""
+        ones = np.ones((len(a),) + self.d_a.output_shape[1:], np.float32)
+        fake_b, fake_a = self.g_ab.predict(a, verbose=0), self.g_ba.predict(b, verbose=0)
+        losses = []
+        for d, real, fake in ((self.d_a, a, fake_a), (self.d_b, b, fake_b)):
+            d.trainable = True
+            losses += [float(d.train_on_batch(real, ones)), float(d.train_on_batch(fake, 0 * ones))]
+            d.trainable = False
+        g_loss = self.combined.train_on_batch([a, b], [ones, ones, a, b, a, b])
+        return 0.25 * sum(losses), float(np.ravel(g_loss)[0])
 
 
 def trainable_trap(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3) -> dict[str, bool]:

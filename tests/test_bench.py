@@ -173,7 +173,8 @@ def test_every_registered_model_has_a_config_and_a_baseline_loop():
     from gancourse import legacy, models
 
     assert bench.MODELS == tuple(models.REGISTRY)
-    kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop}
+    kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop,
+             "cyclegan": legacy.LegacyCycleLoop}
     for name in bench.MODELS:
         smoke, standard = bench._config(name, "smoke"), bench._config(name, "standard")
         assert smoke.profile == "smoke" and standard.profile == "full"

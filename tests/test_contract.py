@@ -26,6 +26,9 @@ PARAMETERS = {
     ("dcgan", "pyimagesearch"): {"generator": 1_727_233, "discriminator": 1_658_753},
     ("dcgan", "gans_in_action"): {"generator": 1_637_121, "discriminator": 95_489},
     ("dcgan", "mastering_pytorch"): {"generator": 2_353_153, "discriminator": 100_097},
+    ("cyclegan", "book"): {"g_ab": 1_971_747, "g_ba": 1_971_747, "d_a": 2_766_529, "d_b": 2_766_529},
+    ("cyclegan", "paper"): {"g_ab": 11_378_179, "g_ba": 11_378_179, "d_a": 2_764_737, "d_b": 2_764_737},
+    ("cyclegan", "unet"): {"g_ab": 54_413_955, "g_ba": 54_413_955, "d_a": 2_764_737, "d_b": 2_764_737},
     ("pix2pix", "paper"): {"generator": 54_423_811, "discriminator": 2_770_433},
     ("pix2pix", "book"): {"generator": 129_151_681, "discriminator": 2_766_337},  # 1 channel in and out
     ("pix2pix", "mastering_pytorch"): {"generator": 54_409_603, "discriminator": 2_767_809},
@@ -47,7 +50,7 @@ def _batch(entry, cfg):
 
 
 def test_registry_modules_follow_the_contract():
-    assert set(models.REGISTRY) >= {"gan", "dcgan", "pix2pix"}
+    assert set(models.REGISTRY) >= {"gan", "dcgan", "cyclegan", "pix2pix"}
     assert sorted(CASES) == sorted(PARAMETERS), "every preset needs its row of parameter counts"
     for name in models.REGISTRY:
         entry = models.get(name)
@@ -56,7 +59,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, dcgan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, dcgan, cyclegan, pix2pix"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]
@@ -133,7 +136,7 @@ def test_each_update_changes_only_its_groups_variables(name, preset):
         own = {id(v) for v in model.group_variables(group)}
         if group in seen:
             assert seen[group] <= own, f"the {group} optimizer was given another group's variables"
-    assert "generator" in seen
+    assert {"generator", "generators"} & set(seen), "no generator update reached an optimizer"
 
 
 @pytest.mark.parametrize("name,preset", CASES)

@@ -45,7 +45,8 @@ import tensorflow as tf
 from keras import layers
 
 from gancourse.nn import MinibatchDiscrimination
-from gancourse.nn.blocks import conv_block, conv_layer, norm_act, transposed_block, upsample_block
+from gancourse.nn.blocks import (conv_block, conv_layer, norm_act, residual_block, transposed_block,
+                                 upsample_block)
 
 UNET_VARIANTS = ("paper", "book", "mastering_pytorch")
 PATCHGAN_VARIANTS = ("paper", "mastering_pytorch")
@@ -71,7 +72,7 @@ def _down(x, filters, *, norm: str, bias: bool, name: str, dropout: float = 0.0)
 
 def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: int = 3, out_channels: int = 3,
                    base_filters: int = 64, bottleneck_norm: bool = False, skips: bool = True,
-                   name: str | None = None) -> keras.Model:
+                   name: str | None = None, *, norm: str = "batch") -> keras.Model:
     """A U-Net mapping ``(image_size, image_size, in_channels)`` images to ``out_channels`` in ``[-1, 1]``.
 
     Args:
@@ -85,9 +86,18 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
             widths as a plain encoder-decoder, the "encoder-decoder" of Isola
             et al.'s generator comparison. Everything then passes through the
             1x1 bottleneck.
+        norm: ``"batch"`` or, for ``"paper"`` only, ``"instance"`` (with a
+            learned per-channel scale and offset): the TensorFlow tutorial's
+            CycleGAN generator. As with batch norm, the 1x1 bottleneck gets no
+            norm unless ``bottleneck_norm`` (instance norm of a 1x1 map outputs
+            its offset whatever the input, at any batch size).
     """
     if variant not in UNET_VARIANTS:
         raise ValueError(f"unknown U-Net variant {variant!r}; choose one of {', '.join(UNET_VARIANTS)}")
+    if norm not in ("batch", "instance") or (norm == "instance" and variant != "paper"):
+        raise ValueError(f"U-Net norm must be 'batch' (any variant) or 'instance' (variant 'paper'), got "
+                         f"norm={norm!r} for variant {variant!r}")
+    norm_options = {"affine": True} if norm == "instance" else None
     widths = encoder_widths(image_size, base_filters)
     depth = len(widths)
     mastering = variant == "mastering_pytorch"
@@ -97,11 +107,12 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
     for i, filters in enumerate(widths):
         innermost, first = i == depth - 1, i == 0
         if mastering:
-            norm = "none" if first or innermost else "instance"
-            x = _down(x, filters, norm=norm, bias=True, name=f"down{i + 1}", dropout=0.5 if i >= 3 else 0.0)
+            block_norm = "none" if first or innermost else "instance"
+            x = _down(x, filters, norm=block_norm, bias=True, name=f"down{i + 1}", dropout=0.5 if i >= 3 else 0.0)
         else:
-            norm = "none" if first or (innermost and not bottleneck_norm) else "batch"
-            x = _down(x, filters, norm=norm, bias=variant == "book", name=f"down{i + 1}")
+            block_norm = "none" if first or (innermost and not bottleneck_norm) else norm
+            x = conv_block(x, filters, 4, 2, norm=block_norm, activation="lrelu", bias=variant == "book",
+                           norm_options=norm_options if block_norm == "instance" else None, name=f"down{i + 1}")
         skips.append(x)  # (B, S/2^(i+1), S/2^(i+1), widths[i]); the last is (B, 1, 1, widths[-1])
     skips = skips[:-1][::-1]  # the decoder meets the encoder outputs in reverse, bottleneck excluded
     for i, skip in enumerate(skips):
@@ -114,7 +125,8 @@ def unet_generator(variant: str = "paper", image_size: int = 256, in_channels: i
                 x = layers.Concatenate(name=f"{name}_skip")([x, skip])  # (B, s, s, filters + c)
             x = layers.ReLU(name=f"{name}_act")(x)  # (B, s, s, filters + c), or filters without skips
             continue
-        x = transposed_block(x, skip.shape[-1], 4, 2, norm="instance" if mastering else "batch",
+        x = transposed_block(x, skip.shape[-1], 4, 2, norm="instance" if mastering else norm,
+                             norm_options=None if mastering else norm_options,
                              activation="relu" if mastering else None, bias=mastering,
                              dropout=0.5 if i < (4 if mastering else 3) else 0.0, name=name)  # (B, s, s, c)
         if not mastering:  # the paper's block: deconv, BN, dropout, then ReLU
@@ -182,11 +194,21 @@ def patchgan_stack(n_layers: int = 3) -> list[tuple[int, int]]:
 
 def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_channels: int = 3,
                            target_channels: int = 3, base_filters: int = 64, n_layers: int = 3,
-                           name: str | None = None) -> keras.Model:
+                           name: str | None = None, *, norm: str = "batch", conditional: bool = True) -> keras.Model:
     """A conditional PatchGAN: ``[input image, target or generated image]`` -> a map of logits.
 
     Each output logit judges one patch of the pair; the patch size is the
     network's receptive field (:func:`receptive_field`).
+
+    ``conditional=False`` gives the unconditional PatchGAN of CycleGAN: one
+    ``(S, S, in_channels)`` image in (``target_channels`` is ignored).
+    ``norm`` (``"paper"`` only): ``"batch"`` (pix2pix) or ``"instance"``
+    (CycleGAN: instance norm without affine parameters, as PyTorch's
+    ``InstanceNorm2d``). As in the reference implementation the convolutions
+    followed by a norm have a bias exactly when the norm is not batch norm
+    (batch norm's mean subtraction cancels a bias; instance norm does too, but
+    the reference keeps it): 2,770,433 parameters for pix2pix's conditional
+    BatchNorm PatchGAN at 256 px, 2,764,737 for CycleGAN's.
 
     ``"paper"``: ``n_layers`` stride-2 blocks C64 (no norm) - C128 - C256 -
     C512 - C512 ..., then C(min(2^n_layers, 8) * 64) and a 1-channel conv with
@@ -201,6 +223,11 @@ def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_cha
     """
     if variant not in PATCHGAN_VARIANTS:
         raise ValueError(f"unknown PatchGAN variant {variant!r}; choose one of {', '.join(PATCHGAN_VARIANTS)}")
+    if norm not in ("batch", "instance"):
+        raise ValueError(f"PatchGAN norm must be 'batch' or 'instance', got {norm!r}")
+    if variant != "paper" and (n_layers != 3 or norm != "batch" or not conditional):
+        raise ValueError(f"n_layers, norm and conditional apply to the 'paper' PatchGAN only (got n_layers="
+                         f"{n_layers}, norm={norm!r}, conditional={conditional} for {variant!r})")
     if variant != "paper" and n_layers != 3:
         raise ValueError(f"n_layers applies to the 'paper' PatchGAN only, got n_layers={n_layers} for {variant!r}")
     if n_layers < 0:
@@ -209,24 +236,30 @@ def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_cha
     if image_size < max(32, smallest):
         raise ValueError(f"a PatchGAN with {n_layers} stride-2 layers needs images of at least "
                          f"{max(32, smallest)} px, got {image_size}")
-    source = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
-    target = keras.Input((image_size, image_size, target_channels), name="target_image")  # (B, S, S, target_ch)
-    x = layers.Concatenate(name="pair")([source, target])  # (B, S, S, in_channels + target_channels)
+    if conditional:
+        source = keras.Input((image_size, image_size, in_channels), name="input_image")  # (B, S, S, in_channels)
+        target = keras.Input((image_size, image_size, target_channels), name="target_image")  # (B, S, S, target)
+        inputs = [source, target]
+        x = layers.Concatenate(name="pair")(inputs)  # (B, S, S, in_channels + target_channels)
+    else:
+        inputs = keras.Input((image_size, image_size, in_channels), name="image")  # (B, S, S, in_channels)
+        x = inputs
+    bias = norm != "batch"
     if variant == "paper" and n_layers == 0:  # PixelGAN: every convolution is 1x1
         x = conv_block(x, base_filters, 1, 1, norm="none", activation="lrelu", bias=True,
                        name="down1")  # (B, S, S, F)
-        x = conv_block(x, 2 * base_filters, 1, 1, norm="batch", activation="lrelu", bias=False,
+        x = conv_block(x, 2 * base_filters, 1, 1, norm=norm, activation="lrelu", bias=bias,
                        name="down2")  # (B, S, S, 2F)
-        logits = conv_layer(1, 1, bias=False, name="logits")(x)  # (B, S, S, 1)
-        return keras.Model([source, target], logits, name=name or "pixelgan")
+        logits = conv_layer(1, 1, bias=bias, name="logits")(x)  # (B, S, S, 1)
+        return keras.Model(inputs, logits, name=name or "pixelgan")
     if variant == "paper":
         for i in range(n_layers):
-            x = _down(x, base_filters * min(2 ** i, 8), norm="none" if i == 0 else "batch", bias=False,
+            x = _down(x, base_filters * min(2 ** i, 8), norm="none" if i == 0 else norm, bias=bias,
                       name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * min(2^i, 8))
         x = layers.ZeroPadding2D(1, name="pad1")(x)  # (B, S/2^n + 2, S/2^n + 2, .)
-        x = conv_layer(base_filters * min(2 ** n_layers, 8), 4, padding="valid", bias=False,
+        x = conv_layer(base_filters * min(2 ** n_layers, 8), 4, padding="valid", bias=bias,
                        name=f"conv{n_layers + 1}")(x)  # (B, S/2^n - 1, S/2^n - 1, F * min(2^n, 8))
-        x = norm_act(x, norm="batch", activation="lrelu", name=f"conv{n_layers + 1}")
+        x = norm_act(x, norm=norm, activation="lrelu", name=f"conv{n_layers + 1}")
         x = layers.ZeroPadding2D(1, name="pad2")(x)  # (B, S/2^n + 1, S/2^n + 1, .)
     else:
         for i, filters in enumerate((base_filters, 2 * base_filters, 4 * base_filters, 8 * base_filters)):
@@ -235,7 +268,7 @@ def patchgan_discriminator(variant: str = "paper", image_size: int = 256, in_cha
         x = layers.ZeroPadding2D(((2, 1), (2, 1)), name="pad")(x)  # (B, S/16 + 3, S/16 + 3, 8F)
     # paper: (B, S/2^n - 2, S/2^n - 2, 1), 30x30 at 256 px for n = 3; mastering: (B, S/16, S/16, 1)
     logits = conv_layer(1, 4, padding="valid", name="logits")(x)
-    return keras.Model([source, target], logits, name=name or f"patchgan_{variant}")
+    return keras.Model(inputs, logits, name=name or f"patchgan_{variant}")
 
 
 def book_image_discriminator(image_size: int = 256, channels: int = 1, base_filters: int = 64,
@@ -268,6 +301,113 @@ def book_image_discriminator(image_size: int = 256, channels: int = 1, base_filt
     x = layers.Concatenate(name="softmax_and_mbd")([per_patch, mbd])  # (B, 2 + num_kernels)
     outputs = layers.Dense(2, activation="softmax", name="fake_real")(x)  # (B, 2): P(fake), P(real)
     return keras.Model(image, outputs, name=name or "book_image_discriminator")
+
+
+RESNET_PADDINGS = ("zero", "reflect")
+RESNET_NORMS = ("batch", "instance")
+BOOK_RESIDUAL_BATCHNORM = {"momentum": 0.9, "epsilon": 1e-5}  # the source book's residual BatchNorm
+
+
+def resnet_blocks_for(image_size: int) -> int:
+    """Residual blocks of CycleGAN's ResNet generator at ``image_size``: 9 from 256 px, 6 at 128 (Zhu et al.),
+    and, for the course's small sizes, 3 at 64 px and 2 below."""
+    if image_size >= 256:
+        return 9
+    if image_size >= 128:
+        return 6
+    return 3 if image_size >= 64 else 2
+
+
+def resnet_generator(image_size: int = 256, channels: int = 3, base_filters: int = 64, res_blocks: int | None = None,
+                     *, padding: str = "reflect", res_norm: str = "instance", affine: bool = False,
+                     name: str | None = None) -> keras.Model:
+    """CycleGAN's encoder - residual blocks - decoder generator, ``(B, S, S, C)`` -> ``(B, S, S, C)`` in ``[-1, 1]``.
+
+    ``c7s1-F, d2F, d4F, R4F x res_blocks, u2F, uF, c7s1-C``: a 7x7
+    convolution, two stride-2 3x3 convolutions, residual blocks of two 3x3
+    convolutions at ``S/4``, two stride-2 3x3 transposed convolutions and a
+    7x7 convolution with ``tanh``. Instance norm and ReLU after every
+    convolution but the last.
+
+    ``padding="reflect"`` is the reference implementation
+    (junyanz/pytorch-CycleGAN-and-pix2pix ``ResnetGenerator``): reflection
+    padding before the 7x7 and the residual 3x3 convolutions, zero padding of
+    1 for the stride-2 convolutions and the transposed convolutions cropped as
+    PyTorch's ``padding=1, output_padding=1`` crops them (the first row and
+    column), so the pixel grid lines up with the reference; every
+    convolution has a bias. ``padding="zero"`` is the source book's Keras
+    code: ``"same"`` padding everywhere and transposed convolutions without a
+    bias. ``res_norm`` is the residual blocks' norm: ``"instance"`` (paper)
+    or ``"batch"`` (the book, momentum 0.9, epsilon 1e-5); ``affine`` gives
+    the instance norms a learned scale and offset (the book's keras-contrib
+    layer; the reference has none). 11,378,179 parameters for the reference
+    at 256 px (9 blocks, F = 64); 1,971,747 for the book at 128 px (6 blocks,
+    F = 32).
+
+    Args:
+        res_blocks: ``None`` follows the image size (:func:`resnet_blocks_for`).
+    """
+    if padding not in RESNET_PADDINGS:
+        raise ValueError(f"unknown padding {padding!r}; choose one of {', '.join(RESNET_PADDINGS)}")
+    if res_norm not in RESNET_NORMS:
+        raise ValueError(f"unknown residual-block norm {res_norm!r}; choose one of {', '.join(RESNET_NORMS)}")
+    if image_size < 8 or image_size % 4:
+        raise ValueError(f"image_size must be a multiple of 4 and >= 8 (the generator halves it twice), got "
+                         f"{image_size}")
+    res_blocks = resnet_blocks_for(image_size) if res_blocks is None else int(res_blocks)
+    if res_blocks < 0:
+        raise ValueError(f"res_blocks must be >= 0, got {res_blocks}")
+    reference = padding == "reflect"
+    pad7 = pad3 = "reflect" if reference else "same"
+    down_pad = 1 if reference else "same"  # PyTorch's Conv2d(k3, s2, padding=1)
+    inorm = {"affine": affine}
+    rnorm = inorm if res_norm == "instance" else BOOK_RESIDUAL_BATCHNORM
+    image = keras.Input((image_size, image_size, channels), name="image")  # (B, S, S, C)
+    x = conv_block(image, base_filters, 7, 1, norm="instance", activation="relu", padding=pad7,
+                   norm_options=inorm, name="c7")  # (B, S, S, F)
+    for i, mult in enumerate((2, 4)):
+        x = conv_block(x, base_filters * mult, 3, 2, norm="instance", activation="relu", padding=down_pad,
+                       norm_options=inorm, name=f"down{i + 1}")  # (B, S/2, S/2, 2F), then (B, S/4, S/4, 4F)
+    for i in range(res_blocks):
+        x = residual_block(x, 3, norm=res_norm, padding=pad3, norm_options=rnorm,
+                           name=f"res{i + 1}")  # (B, S/4, S/4, 4F)
+    for i, mult in enumerate((2, 1)):
+        block = f"up{i + 1}"
+        if reference:  # ConvTranspose2d(k3, s2, padding=1, output_padding=1): the full 2s + 1 map minus row/col 0
+            x = conv_layer(base_filters * mult, 3, 2, transposed=True, padding="valid",
+                           name=f"{block}_deconv")(x)  # (B, 2s + 1, 2s + 1, mult * F)
+            x = layers.Cropping2D(((1, 0), (1, 0)), name=f"{block}_crop")(x)  # (B, 2s, 2s, mult * F)
+            x = norm_act(x, norm="instance", activation="relu", norm_options=inorm, name=block)
+        else:
+            x = transposed_block(x, base_filters * mult, 3, 2, norm="instance", activation="relu", bias=False,
+                                 norm_options=inorm, name=block)  # (B, 2s, 2s, mult * F)
+    x = conv_block(x, channels, 7, 1, norm="none", activation="tanh", padding=pad7, name="output")  # (B, S, S, C)
+    return keras.Model(image, x, name=name or f"resnet_generator_{res_blocks}blocks")
+
+
+def book_cycle_discriminator(image_size: int = 128, channels: int = 3, base_filters: int = 64,
+                             name: str | None = None) -> keras.Model:
+    """The source book's CycleGAN discriminator: ``(B, S, S, C)`` -> ``(B, S/16 - 1, S/16 - 1, 1)`` probabilities.
+
+    Four blocks of zero padding 1 + ``Conv2D(k4, s2)`` (64, 128, 256, 512
+    filters; affine instance norm from the second; LeakyReLU 0.2), then zero
+    padding 1 + a 1-filter ``Conv2D(k4, s1)`` and a sigmoid: 7x7 outputs at
+    128 px, each judging a 94x94 patch. It is trained with a squared error on
+    the sigmoid's output (LSGAN's loss on probabilities, not on scores).
+    2,766,529 parameters at 128 px.
+    """
+    if image_size < 32 or image_size % 16:
+        raise ValueError(f"image_size must be a multiple of 16 and >= 32 (four stride-2 layers and a 4x4 "
+                         f"output layer), got {image_size}")
+    image = keras.Input((image_size, image_size, channels), name="image")  # (B, S, S, C)
+    x = image
+    for i in range(4):
+        x = conv_block(x, base_filters * 2 ** i, 4, 2, norm="none" if i == 0 else "instance", activation="lrelu",
+                       padding=1, norm_options=None if i == 0 else {"affine": True},
+                       name=f"down{i + 1}")  # (B, S/2^(i+1), S/2^(i+1), F * 2^i)
+    x = conv_block(x, 1, 4, 1, norm="none", activation="sigmoid", padding=1,
+                   name="output")  # (B, S/16 - 1, S/16 - 1, 1)
+    return keras.Model(image, x, name=name or "book_cycle_discriminator")
 
 
 _CONVS = (layers.Conv1D, layers.Conv2D, layers.Conv3D)
