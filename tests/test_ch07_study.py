@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
+from gancourse import metrics
 from gancourse.experiments import ch07
+from gancourse.models import cyclegan
 
 
 def _images(n=2, h=8, w=6, seed=0):
@@ -132,3 +134,204 @@ def test_pool_ages_follow_the_query_rule():
     assert batch["fill_steps"] == 2 and len(batch["ages"]) == 18 * 4
     with pytest.raises(ValueError, match="pool_size"):
         ch07.pool_ages(pool_size=0)
+
+
+# -- the study (StudyCycleGAN, scores, tables) ---------------------------------------------------
+
+
+def _cfg(**changes):
+    return cyclegan.config("paper").scaled("smoke").replace(res_blocks=1, batch_size=4, **changes)
+
+
+def _batch(seed=0, n=4):
+    rng = np.random.default_rng(seed)
+    return tuple(rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32) for _ in range(2))
+
+
+def _weights(model):
+    return [v.numpy().copy() for net in model.networks.values() for v in net.trainable_variables]
+
+
+@pytest.mark.parametrize("changes", [{}, {"lambda_cycle": 0.0}, {"identity_weight": 0.0}])
+def test_study_model_takes_the_models_own_step(changes):
+    cfg = _cfg()
+    study = ch07.StudyCycleGAN(cfg)
+    reference = cyclegan.CycleGAN(cfg.replace(**changes))
+    reference.compile()
+    for net, other in zip(study.networks.values(), reference.networks.values()):
+        other.set_weights(net.get_weights())
+    study.set_arm(**changes)
+    batch = _batch()
+    study.train_step(batch)
+    reference.train_step(batch)
+    for mine, theirs in zip(_weights(study), _weights(reference)):
+        np.testing.assert_allclose(mine, theirs, atol=2e-5)
+
+
+def test_study_model_switches_restart_and_second_translation():
+    cfg = _cfg()
+    with pytest.raises(ValueError, match="pool_size >= 1"):
+        ch07.StudyCycleGAN(cfg.replace(pool_size=0))
+    model = ch07.StudyCycleGAN(cfg)
+    assert {k: float(v.numpy()) for k, v in model.switches.items()} == {
+        "lambda_cycle": 10.0, "identity_weight": 5.0, "pool": 1.0, "second_translation": 0.0}
+    start = [net.get_weights() for net in model.networks.values()]
+    a, b = _batch()
+    model.train_step((a, b))
+    assert int(model.optimizers["generators"].iterations) == 1 and int(model.pools["pool_a"].count) == 4
+    model.restart(start, seed=3)
+    assert int(model.optimizers["generators"].iterations) == 0 and int(model.pools["pool_a"].count) == 0
+    assert all(np.array_equal(x, y) for net, w in zip(model.networks.values(), start)
+               for x, y in zip(net.get_weights(), w))
+    # the second translation's wiring: D_A never sees a fake, D_B sees the fake A images
+    model.set_arm(second_translation=True, pool=False)
+    after = {}
+    for name, fake_a in (("zeros", np.zeros_like(a)), ("noise", _batch(5)[0])):
+        model.restart(start, seed=3)
+        model.discriminator_step(a, b, fake_a, np.zeros_like(b))
+        after[name] = (model.d_a.get_weights(), model.d_b.get_weights())
+    assert all(np.array_equal(x, y) for x, y in zip(after["zeros"][0], after["noise"][0]))
+    assert not all(np.array_equal(x, y) for x, y in zip(after["zeros"][1], after["noise"][1]))
+    model.set_arm(pool=False)  # the right wiring: D_A does see its fakes
+    for name, fake_a in (("zeros", np.zeros_like(a)), ("noise", _batch(5)[0])):
+        model.restart(start, seed=3)
+        model.discriminator_step(a, b, fake_a, np.zeros_like(b))
+        after[name] = (model.d_a.get_weights(), model.d_b.get_weights())
+    assert not all(np.array_equal(x, y) for x, y in zip(after["zeros"][0], after["noise"][0]))
+    assert all(np.array_equal(x, y) for x, y in zip(after["zeros"][1], after["noise"][1]))
+
+
+def test_per_image_scores_average_to_paired_scores():
+    pred, target = _batch(1, n=5)
+    scores = ch07.per_image_scores(pred, target)
+    assert all(v.shape == (5,) for v in scores.values())
+    reference = metrics.paired_scores(pred, target)
+    for key in ("l1", "psnr", "ssim"):
+        assert np.mean(scores[key]) == pytest.approx(reference[key], rel=1e-5)
+    tinted = target + np.array([0.2, 0.0, -0.1], np.float32)
+    assert np.allclose(ch07.per_image_scores(tinted, target)["colour"], 0.1, atol=1e-6)
+    with pytest.raises(ValueError, match="one shape"):
+        ch07.per_image_scores(pred[:2], target)
+
+
+def test_spread_detects_a_collapsed_direction():
+    truths, _ = _batch(2, n=6)
+    same = np.repeat(truths[:1], 6, axis=0)
+    assert ch07.spread(truths, truths) == {"ratio": pytest.approx(1.0), "collapsed": False, "duplicates": 0.0}
+    collapsed = ch07.spread(same, truths)
+    assert collapsed["ratio"] == pytest.approx(0.0, abs=1e-6) and collapsed["collapsed"]
+    assert collapsed["duplicates"] == 1.0
+    half = ch07.spread(0.1 * truths, truths)
+    assert half["ratio"] == pytest.approx(0.1) and half["collapsed"]
+
+
+def test_evaluate_scores_both_directions_and_the_cycle():
+    a, b = _batch(3, n=4)
+    truth_b, truth_a = np.clip(a + 0.1, -1, 1), np.clip(b - 0.1, -1, 1)
+    found = ch07.evaluate(lambda x: x, lambda x: x, (a, truth_b, b, truth_a))
+    assert np.allclose(found["a2b"]["l1"], np.abs(a - truth_b).mean(axis=(1, 2, 3)))
+    assert np.allclose(found["a2b"]["cycle"], 0) and np.allclose(found["b2a"]["cycle"], 0)
+    shifted = ch07.evaluate(lambda x: x + 0.5, lambda x: x - 0.5, (a, truth_b, b, truth_a))
+    assert np.allclose(shifted["a2b"]["cycle"], 0, atol=1e-6)  # the two shifts undo each other
+    assert np.array_equal(found["b2a"]["outputs"], b)
+
+
+def test_still_falling():
+    assert ch07.still_falling(np.linspace(1.0, 0.5, 12))
+    assert not ch07.still_falling(np.r_[np.linspace(1.0, 0.5, 6), np.full(6, 0.5)])
+    noisy_flat = 0.5 + 0.01 * np.random.default_rng(0).normal(size=40)
+    assert not ch07.still_falling(noisy_flat, tolerance=0.05)
+    assert not ch07.still_falling(np.linspace(0.5, 1.0, 12))
+    with pytest.raises(ValueError, match="at least 8"):
+        ch07.still_falling([1.0, 0.9])
+
+
+def _fake_results(n=20):
+    rng = np.random.default_rng(4)
+
+    def run(l1_mean, outputs_same=False):
+        out = {}
+        for d in ("a2b", "b2a"):
+            out[d] = {k: rng.normal(l1_mean, 0.01, n) for k in ("l1", "colour", "cycle")}
+            out[d].update(psnr=rng.normal(12 - l1_mean, 0.1, n), ssim=rng.normal(0.5 - l1_mean, 0.01, n))
+            out[d]["spread"] = {"ratio": 0.05 if outputs_same else 0.8, "collapsed": outputs_same, "duplicates": 0.0}
+        return out
+
+    return {"full CycleGAN": [run(0.3)], "no cycle loss": [run(0.5, True)], "no image pool": [run(0.3)],
+            ch07.COPY: [run(0.2)]}
+
+
+def test_study_table_verdicts_and_collapse_counts():
+    table, comparisons = ch07.study_table(_fake_results())
+    assert len(table) == 4 * 2 and len(comparisons) == 2 * 2 * len(ch07.STUDY_METRICS)
+    rows = {(r["arm"], r["direction"]): r for r in table}
+    worse = rows["no cycle loss", ch07.DIRECTIONS["a2b"]]
+    assert worse["l1"].endswith("(higher)") and worse["ssim"].endswith("(lower)") and worse["collapsed"] == "1 of 1"
+    assert rows["no image pool", ch07.DIRECTIONS["b2a"]]["l1"].endswith("(no difference detected)")
+    assert "(" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].split("]")[-1]  # references are not tested
+    assert rows["full CycleGAN", ch07.DIRECTIONS["a2b"]]["collapsed"] == "0 of 1"
+    assert all(r["family"] == len(comparisons) for r in comparisons)
+    seeds = {arm: runs * 3 for arm, runs in _fake_results().items()}
+    assert ch07.study_samples(seeds, "l1", "a2b", "seeds")["full CycleGAN"] == [pytest.approx(0.3, abs=0.01)] * 3
+    with pytest.raises(ValueError, match="unit"):
+        ch07.study_samples(seeds, "l1", "a2b", "runs")
+    with pytest.raises(ValueError, match="no arm named"):
+        ch07.study_table(_fake_results(), baseline="missing")
+
+
+def test_study_runs_every_arm_and_the_paired_bound():
+    from gancourse.data import unpaired
+    from gancourse.models import pix2pix
+
+    train = unpaired.offline_unpaired("train", 32, n=16)
+    test = unpaired.offline_unpaired("test", 32, n=12)
+    arms = {"full CycleGAN": {}, "no cycle loss": {"lambda_cycle": 0.0}}
+    p2p = pix2pix.config("paper").scaled("smoke").replace(base_filters=8)
+    found = ch07.study(_cfg(), (0,), epochs=2, train=train, test=test, arms=arms, log_every=2, preview_n=2,
+                       pix2pix_cfg=p2p)
+    assert found["steps_per_epoch"] == 4 and found["steps"] == 8
+    assert set(found["results"]) == {"full CycleGAN", "no cycle loss", "second translation's wiring", ch07.COPY,
+                                     ch07.PAIRED}
+    assert sorted(found["grids"]) == [0, 1, 2] and found["grids"][2].shape == (6, 2, 32, 32, 3)
+    history = found["histories"]["no cycle loss"][0]
+    assert len(history["cycle"]) == 4 and set(history) == set(cyclegan.CycleGAN.METRICS)
+    assert found["results"][ch07.PAIRED][0]["a2b"]["l1"].shape == (12,)
+    assert set(found["discriminators"]["full CycleGAN"][0]) == {"d_a_real", "d_a_fake", "d_b_real", "d_b_fake"}
+    assert found["cfg"].decay_epochs == 1 and found["cfg"].steps_per_epoch == 4
+    with pytest.raises(ValueError, match="at least 8"):  # 4 steps before the decay, logged every 2: too short
+        ch07.still_learning(found)
+    fake = {"cfg": found["cfg"], "steps_per_epoch": 16, "log_every": 2,
+            "histories": {"falling": [{"cycle": list(np.linspace(1, 0.5, 8)) + [0.5] * 8}],
+                          "flat": [{"cycle": [0.5] * 16}]}}
+    assert ch07.still_learning(fake) == {"falling": True, "flat": False}
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        ch07.study(_cfg(), (0,), epochs=1, train=train, test=test, arms=arms, log_every=3)
+
+
+def test_study_settings_and_presets():
+    smoke = ch07.study_settings("smoke")
+    assert smoke["seeds"] == (0,) and smoke["unit"] == "images"
+    assert len(ch07.study_settings("standard")["seeds"]) == 3 and ch07.study_settings("standard")["unit"] == "seeds"
+    with pytest.raises(ValueError, match="unknown profile"):
+        ch07.study_settings("huge")
+    rows = {r["preset"]: r for r in ch07.describe_presets()}
+    assert (rows["book"]["G params"], rows["book"]["D params"]) == (1971747, 2766529)
+    assert (rows["paper"]["G params"], rows["paper"]["D params"]) == (11378179, 2764737)
+    assert rows["book"]["receptive field"] == 94 and rows["paper"]["receptive field"] == 70
+    assert rows["unet"]["res blocks"] == "-" and rows["paper"]["res blocks"] == 9
+
+
+def test_cycle_grid_and_drawings():
+    preview = np.stack([np.full((3, 8, 8, 3), v, np.float32) for v in range(6)])
+    grid = ch07.cycle_grid(preview, 1)
+    assert grid.shape == (2, 3, 8, 8, 3) and grid[0, 2].max() == 2 and grid[1, 0].min() == 3
+    with pytest.raises(ValueError, match="6, n, H, W, C"):
+        ch07.cycle_grid(preview[:3])
+    fig = ch07.draw_grids({0: preview / 6, 1: preview / 6}, index=0, title="t")
+    assert len(fig.axes) == 2
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    ch07.draw_curves({"arm": [{"cycle": [1.0, 0.5]}]}, ("cycle",), 5, ax)
+    assert list(ax.lines[0].get_xdata()) == [5, 10]
+    plt.close("all")
