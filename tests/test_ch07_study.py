@@ -271,6 +271,12 @@ def test_study_table_verdicts_and_collapse_counts():
     assert "(" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].split("]")[-1]  # references are not tested
     assert rows["full CycleGAN", ch07.DIRECTIONS["a2b"]]["collapsed"] == "0 of 1"
     assert all(r["family"] == len(comparisons) for r in comparisons)
+    by_seed = {arm: runs * 3 if arm != ch07.COPY else runs for arm, runs in _fake_results().items()}
+    table, comparisons = ch07.study_table(by_seed, unit="seeds")  # the reference has one run: shown, not tested
+    assert all(r["n"] == 3 for r in comparisons)
+    rows = {(r["arm"], r["direction"]): r for r in table}
+    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"] and rows["no cycle loss", ch07.DIRECTIONS["a2b"]][
+        "collapsed"] == "3 of 3"
     seeds = {arm: runs * 3 for arm, runs in _fake_results().items()}
     assert ch07.study_samples(seeds, "l1", "a2b", "seeds")["full CycleGAN"] == [pytest.approx(0.3, abs=0.01)] * 3
     with pytest.raises(ValueError, match="unit"):
@@ -335,3 +341,16 @@ def test_cycle_grid_and_drawings():
     ch07.draw_curves({"arm": [{"cycle": [1.0, 0.5]}]}, ("cycle",), 5, ax)
     assert list(ax.lines[0].get_xdata()) == [5, 10]
     plt.close("all")
+
+
+def test_initial_weights_and_run_batches_are_fixed_by_the_seed():
+    cfg = _cfg()
+    first, again, other = ch07.initial_weights(cfg, 1), ch07.initial_weights(cfg, 1), ch07.initial_weights(cfg, 2)
+    assert len(first) == 4 and all(np.array_equal(x, y) for a, b in zip(first, again) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for a, b in zip(first, other) for x, y in zip(a, b))
+    a, b = _batch(6, n=12)
+    runs = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
+    assert len(runs) == 2 * (12 // cfg.batch_size) and runs[0][0].shape == (4, 32, 32, 3)
+    same = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
+    assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(runs, same))
+    assert not np.array_equal(runs[0][0], runs[len(runs) // 2][0])  # the second epoch is reshuffled
