@@ -20,7 +20,8 @@ def _cycle_cases():
     rng = np.random.default_rng(7)
     a, b = rng.uniform(-1, 1, (4, 8, 8, 3)), rng.uniform(-1, 1, (6, 8, 8, 3))
     yield "perfect reconstructions", a, b, a.copy(), b.copy(), 10.0
-    yield "noisy reconstructions, lambda = 10", a, b, a + rng.normal(0, 0.2, a.shape), b + rng.normal(0, 0.1, b.shape), 10.0
+    noisy_a, noisy_b = a + rng.normal(0, 0.2, a.shape), b + rng.normal(0, 0.1, b.shape)
+    yield "noisy reconstructions, lambda = 10", a, b, noisy_a, noisy_b, 10.0
     yield "only the A cycle is off", a, b, -a, b.copy(), 10.0
     yield "only the B cycle is off, lambda = 5", a, b, a.copy(), np.clip(b + 0.5, -1, 1), 5.0
 
@@ -88,7 +89,8 @@ def grade_pool_query(answer) -> None:
         given = [np.array(p, copy=True) for p in pool]
         got_out, got_pool = answer(given, images.copy(), draws.copy(), slots.copy(), size)
         got_out = np.asarray(got_out)
-        assert got_out.shape == want_out.shape, f"{name}: expected outputs of shape {want_out.shape}, got {got_out.shape}"
+        assert got_out.shape == want_out.shape, (f"{name}: expected outputs of shape {want_out.shape}, "
+                                                 f"got {got_out.shape}")
         assert len(got_pool) == len(want_pool), (
             f"{name}: expected a pool of {len(want_pool)} images, got {len(got_pool)}. Store every image while the "
             f"pool is not full; never grow it beyond pool_size")
