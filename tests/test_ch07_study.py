@@ -257,32 +257,41 @@ def _fake_results(n=20):
             out[d]["spread"] = {"ratio": 0.05 if outputs_same else 0.8, "collapsed": outputs_same, "duplicates": 0.0}
         return out
 
-    return {"full CycleGAN": [run(0.3)], "no cycle loss": [run(0.5, True)], "no image pool": [run(0.3)],
-            ch07.COPY: [run(0.2)]}
+    return {"full CycleGAN": [run(0.3)], "no cycle loss": [run(0.5)], "no image pool": [run(0.3)],
+            "one output": [run(0.1, True)], ch07.COPY: [run(0.2)]}
 
 
 def test_study_table_verdicts_and_collapse_counts():
-    table, comparisons = ch07.study_table(_fake_results())
-    assert len(table) == 4 * 2 and len(comparisons) == 2 * 2 * len(ch07.STUDY_METRICS)
+    results = _fake_results()
+    table, comparisons = ch07.study_table(results)
+    assert len(table) == 5 * 2 and len(comparisons) == 2 * 2 * len(ch07.STUDY_METRICS)  # the collapsed arm is out
     rows = {(r["arm"], r["direction"]): r for r in table}
     worse = rows["no cycle loss", ch07.DIRECTIONS["a2b"]]
-    assert worse["l1"].endswith("(higher)") and worse["ssim"].endswith("(lower)") and worse["collapsed"] == "1 of 1"
+    assert worse["l1"].endswith("(higher)") and worse["ssim"].endswith("(lower)") and worse["collapsed"] == "0 of 1"
+    flagged = rows["one output", ch07.DIRECTIONS["b2a"]]
+    assert flagged["l1"].endswith(f"({ch07.NOT_RANKED})") and flagged["collapsed"] == "1 of 1"
     assert rows["no image pool", ch07.DIRECTIONS["b2a"]]["l1"].endswith("(no difference detected)")
     assert "(" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].split("]")[-1]  # references are not tested
-    assert rows["full CycleGAN", ch07.DIRECTIONS["a2b"]]["collapsed"] == "0 of 1"
     assert all(r["family"] == len(comparisons) for r in comparisons)
-    by_seed = {arm: runs * 3 if arm != ch07.COPY else runs for arm, runs in _fake_results().items()}
+    assert ch07.verdict(comparisons, results, "no cycle loss", "l1", "a2b") == "higher"
+    assert ch07.verdict(comparisons, results, "one output", "ssim", "a2b") == ch07.NOT_RANKED
+    with pytest.raises(ValueError, match="no arm named"):
+        ch07.verdict(comparisons, results, "missing", "l1", "a2b")
+    base_collapsed = {**results, "full CycleGAN": results["one output"]}
+    _, none = ch07.study_table(base_collapsed)
+    assert none == [] and ch07.verdict(none, base_collapsed, "no cycle loss", "l1", "a2b") == "not tested"
+    by_seed = {arm: runs * 3 if arm != ch07.COPY else runs for arm, runs in results.items()}
     table, comparisons = ch07.study_table(by_seed, unit="seeds")  # the reference has one run: shown, not tested
     assert all(r["n"] == 3 for r in comparisons)
     rows = {(r["arm"], r["direction"]): r for r in table}
-    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"] and rows["no cycle loss", ch07.DIRECTIONS["a2b"]][
-        "collapsed"] == "3 of 3"
-    seeds = {arm: runs * 3 for arm, runs in _fake_results().items()}
+    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"]
+    assert rows["one output", ch07.DIRECTIONS["a2b"]]["collapsed"] == "3 of 3"
+    seeds = {arm: runs * 3 for arm, runs in results.items()}
     assert ch07.study_samples(seeds, "l1", "a2b", "seeds")["full CycleGAN"] == [pytest.approx(0.3, abs=0.01)] * 3
     with pytest.raises(ValueError, match="unit"):
         ch07.study_samples(seeds, "l1", "a2b", "runs")
     with pytest.raises(ValueError, match="no arm named"):
-        ch07.study_table(_fake_results(), baseline="missing")
+        ch07.study_table(results, baseline="missing")
 
 
 def test_study_runs_every_arm_and_the_paired_bound():

@@ -681,6 +681,15 @@ def study_samples(results: dict, metric: str, direction: str, unit: str = "image
     return {arm: [float(np.mean(r[direction][metric])) for r in runs] for arm, runs in results.items()}
 
 
+NOT_RANKED = "collapsed, not ranked"
+"""The verdict of an arm whose outputs collapsed in a direction: it is flagged, not compared."""
+
+
+def collapsed_in(results: dict, arm: str, direction: str) -> bool:
+    """Whether any run (seed) of ``arm`` collapsed in ``direction`` (:func:`spread`)."""
+    return any(r[direction]["spread"]["collapsed"] for r in results[arm])
+
+
 def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, metric_names=tuple(STUDY_METRICS),
                 references=(COPY,), alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
     """The ablation table: per arm and direction, each metric's mean, 95% interval and verdict against ``baseline``.
@@ -689,9 +698,11 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
     the baseline (:func:`gancourse.stats.compare`: Welch's t-test), and all
     the families are Holm-corrected together
     (:func:`gancourse.stats.correct_together`). ``references`` (the copied
-    input) are shown but not tested. A run's ``collapsed`` column counts the
-    runs (seeds) whose outputs' :func:`spread` fell below
-    :data:`COLLAPSE_SPREAD`.
+    input) are shown but not tested. An arm that collapsed in a direction
+    (:func:`collapsed_in`) is flagged there, :data:`NOT_RANKED`, and left out
+    of that direction's comparisons (a baseline that collapsed leaves the
+    direction untested). The ``collapsed`` column counts the runs (seeds)
+    whose outputs' :func:`spread` fell below :data:`COLLAPSE_SPREAD`.
 
     Returns:
         ``(rows, comparisons)``: table rows (``arm``, ``direction``, one
@@ -705,14 +716,21 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
     names = [baseline] + [a for a in tested if a != baseline]
     groups, verdicts = {}, {}
     for direction in DIRECTIONS:
+        ranked = [n for n in names if not collapsed_in(results, n, direction)]
+        for name in names:
+            if name != baseline and name not in ranked:
+                verdicts.update({(name, metric, direction): NOT_RANKED for metric in metric_names})
+        if baseline not in ranked or len(ranked) < 2:
+            continue
         for metric in metric_names:
             higher, words = STUDY_METRICS[metric]
-            samples = study_samples({n: results[n] for n in names}, metric, direction, unit)
+            samples = study_samples({n: results[n] for n in ranked}, metric, direction, unit)
             rows = stats.compare(samples, higher_is_better=higher, alpha=alpha, words=words)
             for row in rows:
                 row.update(metric=metric, direction=direction)
             groups[f"{metric} {direction}"] = (rows, higher, words)
-    stats.correct_together(groups, alpha=alpha)
+    if groups:
+        stats.correct_together(groups, alpha=alpha)
     comparisons = [row for rows, _, _ in groups.values() for row in rows]
     for row in comparisons:
         verdicts[row["variant"], row["metric"], row["direction"]] = row["verdict"]
@@ -734,6 +752,20 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
             row["collapsed"] = f"{sum(s['collapsed'] for s in spreads)} of {len(spreads)}"
             table.append(row)
     return table, comparisons
+
+
+def verdict(comparisons: list[dict], results: dict, arm: str, metric: str, direction: str) -> str:
+    """The verdict of ``arm`` against the baseline on ``metric`` in ``direction`` from :func:`study_table`'s
+    comparisons; :data:`NOT_RANKED` for an arm that collapsed there (``"not tested"`` when the baseline did)."""
+    found = [r["verdict"] for r in comparisons
+             if r["variant"] == arm and r["metric"] == metric and r["direction"] == direction]
+    if found:
+        return found[0]
+    if arm in results and collapsed_in(results, arm, direction):
+        return NOT_RANKED
+    if arm not in results:
+        raise ValueError(f"no arm named {arm!r}; arms: {', '.join(results)}")
+    return "not tested"
 
 
 def paired_upper_bound(cfg, seeds, test, n_train: int | None = None) -> list:
