@@ -13,6 +13,7 @@ def test_every_reference_passes_its_checker():
     assert exercises.list_exercises("04") == ["04.conv2d_params", "04.discriminator_targets",
                                               "04.optimal_discriminator", "04.to_uint8",
                                               "04.transposed_output_size"]
+    assert exercises.list_exercises("07") == ["07.cycle_loss", "07.norm_statistics", "07.pool_query"]
     assert exercises.list_exercises("08") == ["08.conditional_discriminator", "08.generator_loss", "08.psnr",
                                               "08.receptive_field"]
     for exercise_id in exercises.list_exercises():
@@ -27,6 +28,27 @@ def _fid_with_product_of_roots(a, b):
     s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = np.real(linalg.sqrtm(s1) @ linalg.sqrtm(s2))
     return float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s1 + s2 - 2 * root))
+
+
+def _pool_rule(pool, images, draws, slots, size, swap=lambda d: d > 0.5, store=True):
+    """The image pool's query rule with a plausible mistake: the wrong swap test, or the new image not stored."""
+    pool, out = list(pool), []
+    for image, draw, slot in zip(images, draws, slots):
+        if size and len(pool) < size:
+            pool.append(image)
+            out.append(image)
+        elif size and swap(draw):
+            out.append(pool[slot])
+            if store:
+                pool[slot] = image
+        else:
+            out.append(image)
+    return np.stack(out), pool
+
+
+def _statistics(x, kind, rows=(2, 3), ddof=0):
+    axes = {"instance": (1, 2), "batch": (0, 1, 2), "rows": rows}[kind]
+    return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True, ddof=ddof)
 
 
 @pytest.mark.parametrize("exercise_id,wrong,hint", [
@@ -55,6 +77,21 @@ def _fid_with_product_of_roots(a, b):
      "times l1_weight"),
     ("08.psnr", lambda p, t: float(np.mean(10 * np.log10(1 / np.mean((p - t) ** 2, axis=(1, 2, 3))))), "peak signal is 2"),
     ("08.psnr", lambda p, t: float(10 * np.log10(4 / np.mean((p - t) ** 2))), "per image"),
+    ("07.cycle_loss", lambda a, b, ra, rb, w: w * float(np.mean(np.abs(ra - a))), "Both cycles count"),
+    ("07.cycle_loss", lambda a, b, ra, rb, w: w * float(np.mean((ra - a) ** 2) + np.mean((rb - b) ** 2)),
+     "squared error"),
+    ("07.cycle_loss", lambda a, b, ra, rb, w: float(np.mean(np.abs(ra - a)) + np.mean(np.abs(rb - b))),
+     "Multiply by weight"),
+    ("07.cycle_loss", lambda a, b, ra, rb, w: w * float(np.sum(np.abs(ra - a)) + np.sum(np.abs(rb - b))),
+     "mean over pixels"),
+    ("07.pool_query", lambda pool, im, d, s, n: _pool_rule(pool, im, d, s, n, swap=lambda d: True), "1/2 or below"),
+    ("07.pool_query", lambda pool, im, d, s, n: _pool_rule(pool, im, d, s, n, store=False), "take its slot"),
+    ("07.pool_query", lambda pool, im, d, s, n: _pool_rule(pool, im, d, s, n, swap=lambda d: d < 0.5),
+     "not what the rule returns"),
+    ("07.norm_statistics", lambda x, k: (x.mean(axis=(1, 2, 3), keepdims=True), x.var(axis=(1, 2, 3), keepdims=True)),
+     "keepdims=True"),
+    ("07.norm_statistics", lambda x, k: _statistics(x, k, rows=(1, 2)), "rows: expected statistics of shape"),
+    ("07.norm_statistics", lambda x, k: _statistics(x, k, ddof=1), "population variance"),
 ])
 def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
     result = exercises.check(exercise_id, wrong)

@@ -1,0 +1,365 @@
+"""Chapter 07's exhibits of the book's defects (axis=1 norm, loader, shared optimizer), studies and helpers."""
+
+import numpy as np
+import pytest
+
+from gancourse import metrics
+from gancourse.experiments import ch07
+from gancourse.models import cyclegan
+
+
+def _images(n=2, h=8, w=6, seed=0):
+    rng = np.random.default_rng(seed)
+    rows = np.linspace(-1, 1, h)[None, :, None, None]  # brighter towards the bottom
+    tint = np.array([0.5, 0.0, -0.5])[None, None, None, :]  # a colour cast
+    return (0.5 * rows + tint + rng.normal(0, 0.2, (n, h, w, 3))).astype(np.float32)
+
+
+@pytest.mark.parametrize("kind,shape,axes", [("instance", (2, 1, 1, 3), (1, 2)), ("batch", (1, 1, 1, 3), (0, 1, 2)),
+                                             ("rows", (2, 8, 1, 1), (2, 3))])
+def test_norm_statistics_shapes_and_values(kind, shape, axes):
+    x = _images()
+    mean, var = ch07.norm_statistics(x, kind)
+    assert mean.shape == shape and var.shape == shape
+    np.testing.assert_allclose(mean, x.astype(np.float64).mean(axis=axes, keepdims=True))
+    np.testing.assert_allclose(var, x.astype(np.float64).var(axis=axes, keepdims=True))
+
+
+def test_norm_statistics_errors():
+    with pytest.raises(ValueError, match="unknown norm kind 'layer'"):
+        ch07.norm_statistics(_images(), "layer")
+    with pytest.raises(ValueError, match=r"\(N, H, W, C\)"):
+        ch07.norm_statistics(np.zeros((3, 4)), "batch")
+
+
+def test_book_instance_norm_normalises_rows_and_learns_one_scale_per_row():
+    x = _images(n=3, h=8, w=6)
+    layer = ch07.book_instance_norm()
+    out = np.asarray(layer(x))
+    assert tuple(layer.gamma.shape) == (8,) and tuple(layer.beta.shape) == (8,)
+    np.testing.assert_allclose(out.mean(axis=(2, 3)), 0, atol=1e-5)  # every row of every image centred
+    mean, var = ch07.norm_statistics(x, "rows")
+    np.testing.assert_allclose(out, (x - mean) / np.sqrt(var + ch07.CONTRIB_EPSILON), atol=1e-5)
+
+
+def test_axis_exhibit_shows_what_each_norm_removes():
+    found = ch07.axis_exhibit(_images(n=2, h=8, w=6))
+    assert found["book_oracle_error"] < 1e-5 and found["fixed_oracle_error"] < 1e-5
+    assert found["row_mean_spread_input"] > 0.2  # the rows differ in brightness ...
+    assert found["row_mean_spread_book"] < 1e-5  # ... and the book's norm removes that
+    assert found["row_mean_spread_fixed"] > 0.5 * found["row_mean_spread_input"]  # per-channel IN keeps it (scaled)
+    assert found["channel_mean_spread_input"] > 0.3  # the colour cast ...
+    assert found["channel_mean_spread_fixed"] < 1e-5  # ... is removed by per-channel IN
+    assert found["channel_mean_spread_book"] > 0.3  # ... and kept by the book's norm
+    assert found["book_scale_shape"] == (8,) and found["fixed_scale_shape"] == (3,)
+    assert found["book_other_size"].startswith("ValueError") and "8" in found["book_other_size"]
+    assert found["fixed_other_size"] == ""
+    assert found["book"].shape == found["fixed"].shape == (2, 8, 6, 3)
+    with pytest.raises(ValueError, match="images must be"):
+        ch07.axis_exhibit(np.zeros((8, 6, 3)))
+
+
+def test_book_pairing_reads_only_the_first_a_images_of_b_and_fails_when_a_is_larger():
+    assert ch07.book_pairing(121, 751) == {"b_loaded": 121, "b_share": 121 / 751, "pairs": 121, "error": ""}
+    swapped = ch07.book_pairing(751, 121)
+    assert swapped["b_loaded"] == 121 and swapped["error"].startswith("IndexError") and "122 of 751" in swapped["error"]
+    assert ch07.book_pairing(5, 5)["b_share"] == 1.0
+    with pytest.raises(ValueError, match="at least one image"):
+        ch07.book_pairing(0, 3)
+
+
+def test_split_usage_counts_what_each_loader_trains_on():
+    rows = ch07.split_usage({"trainA": 10, "trainB": 40, "testA": 3, "testB": 7})
+    book, unaligned = rows
+    assert (book["A images trained on"], book["B images trained on"], book["held-out images left"]) == (3, 3, 0)
+    assert book["share of the dataset"] == pytest.approx(6 / 60)
+    assert (unaligned["A images trained on"], unaligned["B images trained on"]) == (10, 40)
+    assert unaligned["held-out images left"] == 10 and unaligned["share of the dataset"] == pytest.approx(50 / 60)
+    with pytest.raises(ValueError, match="lacks testB"):
+        ch07.split_usage({"trainA": 1, "trainB": 1, "testA": 1})
+
+
+def test_marker_images_survive_a_round_trip_through_flips_and_shuffles():
+    images = ch07.marker_images(10, size=4)
+    assert images.shape == (10, 4, 4, 3) and images.dtype == np.float32
+    order = np.array([3, 0, 9, 9, 5])
+    moved = images[order].copy()
+    moved[1:3] = moved[1:3, :, ::-1]
+    index, flipped = ch07.read_markers(moved, 10)
+    assert index.tolist() == order.tolist() and flipped.tolist() == [False, True, True, False, False]
+    with pytest.raises(ValueError, match="size >= 2"):
+        ch07.marker_images(3, size=1)
+
+
+def test_loader_exhibit_measures_the_book_loader_and_the_unaligned_one():
+    found = ch07.loader_exhibit(6, 20, epochs=4, seed=1, batch_size=2)
+    assert found["book"] == {"draws": 6, "b_seen": 6, "pairs": 6, "both_orientations": 0.0, "agreement": 1.0}
+    unaligned = found["unaligned"]
+    assert unaligned["draws"] == 20 and unaligned["b_seen"] == 20  # an epoch is max(|A|, |B|), all of B
+    assert unaligned["pairs"] > 20  # pairs change from epoch to epoch
+    assert unaligned["both_orientations"] > 0.5 and 0.2 < unaligned["agreement"] < 0.8
+    swapped = ch07.loader_exhibit(5, 3, epochs=1, batch_size=1)
+    assert swapped["book"].startswith("ValueError") and "at least |A| = 5" in swapped["book"]
+
+
+def test_shared_optimizer_exhibit_measures_the_error_and_the_fast_counter():
+    found = ch07.shared_optimizer_exhibit(steps=12, decay_start=6, decay_steps=5)
+    assert found["compile_error"].startswith("ValueError") and "originally built with" in found["compile_error"]
+    assert found["iterations"] == 12 * len(ch07.BOOK_UPDATES)
+    assert found["updates_per_step"] == len(ch07.BOOK_UPDATES) == 5
+    assert len(found["planned_lr"]) == len(found["shared_lr"]) == 12
+    assert found["planned_lr"][:7] == [pytest.approx(2e-4)] * 7
+    assert found["planned_zero"] == 11
+    # the generator update is the 5th of each step: at step s the shared counter reads 5 s + 4
+    assert found["shared_zero"] == next(s for s in range(12) if 5 * s + 4 >= 11)
+    assert found["shared_lr"][1] == pytest.approx(2e-4 * (1 - (9 - 6) / 5))
+
+
+def test_lsgan_gradients_vanish_through_the_books_sigmoid():
+    rows = {r["pre-activation z"]: r for r in ch07.lsgan_gradients((-6.0, 0.0, 3.0))}
+    sig = 1 / (1 + np.exp(6.0))
+    assert rows[-6.0]["book gradient"] == pytest.approx(2 * (sig - 1) * sig * (1 - sig), rel=1e-4)
+    assert rows[-6.0]["paper gradient"] == pytest.approx(2 * (-6.0 - 1))
+    assert rows[0.0]["book loss"] == pytest.approx(0.25) and rows[3.0]["paper loss"] == pytest.approx(4.0)
+    assert abs(rows[-6.0]["book gradient"]) < 0.01 < abs(rows[-6.0]["BCE gradient"])
+
+
+def test_pool_ages_follow_the_query_rule():
+    found = ch07.pool_ages(pool_size=10, steps=300, batch_size=1, seed=0)
+    assert found["foreign"] == 0 and found["fill_steps"] == 10
+    assert len(found["ages"]) == 290
+    assert 0.4 < found["newest"] < 0.6  # the new image with probability 1/2 once full
+    assert found["mean_age"] > 5 and found["max_age"] > 10  # the others come from further back
+    batch = ch07.pool_ages(pool_size=8, steps=20, batch_size=4, seed=1)
+    assert batch["fill_steps"] == 2 and len(batch["ages"]) == 18 * 4
+    with pytest.raises(ValueError, match="pool_size"):
+        ch07.pool_ages(pool_size=0)
+
+
+# -- the study (StudyCycleGAN, scores, tables) ---------------------------------------------------
+
+
+def _cfg(**changes):
+    return cyclegan.config("paper").scaled("smoke").replace(res_blocks=1, batch_size=4, **changes)
+
+
+def _batch(seed=0, n=4):
+    rng = np.random.default_rng(seed)
+    return tuple(rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32) for _ in range(2))
+
+
+def _weights(model):
+    return [v.numpy().copy() for net in model.networks.values() for v in net.trainable_variables]
+
+
+@pytest.mark.parametrize("changes", [{}, {"lambda_cycle": 0.0}, {"identity_weight": 0.0}])
+def test_study_model_takes_the_models_own_step(changes):
+    cfg = _cfg()
+    study = ch07.StudyCycleGAN(cfg)
+    reference = cyclegan.CycleGAN(cfg.replace(**changes))
+    reference.compile()
+    for net, other in zip(study.networks.values(), reference.networks.values()):
+        other.set_weights(net.get_weights())
+    study.set_arm(**changes)
+    batch = _batch()
+    study.train_step(batch)
+    reference.train_step(batch)
+    for mine, theirs in zip(_weights(study), _weights(reference)):
+        np.testing.assert_allclose(mine, theirs, atol=2e-5)
+
+
+def test_study_model_switches_restart_and_second_translation():
+    cfg = _cfg()
+    with pytest.raises(ValueError, match="pool_size >= 1"):
+        ch07.StudyCycleGAN(cfg.replace(pool_size=0))
+    model = ch07.StudyCycleGAN(cfg)
+    assert {k: float(v.numpy()) for k, v in model.switches.items()} == {
+        "lambda_cycle": 10.0, "identity_weight": 5.0, "pool": 1.0, "second_translation": 0.0}
+    start = [net.get_weights() for net in model.networks.values()]
+    a, b = _batch()
+    model.train_step((a, b))
+    assert int(model.optimizers["generators"].iterations) == 1 and int(model.pools["pool_a"].count) == 4
+    model.restart(start, seed=3)
+    assert int(model.optimizers["generators"].iterations) == 0 and int(model.pools["pool_a"].count) == 0
+    assert all(np.array_equal(x, y) for net, w in zip(model.networks.values(), start)
+               for x, y in zip(net.get_weights(), w))
+    # the second translation's wiring: D_A never sees a fake, D_B sees the fake A images
+    model.set_arm(second_translation=True, pool=False)
+    after = {}
+    for name, fake_a in (("zeros", np.zeros_like(a)), ("noise", _batch(5)[0])):
+        model.restart(start, seed=3)
+        model.discriminator_step(a, b, fake_a, np.zeros_like(b))
+        after[name] = (model.d_a.get_weights(), model.d_b.get_weights())
+    assert all(np.array_equal(x, y) for x, y in zip(after["zeros"][0], after["noise"][0]))
+    assert not all(np.array_equal(x, y) for x, y in zip(after["zeros"][1], after["noise"][1]))
+    model.set_arm(pool=False)  # the right wiring: D_A does see its fakes
+    for name, fake_a in (("zeros", np.zeros_like(a)), ("noise", _batch(5)[0])):
+        model.restart(start, seed=3)
+        model.discriminator_step(a, b, fake_a, np.zeros_like(b))
+        after[name] = (model.d_a.get_weights(), model.d_b.get_weights())
+    assert not all(np.array_equal(x, y) for x, y in zip(after["zeros"][0], after["noise"][0]))
+    assert all(np.array_equal(x, y) for x, y in zip(after["zeros"][1], after["noise"][1]))
+
+
+def test_per_image_scores_average_to_paired_scores():
+    pred, target = _batch(1, n=5)
+    scores = ch07.per_image_scores(pred, target)
+    assert all(v.shape == (5,) for v in scores.values())
+    reference = metrics.paired_scores(pred, target)
+    for key in ("l1", "psnr", "ssim"):
+        assert np.mean(scores[key]) == pytest.approx(reference[key], rel=1e-5)
+    tinted = target + np.array([0.2, 0.0, -0.1], np.float32)
+    assert np.allclose(ch07.per_image_scores(tinted, target)["colour"], 0.1, atol=1e-6)
+    with pytest.raises(ValueError, match="one shape"):
+        ch07.per_image_scores(pred[:2], target)
+
+
+def test_spread_detects_a_collapsed_direction():
+    truths, _ = _batch(2, n=6)
+    same = np.repeat(truths[:1], 6, axis=0)
+    assert ch07.spread(truths, truths) == {"ratio": pytest.approx(1.0), "collapsed": False, "duplicates": 0.0}
+    collapsed = ch07.spread(same, truths)
+    assert collapsed["ratio"] == pytest.approx(0.0, abs=1e-6) and collapsed["collapsed"]
+    assert collapsed["duplicates"] == 1.0
+    half = ch07.spread(0.1 * truths, truths)
+    assert half["ratio"] == pytest.approx(0.1) and half["collapsed"]
+
+
+def test_evaluate_scores_both_directions_and_the_cycle():
+    a, b = _batch(3, n=4)
+    truth_b, truth_a = np.clip(a + 0.1, -1, 1), np.clip(b - 0.1, -1, 1)
+    found = ch07.evaluate(lambda x: x, lambda x: x, (a, truth_b, b, truth_a))
+    assert np.allclose(found["a2b"]["l1"], np.abs(a - truth_b).mean(axis=(1, 2, 3)))
+    assert np.allclose(found["a2b"]["cycle"], 0) and np.allclose(found["b2a"]["cycle"], 0)
+    shifted = ch07.evaluate(lambda x: x + 0.5, lambda x: x - 0.5, (a, truth_b, b, truth_a))
+    assert np.allclose(shifted["a2b"]["cycle"], 0, atol=1e-6)  # the two shifts undo each other
+    assert np.array_equal(found["b2a"]["outputs"], b)
+
+
+def test_still_falling():
+    assert ch07.still_falling(np.linspace(1.0, 0.5, 12))
+    assert not ch07.still_falling(np.r_[np.linspace(1.0, 0.5, 6), np.full(6, 0.5)])
+    noisy_flat = 0.5 + 0.01 * np.random.default_rng(0).normal(size=40)
+    assert not ch07.still_falling(noisy_flat, tolerance=0.05)
+    assert not ch07.still_falling(np.linspace(0.5, 1.0, 12))
+    with pytest.raises(ValueError, match="at least 8"):
+        ch07.still_falling([1.0, 0.9])
+
+
+def _fake_results(n=20):
+    rng = np.random.default_rng(4)
+
+    def run(l1_mean, outputs_same=False):
+        out = {}
+        for d in ("a2b", "b2a"):
+            out[d] = {k: rng.normal(l1_mean, 0.01, n) for k in ("l1", "colour", "cycle")}
+            out[d].update(psnr=rng.normal(12 - l1_mean, 0.1, n), ssim=rng.normal(0.5 - l1_mean, 0.01, n))
+            out[d]["spread"] = {"ratio": 0.05 if outputs_same else 0.8, "collapsed": outputs_same, "duplicates": 0.0}
+        return out
+
+    return {"full CycleGAN": [run(0.3)], "no cycle loss": [run(0.5)], "no image pool": [run(0.3)],
+            "one output": [run(0.1, True)], ch07.COPY: [run(0.2)]}
+
+
+def test_study_table_verdicts_and_collapse_counts():
+    results = _fake_results()
+    table, comparisons = ch07.study_table(results)
+    assert len(table) == 5 * 2 and len(comparisons) == 2 * 2 * len(ch07.STUDY_METRICS)  # the collapsed arm is out
+    rows = {(r["arm"], r["direction"]): r for r in table}
+    worse = rows["no cycle loss", ch07.DIRECTIONS["a2b"]]
+    assert worse["l1"].endswith("(higher)") and worse["ssim"].endswith("(lower)") and worse["collapsed"] == "0 of 1"
+    flagged = rows["one output", ch07.DIRECTIONS["b2a"]]
+    assert flagged["l1"].endswith(f"({ch07.NOT_RANKED})") and flagged["collapsed"] == "1 of 1"
+    assert rows["no image pool", ch07.DIRECTIONS["b2a"]]["l1"].endswith("(no difference detected)")
+    assert "(" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].split("]")[-1]  # references are not tested
+    assert all(r["family"] == len(comparisons) for r in comparisons)
+    assert ch07.verdict(comparisons, results, "no cycle loss", "l1", "a2b") == "higher"
+    assert ch07.verdict(comparisons, results, "one output", "ssim", "a2b") == ch07.NOT_RANKED
+    with pytest.raises(ValueError, match="no arm named"):
+        ch07.verdict(comparisons, results, "missing", "l1", "a2b")
+    base_collapsed = {**results, "full CycleGAN": results["one output"]}
+    _, none = ch07.study_table(base_collapsed)
+    assert none == [] and ch07.verdict(none, base_collapsed, "no cycle loss", "l1", "a2b") == "not tested"
+    by_seed = {arm: runs * 3 if arm != ch07.COPY else runs for arm, runs in results.items()}
+    table, comparisons = ch07.study_table(by_seed, unit="seeds")  # the reference has one run: shown, not tested
+    assert all(r["n"] == 3 for r in comparisons)
+    rows = {(r["arm"], r["direction"]): r for r in table}
+    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"]
+    assert rows["one output", ch07.DIRECTIONS["a2b"]]["collapsed"] == "3 of 3"
+    seeds = {arm: runs * 3 for arm, runs in results.items()}
+    assert ch07.study_samples(seeds, "l1", "a2b", "seeds")["full CycleGAN"] == [pytest.approx(0.3, abs=0.01)] * 3
+    with pytest.raises(ValueError, match="unit"):
+        ch07.study_samples(seeds, "l1", "a2b", "runs")
+    with pytest.raises(ValueError, match="no arm named"):
+        ch07.study_table(results, baseline="missing")
+
+
+def test_study_runs_every_arm_and_the_paired_bound():
+    from gancourse.data import unpaired
+    from gancourse.models import pix2pix
+
+    train = unpaired.offline_unpaired("train", 32, n=16)
+    test = unpaired.offline_unpaired("test", 32, n=12)
+    arms = {"full CycleGAN": {}, "no cycle loss": {"lambda_cycle": 0.0}}
+    p2p = pix2pix.config("paper").scaled("smoke").replace(base_filters=8)
+    found = ch07.study(_cfg(), (0,), epochs=2, train=train, test=test, arms=arms, log_every=2, preview_n=2,
+                       pix2pix_cfg=p2p)
+    assert found["steps_per_epoch"] == 4 and found["steps"] == 8
+    assert set(found["results"]) == {"full CycleGAN", "no cycle loss", "second translation's wiring", ch07.COPY,
+                                     ch07.PAIRED}
+    assert sorted(found["grids"]) == [0, 1, 2] and found["grids"][2].shape == (6, 2, 32, 32, 3)
+    history = found["histories"]["no cycle loss"][0]
+    assert len(history["cycle"]) == 4 and set(history) == set(cyclegan.CycleGAN.METRICS)
+    assert found["results"][ch07.PAIRED][0]["a2b"]["l1"].shape == (12,)
+    assert set(found["discriminators"]["full CycleGAN"][0]) == {"d_a_real", "d_a_fake", "d_b_real", "d_b_fake"}
+    assert found["cfg"].decay_epochs == 1 and found["cfg"].steps_per_epoch == 4
+    with pytest.raises(ValueError, match="at least 8"):  # 4 steps before the decay, logged every 2: too short
+        ch07.still_learning(found)
+    fake = {"cfg": found["cfg"], "steps_per_epoch": 16, "log_every": 2,
+            "histories": {"falling": [{"cycle": list(np.linspace(1, 0.5, 8)) + [0.5] * 8}],
+                          "flat": [{"cycle": [0.5] * 16}]}}
+    assert ch07.still_learning(fake) == {"falling": True, "flat": False}
+    with pytest.raises(ValueError, match="multiple of log_every"):
+        ch07.study(_cfg(), (0,), epochs=1, train=train, test=test, arms=arms, log_every=3)
+
+
+def test_study_settings_and_presets():
+    smoke = ch07.study_settings("smoke")
+    assert smoke["seeds"] == (0,) and smoke["unit"] == "images"
+    assert len(ch07.study_settings("standard")["seeds"]) == 3 and ch07.study_settings("standard")["unit"] == "seeds"
+    with pytest.raises(ValueError, match="unknown profile"):
+        ch07.study_settings("huge")
+    rows = {r["preset"]: r for r in ch07.describe_presets()}
+    assert (rows["book"]["G params"], rows["book"]["D params"]) == (1971747, 2766529)
+    assert (rows["paper"]["G params"], rows["paper"]["D params"]) == (11378179, 2764737)
+    assert rows["book"]["receptive field"] == 94 and rows["paper"]["receptive field"] == 70
+    assert rows["unet"]["res blocks"] == "-" and rows["paper"]["res blocks"] == 9
+
+
+def test_cycle_grid_and_drawings():
+    preview = np.stack([np.full((3, 8, 8, 3), v, np.float32) for v in range(6)])
+    grid = ch07.cycle_grid(preview, 1)
+    assert grid.shape == (2, 3, 8, 8, 3) and grid[0, 2].max() == 2 and grid[1, 0].min() == 3
+    with pytest.raises(ValueError, match="6, n, H, W, C"):
+        ch07.cycle_grid(preview[:3])
+    fig = ch07.draw_grids({0: preview / 6, 1: preview / 6}, index=0, title="t")
+    assert len(fig.axes) == 2
+    import matplotlib.pyplot as plt
+
+    _, ax = plt.subplots()
+    ch07.draw_curves({"arm": [{"cycle": [1.0, 0.5]}]}, ("cycle",), 5, ax)
+    assert list(ax.lines[0].get_xdata()) == [5, 10]
+    plt.close("all")
+
+
+def test_initial_weights_and_run_batches_are_fixed_by_the_seed():
+    cfg = _cfg()
+    first, again, other = ch07.initial_weights(cfg, 1), ch07.initial_weights(cfg, 1), ch07.initial_weights(cfg, 2)
+    assert len(first) == 4 and all(np.array_equal(x, y) for a, b in zip(first, again) for x, y in zip(a, b))
+    assert not all(np.array_equal(x, y) for a, b in zip(first, other) for x, y in zip(a, b))
+    a, b = _batch(6, n=12)
+    runs = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
+    assert len(runs) == 2 * (12 // cfg.batch_size) and runs[0][0].shape == (4, 32, 32, 3)
+    same = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
+    assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(runs, same))
+    assert not np.array_equal(runs[0][0], runs[len(runs) // 2][0])  # the second epoch is reshuffled
