@@ -116,6 +116,32 @@ def test_generator_objective_matches_a_direct_computation():
     np.testing.assert_allclose(total, adv + 10 * cycle + 5 * identity, rtol=1e-5)
 
 
+def test_loss_weights_hook_takes_tensors_switched_without_a_new_trace():
+    """A subclass may return variables from loss_weights(): one traced step then serves every setting."""
+    import tensorflow as tf
+
+    class Switched(cyclegan.CycleGAN):
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            self.weights_now = (tf.Variable(10.0, trainable=False), tf.Variable(5.0, trainable=False))
+
+        def loss_weights(self):
+            return self.weights_now
+
+    model = Switched(_smoke(pool_size=0))
+    model.compile()
+    a, b = _images(4, seed=1), _images(4, seed=2)
+    step = tf.function(lambda a, b: model.generator_step(a, b)[:4])
+    tape_free = [np.asarray(x) for x in step(a, b)]
+    traces = step.experimental_get_tracing_count()  # the first call also creates the optimizer's variables
+    model.weights_now[0].assign(0.0)
+    model.weights_now[1].assign(0.0)
+    total, adversarial, cycle, identity = (float(x) for x in step(a, b))
+    assert step.experimental_get_tracing_count() == traces
+    assert np.isclose(total, adversarial) and cycle > 0 and identity > 0  # measured, but weighted 0
+    assert tape_free[0] > tape_free[1]  # with the weights on, the total carried the L1 terms
+
+
 @pytest.mark.parametrize("preset,scale", [("paper", 0.5), ("book", 1.0)])
 def test_discriminator_loss_is_halved_for_the_paper_only(preset, scale):
     cfg = _smoke(preset, pool_size=0)

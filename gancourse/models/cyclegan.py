@@ -270,9 +270,18 @@ class CycleGAN(AdversarialModel):
         reference implementation weigh it; :func:`gancourse.losses.least_squares_generator_loss` is half of it)."""
         return 2.0 * self.objective.generator(outputs)
 
+    def loss_weights(self) -> tuple:
+        """``(lambda_cycle, identity_weight)`` of the generators' objective: the config's numbers. A subclass
+        may return tensors (variables switched between runs without tracing again); a weight that is the
+        number 0 skips its term's computation."""
+        return self.cfg.lambda_cycle, self.cfg.identity_weight
+
     def generator_step(self, a, b):
         """One update of both generators. Returns ``(total, adversarial, cycle, identity, G(a), F(b))``."""
-        cfg = self.cfg
+        lambda_cycle, identity_weight = self.loss_weights()
+
+        def used(weight) -> bool:
+            return not isinstance(weight, (int, float)) or weight != 0
 
         def loss_fn():
             fake_b = self.g_ab(a, training=True)
@@ -281,12 +290,12 @@ class CycleGAN(AdversarialModel):
                      + tf.reduce_mean(tf.abs(self.g_ab(fake_a, training=True) - b)))
             adversarial = (self._adversarial(self.d_b(fake_b, training=True))
                            + self._adversarial(self.d_a(fake_a, training=True)))
-            total = adversarial + cfg.lambda_cycle * cycle if cfg.lambda_cycle else adversarial
+            total = adversarial + lambda_cycle * cycle if used(lambda_cycle) else adversarial
             identity = tf.constant(0.0)
-            if cfg.identity_weight:
+            if used(identity_weight):
                 identity = (tf.reduce_mean(tf.abs(self.g_ba(a, training=True) - a))
                             + tf.reduce_mean(tf.abs(self.g_ab(b, training=True) - b)))
-                total = total + cfg.identity_weight * identity
+                total = total + identity_weight * identity
             return total, adversarial, cycle, identity, fake_b, fake_a
 
         return self.update("generators", loss_fn)
