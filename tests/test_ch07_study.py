@@ -77,7 +77,8 @@ def test_split_usage_counts_what_each_loader_trains_on():
     assert book["chance a shown B was trained on"] == pytest.approx(3 / 7)
     assert (unaligned["A images trained on"], unaligned["B images trained on"]) == (10, 40)
     assert unaligned["images never trained on"] == 10 and unaligned["share of the dataset"] == pytest.approx(50 / 60)
-    assert unaligned["chance a shown B was trained on"] == 0 and unaligned["test images also trained on"] == "0 of A, 0 of B"
+    assert unaligned["chance a shown B was trained on"] == 0
+    assert unaligned["test images also trained on"] == "0 of A, 0 of B"
     with pytest.raises(ValueError, match="lacks testB"):
         ch07.split_usage({"trainA": 1, "trainB": 1, "testA": 1})
 
@@ -431,3 +432,17 @@ def test_initial_weights_and_run_batches_are_fixed_by_the_seed():
     same = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
     assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(runs, same))
     assert not np.array_equal(runs[0][0], runs[len(runs) // 2][0])  # the second epoch is reshuffled
+
+
+def test_adam_step_ratio_and_oscillation():
+    ratio = ch07.adam_step_ratio(5000)
+    factor = lambda t: np.sqrt(1 - 0.999**t) / (1 - 0.5**t)  # noqa: E731
+    assert ratio["generators"][0] == pytest.approx(factor(5) / factor(1))  # 5th update of step 1, own count 1
+    assert 2.1 < ratio["generators"].max() < 2.3 and 1.5 < ratio["discriminators"].max() < 1.7
+    assert abs(ratio["generators"][-1] - 1) < 0.01  # the bias correction has faded
+    with pytest.raises(ValueError, match="steps"):
+        ch07.adam_step_ratio(0)
+    histories = {"full CycleGAN": [{"d_loss": [1, 1, 0.5, 0.5], "g_adv": [0, 0, 1, 1]}],
+                 "no image pool": [{"d_loss": [1, 1, 0.0, 1.0], "g_adv": [0, 0, 1, 1]}]}
+    rows = {(r["arm"], r["loss"]): r["std of the second half"] for r in ch07.oscillation(histories)}
+    assert rows["full CycleGAN", "d_loss"] == 0 and rows["no image pool", "d_loss"] == pytest.approx(0.5)

@@ -299,6 +299,37 @@ def shared_optimizer_exhibit(steps: int = 40, decay_start: int = 20, decay_steps
             "planned_zero": first_zero(planned), "shared_zero": first_zero(actual)}
 
 
+def adam_step_ratio(steps: int, beta_1: float = 0.5, beta_2: float = 0.999, updates=BOOK_UPDATES) -> dict:
+    """How much larger Adam's steps are when its bias correction reads one counter shared by the book's models.
+
+    Adam scales each step by ``sqrt(1 - beta_2^t) / (1 - beta_1^t)``. With
+    one optimizer for every update of ``updates`` (in their order within a
+    training step), the ``j``-th update of a model in training step ``k``
+    reads ``t = len(updates) (k - 1) + position``; with an optimizer per
+    model it would read that model's own count. Returns, per training step
+    ``1..steps``, the ratio of the two factors for the ``generators`` and the
+    largest over the discriminators' updates (``discriminators``).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    k = np.arange(1, steps + 1, dtype=np.float64)
+
+    def factor(t):
+        return np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+
+    n, ratios = len(updates), {}
+    for model in dict.fromkeys(u.split()[0] for u in updates):
+        positions = [i + 1 for i, u in enumerate(updates) if u.split()[0] == model]
+        own = len(positions)
+        ratios[model] = np.max([factor(n * (k - 1) + p) / factor(own * (k - 1) + j + 1)
+                                for j, p in enumerate(positions)], axis=0)
+    if "generators" not in ratios:
+        raise ValueError(f"updates must include the 'generators' update, got {updates}")
+    others = [r for m, r in ratios.items() if m != "generators"]
+    discriminators = np.max(others, axis=0) if others else np.ones_like(k)
+    return {"generators": ratios["generators"], "discriminators": discriminators}
+
+
 # -- LSGAN on a sigmoid (the book) and on logits (the paper) ---------------------------------
 def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
     """The generator's LSGAN term ``(D - 1)^2`` and its gradient with respect to D's last pre-activation ``z``.
@@ -323,6 +354,18 @@ def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
                      "paper loss": float(paper), "paper gradient": float(tape.gradient(paper, z)),
                      "minimax log(1 - D) gradient": float(tape.gradient(minimax, z)),
                      "non-saturating -log D gradient": float(tape.gradient(bce, z))})
+    return rows
+
+
+def oscillation(histories: dict, arms=("full CycleGAN", "no image pool"), keys=("d_loss", "g_adv")) -> list[dict]:
+    """How much the adversarial losses still swing late in each run: per arm and key, the standard deviation
+    of the second half of the logged curve, averaged over seeds (``per_seed`` keeps each seed's value)."""
+    rows = []
+    for arm in arms:
+        for key in keys:
+            per_seed = [float(np.std(np.asarray(run[key])[len(run[key]) // 2:])) for run in histories[arm]]
+            rows.append({"arm": arm, "loss": key, "std of the second half": float(np.mean(per_seed)),
+                         "per_seed": per_seed})
     return rows
 
 
@@ -656,7 +699,8 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
                       steps_per_epoch=steps_per_epoch)
     model = StudyCycleGAN(cfg)
     preview = (np.asarray(test[0][:preview_n]), np.asarray(test[2][:preview_n]))
-    out = {"results": {}, "histories": {}, "paired_histories": {}, "discriminators": {}, "grids": {}, "preview": preview,
+    out = {"results": {}, "histories": {}, "paired_histories": {}, "discriminators": {}, "grids": {},
+           "preview": preview,
            "steps": steps_per_epoch * epochs, "steps_per_epoch": steps_per_epoch, "log_every": log_every,
            "seeds": tuple(seeds), "cfg": cfg}
     for seed in seeds:
@@ -848,21 +892,22 @@ def verdict_summary(comparisons: list[dict], results: dict, checks: dict, baseli
     """Markdown: per direction, one line per arm of ``checks`` (``{arm: metrics}``) with its computed verdicts
     against ``baseline`` (:func:`verdict_text`). When the baseline itself collapsed in a direction, that
     direction gets one sentence instead: no arm is compared there."""
-    parts = []
+    blocks = []
     for direction, label in DIRECTIONS.items():
-        parts.append(f"**{label}**")
+        lines = []
         if collapsed_in(results, baseline, direction):
             ratio = float(np.mean([r[direction]["spread"]["ratio"] for r in results[baseline]]))
-            parts.append(f"- The {baseline} collapsed in this direction (its outputs' spread is {ratio:.2f} of the "
+            lines.append(f"- The {baseline} collapsed in this direction (its outputs' spread is {ratio:.2f} of the "
                          f"truth's, below {COLLAPSE_SPREAD}); no arm is compared.")
-            continue
-        for arm, metric_list in checks.items():
-            if arm not in results:
-                continue
-            said = "; ".join(f"{METRIC_NAMES[m]} {verdict_text(comparisons, results, arm, m, direction, baseline)}"
-                             for m in metric_list)
-            parts.append(f"- {arm}: {said}.")
-    return "\n".join(parts)
+        else:
+            for arm, metric_list in checks.items():
+                if arm in results:
+                    said = "; ".join(
+                        f"{METRIC_NAMES[m]} {verdict_text(comparisons, results, arm, m, direction, baseline)}"
+                        for m in metric_list)
+                    lines.append(f"- {arm}: {said}.")
+        blocks.append(f"**{label}**, each arm's score against the {baseline}'s:\n\n" + "\n".join(lines))
+    return "\n\n".join(blocks)
 
 
 def copy_sentence(comparisons: list[dict], results: dict, learning: dict, baseline: str = BASELINE) -> str:
