@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from gancourse import metrics
+from gancourse import metrics, stats
 from gancourse.experiments import ch07
 from gancourse.models import cyclegan
 
@@ -71,10 +71,14 @@ def test_book_pairing_reads_only_the_first_a_images_of_b_and_fails_when_a_is_lar
 def test_split_usage_counts_what_each_loader_trains_on():
     rows = ch07.split_usage({"trainA": 10, "trainB": 40, "testA": 3, "testB": 7})
     book, unaligned = rows
-    assert (book["A images trained on"], book["B images trained on"], book["held-out images left"]) == (3, 3, 0)
+    assert (book["A images trained on"], book["B images trained on"], book["images never trained on"]) == (3, 3, 54)
     assert book["share of the dataset"] == pytest.approx(6 / 60)
+    assert book["test images also trained on"] == "3 of A, 3 of B"
+    assert book["chance a shown B was trained on"] == pytest.approx(3 / 7)
     assert (unaligned["A images trained on"], unaligned["B images trained on"]) == (10, 40)
-    assert unaligned["held-out images left"] == 10 and unaligned["share of the dataset"] == pytest.approx(50 / 60)
+    assert unaligned["images never trained on"] == 10 and unaligned["share of the dataset"] == pytest.approx(50 / 60)
+    assert unaligned["chance a shown B was trained on"] == 0
+    assert unaligned["test images also trained on"] == "0 of A, 0 of B"
     with pytest.raises(ValueError, match="lacks testB"):
         ch07.split_usage({"trainA": 1, "trainB": 1, "testA": 1})
 
@@ -121,7 +125,9 @@ def test_lsgan_gradients_vanish_through_the_books_sigmoid():
     assert rows[-6.0]["book gradient"] == pytest.approx(2 * (sig - 1) * sig * (1 - sig), rel=1e-4)
     assert rows[-6.0]["paper gradient"] == pytest.approx(2 * (-6.0 - 1))
     assert rows[0.0]["book loss"] == pytest.approx(0.25) and rows[3.0]["paper loss"] == pytest.approx(4.0)
-    assert abs(rows[-6.0]["book gradient"]) < 0.01 < abs(rows[-6.0]["BCE gradient"])
+    assert abs(rows[-6.0]["book gradient"]) < 0.01 < abs(rows[-6.0]["non-saturating -log D gradient"])
+    assert rows[-6.0]["minimax log(1 - D) gradient"] == pytest.approx(-sig, rel=1e-4)  # it saturates too
+    assert rows[3.0]["paper gradient"] == pytest.approx(4.0)  # a fake scored above 1 is pulled back
 
 
 def test_pool_ages_follow_the_query_rule():
@@ -264,14 +270,17 @@ def _fake_results(n=20):
 def test_study_table_verdicts_and_collapse_counts():
     results = _fake_results()
     table, comparisons = ch07.study_table(results)
-    assert len(table) == 5 * 2 and len(comparisons) == 2 * 2 * len(ch07.STUDY_METRICS)  # the collapsed arm is out
+    # three ranked arms besides the baseline (the copy reference is tested too); the collapsed arm is out
+    assert len(table) == 5 * 2 and len(comparisons) == 3 * 2 * len(ch07.STUDY_METRICS)
     rows = {(r["arm"], r["direction"]): r for r in table}
     worse = rows["no cycle loss", ch07.DIRECTIONS["a2b"]]
     assert worse["l1"].endswith("(higher)") and worse["ssim"].endswith("(lower)") and worse["collapsed"] == "0 of 1"
     flagged = rows["one output", ch07.DIRECTIONS["b2a"]]
     assert flagged["l1"].endswith(f"({ch07.NOT_RANKED})") and flagged["collapsed"] == "1 of 1"
     assert rows["no image pool", ch07.DIRECTIONS["b2a"]]["l1"].endswith("(no difference detected)")
-    assert "(" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].split("]")[-1]  # references are not tested
+    assert rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"].endswith("(lower)")  # the copy reference is tested
+    shown, _ = ch07.study_table(results, references=(ch07.COPY,))
+    assert "(" not in [r for r in shown if r["arm"] == ch07.COPY][0]["l1"].split("]")[-1]  # shown, not tested
     assert all(r["family"] == len(comparisons) for r in comparisons)
     assert ch07.verdict(comparisons, results, "no cycle loss", "l1", "a2b") == "higher"
     assert ch07.verdict(comparisons, results, "one output", "ssim", "a2b") == ch07.NOT_RANKED
@@ -280,11 +289,11 @@ def test_study_table_verdicts_and_collapse_counts():
     base_collapsed = {**results, "full CycleGAN": results["one output"]}
     _, none = ch07.study_table(base_collapsed)
     assert none == [] and ch07.verdict(none, base_collapsed, "no cycle loss", "l1", "a2b") == "not tested"
-    by_seed = {arm: runs * 3 if arm != ch07.COPY else runs for arm, runs in results.items()}
-    table, comparisons = ch07.study_table(by_seed, unit="seeds")  # the reference has one run: shown, not tested
+    by_seed = {arm: runs * 3 for arm, runs in results.items()}
+    table, comparisons = ch07.study_table(by_seed, unit="seeds")  # the copy reference is the same for every seed
     assert all(r["n"] == 3 for r in comparisons)
     rows = {(r["arm"], r["direction"]): r for r in table}
-    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"]
+    assert "[" not in rows[ch07.COPY, ch07.DIRECTIONS["a2b"]]["l1"]  # no interval for a constant
     assert rows["one output", ch07.DIRECTIONS["a2b"]]["collapsed"] == "3 of 3"
     seeds = {arm: runs * 3 for arm, runs in results.items()}
     assert ch07.study_samples(seeds, "l1", "a2b", "seeds")["full CycleGAN"] == [pytest.approx(0.3, abs=0.01)] * 3
@@ -292,6 +301,59 @@ def test_study_table_verdicts_and_collapse_counts():
         ch07.study_samples(seeds, "l1", "a2b", "runs")
     with pytest.raises(ValueError, match="no arm named"):
         ch07.study_table(results, baseline="missing")
+    with pytest.raises(ValueError, match="unit"):
+        ch07.study_table(results, unit="runs")
+
+
+def test_study_table_pairs_the_images_when_every_arm_is_scored_on_them():
+    rng = np.random.default_rng(1)
+    hardness = rng.normal(0.3, 0.2, 30)  # some images are harder for every arm
+
+    def run(shift):
+        out = {}
+        for d in ("a2b", "b2a"):
+            out[d] = {k: hardness + shift + rng.normal(0, 0.005, 30) for k in ("l1", "colour", "cycle", "psnr", "ssim")}
+            out[d]["spread"] = {"ratio": 0.8, "collapsed": False, "duplicates": 0.0}
+        return out
+
+    results = {"full CycleGAN": [run(0.0)], "slightly worse": [run(0.02)]}
+    _, paired = ch07.study_table(results, unit="images")
+    welch = stats.compare({k: v[0]["a2b"]["l1"] for k, v in results.items()}, higher_is_better=False)[0]
+    row = next(r for r in paired if r["metric"] == "l1" and r["direction"] == "a2b")
+    assert row["verdict"] == "higher" and row["p"] < 1e-6  # paired: the images' own spread cancels
+    assert welch["verdict"] == stats.NO_DIFFERENCE  # Welch counts it against the difference
+
+
+def test_verdict_text_summary_and_copy_sentence():
+    results = _fake_results()
+    _, comparisons = ch07.study_table(results)
+    text = ch07.verdict_text(comparisons, results, "one output", "l1", "a2b")
+    assert text.startswith("collapsed (spread 0.05 of the truth's") and "against the full CycleGAN's 0.30" in text
+    assert ch07.verdict_text(comparisons, results, "no cycle loss", "l1", "a2b") == "higher"
+    summary = ch07.verdict_summary(comparisons, results, {"no cycle loss": ("l1", "cycle"), "absent": ("l1",)})
+    assert summary.count("- no cycle loss: L1 higher; cycle error higher.") == 2 and "absent" not in summary
+    base_collapsed = {**results, "full CycleGAN": results["one output"]}
+    _, none = ch07.study_table(base_collapsed)
+    summary = ch07.verdict_summary(none, base_collapsed, {"no cycle loss": ("l1",)})
+    assert summary.count("no arm is compared") == 2 and "no cycle loss" not in summary
+    sentence = ch07.copy_sentence(comparisons, results, {"full CycleGAN": [True]})
+    assert sentence.startswith("Copying the input is detectably closer") and "1 of its 1 run(s)" in sentence
+    better = {**results, ch07.COPY: results["no cycle loss"]}
+    _, comparisons = ch07.study_table(better)
+    assert "detectably closer to the truth than copying" in ch07.copy_sentence(comparisons, better, {})
+
+
+def test_separation_and_equilibrium_losses():
+    scores = {"d_a_real_images": np.full(10, 0.9) + np.linspace(0, 0.01, 10),
+              "d_a_fake_images": np.full(10, 0.1) + np.linspace(0, 0.01, 10)}
+    assert ch07.separation(scores)["verdict"] == "lower"
+    blind = {"d_a_real_images": scores["d_a_real_images"], "d_a_fake_images": scores["d_a_real_images"][::-1]}
+    assert ch07.separation(blind)["verdict"] == stats.NO_DIFFERENCE
+    with pytest.raises(ValueError, match="per-image scores"):
+        ch07.separation(scores, "d_b")
+    balance = ch07.equilibrium_losses(cyclegan.config("paper"))
+    assert balance == pytest.approx({"g_adv": 0.5, "d_loss": 0.5})  # two D losses of 0.5 (0.25 + 0.25) each
+    assert ch07.equilibrium_losses(cyclegan.config("book"))["d_loss"] == pytest.approx(1.0)
 
 
 def test_study_runs_every_arm_and_the_paired_bound():
@@ -311,14 +373,21 @@ def test_study_runs_every_arm_and_the_paired_bound():
     history = found["histories"]["no cycle loss"][0]
     assert len(history["cycle"]) == 4 and set(history) == set(cyclegan.CycleGAN.METRICS)
     assert found["results"][ch07.PAIRED][0]["a2b"]["l1"].shape == (12,)
-    assert set(found["discriminators"]["full CycleGAN"][0]) == {"d_a_real", "d_a_fake", "d_b_real", "d_b_fake"}
+    assert set(found["paired_histories"][ch07.PAIRED][0]) == {"a2b", "b2a"}
+    curve = found["paired_histories"][ch07.PAIRED][0]["a2b"]  # every pair of the offline data (n_train None)
+    assert len(curve) >= 4 and np.all(np.isfinite(curve)) and 0 < curve[0] < 2
+    assert found["discriminators"]["full CycleGAN"][0]["d_a_real_images"].shape == (12,)
+    assert {"d_a_real", "d_a_fake", "d_b_real", "d_b_fake"} <= set(found["discriminators"]["full CycleGAN"][0])
     assert found["cfg"].decay_epochs == 1 and found["cfg"].steps_per_epoch == 4
     with pytest.raises(ValueError, match="at least 8"):  # 4 steps before the decay, logged every 2: too short
         ch07.still_learning(found)
+    falling, flat = list(np.linspace(1, 0.5, 8)) + [0.5] * 8, [0.5] * 16
+    adv = list(np.linspace(0.2, 2.0, 16))  # the adversarial part does not count
     fake = {"cfg": found["cfg"], "steps_per_epoch": 16, "log_every": 2,
-            "histories": {"falling": [{"cycle": list(np.linspace(1, 0.5, 8)) + [0.5] * 8}],
-                          "flat": [{"cycle": [0.5] * 16}]}}
-    assert ch07.still_learning(fake) == {"falling": True, "flat": False}
+            "histories": {"falling": [{"g_loss": np.add(falling, adv), "g_adv": adv}],
+                          "flat": [{"g_loss": flat, "g_adv": [0.0] * 16}, {"g_loss": falling, "g_adv": [0.0] * 16}]},
+            "paired_histories": {"paired": [{"a2b": [0.5] * 8, "b2a": list(np.linspace(1, 0.5, 8))}]}}
+    assert ch07.still_learning(fake) == {"falling": [True], "flat": [False, True], "paired": [True]}
     with pytest.raises(ValueError, match="multiple of log_every"):
         ch07.study(_cfg(), (0,), epochs=1, train=train, test=test, arms=arms, log_every=3)
 
@@ -347,8 +416,8 @@ def test_cycle_grid_and_drawings():
     import matplotlib.pyplot as plt
 
     _, ax = plt.subplots()
-    ch07.draw_curves({"arm": [{"cycle": [1.0, 0.5]}]}, ("cycle",), 5, ax)
-    assert list(ax.lines[0].get_xdata()) == [5, 10]
+    ch07.draw_curves({"arm": [{"cycle": [1.0, 0.5]}]}, ("cycle",), 5, ax, ylabel="L1")
+    assert list(ax.lines[0].get_xdata()) == [5, 10] and ax.get_ylabel() == "L1"
     plt.close("all")
 
 
@@ -363,3 +432,17 @@ def test_initial_weights_and_run_batches_are_fixed_by_the_seed():
     same = ch07.run_batches(cfg, (a, b[:8]), seed=3, epochs=2)
     assert all(np.array_equal(x[0], y[0]) and np.array_equal(x[1], y[1]) for x, y in zip(runs, same))
     assert not np.array_equal(runs[0][0], runs[len(runs) // 2][0])  # the second epoch is reshuffled
+
+
+def test_adam_step_ratio_and_oscillation():
+    ratio = ch07.adam_step_ratio(5000)
+    factor = lambda t: np.sqrt(1 - 0.999**t) / (1 - 0.5**t)  # noqa: E731
+    assert ratio["generators"][0] == pytest.approx(factor(5) / factor(1))  # 5th update of step 1, own count 1
+    assert 2.1 < ratio["generators"].max() < 2.3 and 1.5 < ratio["discriminators"].max() < 1.7
+    assert abs(ratio["generators"][-1] - 1) < 0.01  # the bias correction has faded
+    with pytest.raises(ValueError, match="steps"):
+        ch07.adam_step_ratio(0)
+    histories = {"full CycleGAN": [{"d_loss": [1, 1, 0.5, 0.5], "g_adv": [0, 0, 1, 1]}],
+                 "no image pool": [{"d_loss": [1, 1, 0.0, 1.0], "g_adv": [0, 0, 1, 1]}]}
+    rows = {(r["arm"], r["loss"]): r["std of the second half"] for r in ch07.oscillation(histories)}
+    assert rows["full CycleGAN", "d_loss"] == 0 and rows["no image pool", "d_loss"] == pytest.approx(0.5)

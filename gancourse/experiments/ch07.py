@@ -145,21 +145,26 @@ def split_usage(sizes: dict) -> list[dict]:
 
     ``sizes`` maps ``trainA``, ``trainB``, ``testA``, ``testB`` to file counts.
     Each row gives the images of A and B a loader trains on, their share of
-    all the dataset's images, and how many images stay unseen for evaluation.
+    all the dataset's images, how many test images (the folders the samples
+    are shown from) are among them, how many images of the dataset it never
+    trains on, and the chance that a B picture drawn at random from ``testB``
+    (as the book's samples are) is one it trained on.
     """
     missing = sorted({"trainA", "trainB", "testA", "testB"} - set(sizes))
     if missing:
         raise ValueError(f"sizes lacks {', '.join(missing)}; give the four folders' file counts")
     total = sum(sizes[k] for k in ("trainA", "trainB", "testA", "testB"))
     book = book_pairing(sizes["testA"], sizes["testB"])
+    book_a = min(sizes["testA"], sizes["testB"])
     rows = []
-    for loader, a, b, held_out in (
-            ("the book (testA/testB, B[i] beside A[i])", min(sizes["testA"], sizes["testB"]), book["b_loaded"],
-             0),
-            ("unaligned loader on trainA/trainB", sizes["trainA"], sizes["trainB"],
-             sizes["testA"] + sizes["testB"])):
+    for loader, a, b, test_a, test_b in (
+            ("the book (testA/testB, B[i] beside A[i])", book_a, book["b_loaded"], book_a, book["b_loaded"]),
+            ("unaligned loader on trainA/trainB", sizes["trainA"], sizes["trainB"], 0, 0)):
         rows.append({"loader": loader, "A images trained on": a, "B images trained on": b,
-                     "share of the dataset": (a + b) / total, "held-out images left": held_out})
+                     "share of the dataset": (a + b) / total,
+                     "test images also trained on": f"{test_a} of A, {test_b} of B",
+                     "images never trained on": total - a - b,
+                     "chance a shown B was trained on": test_b / sizes["testB"]})
     return rows
 
 
@@ -294,6 +299,37 @@ def shared_optimizer_exhibit(steps: int = 40, decay_start: int = 20, decay_steps
             "planned_zero": first_zero(planned), "shared_zero": first_zero(actual)}
 
 
+def adam_step_ratio(steps: int, beta_1: float = 0.5, beta_2: float = 0.999, updates=BOOK_UPDATES) -> dict:
+    """How much larger Adam's steps are when its bias correction reads one counter shared by the book's models.
+
+    Adam scales each step by ``sqrt(1 - beta_2^t) / (1 - beta_1^t)``. With
+    one optimizer for every update of ``updates`` (in their order within a
+    training step), the ``j``-th update of a model in training step ``k``
+    reads ``t = len(updates) (k - 1) + position``; with an optimizer per
+    model it would read that model's own count. Returns, per training step
+    ``1..steps``, the ratio of the two factors for the ``generators`` and the
+    largest over the discriminators' updates (``discriminators``).
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    k = np.arange(1, steps + 1, dtype=np.float64)
+
+    def factor(t):
+        return np.sqrt(1.0 - beta_2**t) / (1.0 - beta_1**t)
+
+    n, ratios = len(updates), {}
+    for model in dict.fromkeys(u.split()[0] for u in updates):
+        positions = [i + 1 for i, u in enumerate(updates) if u.split()[0] == model]
+        own = len(positions)
+        ratios[model] = np.max([factor(n * (k - 1) + p) / factor(own * (k - 1) + j + 1)
+                                for j, p in enumerate(positions)], axis=0)
+    if "generators" not in ratios:
+        raise ValueError(f"updates must include the 'generators' update, got {updates}")
+    others = [r for m, r in ratios.items() if m != "generators"]
+    discriminators = np.max(others, axis=0) if others else np.ones_like(k)
+    return {"generators": ratios["generators"], "discriminators": discriminators}
+
+
 # -- LSGAN on a sigmoid (the book) and on logits (the paper) ---------------------------------
 def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
     """The generator's LSGAN term ``(D - 1)^2`` and its gradient with respect to D's last pre-activation ``z``.
@@ -301,7 +337,9 @@ def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
     The book's discriminator ends in a sigmoid, so its D is ``sigmoid(z)``;
     the paper's returns ``z`` itself. For each ``z`` (negative: D is sure
     the image is fake) returns both losses and both gradients (computed by
-    TensorFlow), and the non-saturating BCE's gradient for comparison.
+    TensorFlow), and for comparison the gradients of the two log-losses on
+    ``D = sigmoid(z)``: the minimax ``log(1 - D)`` (it saturates where D is
+    sure of a fake) and the non-saturating ``-log D``.
     """
     rows = []
     for score in scores:
@@ -310,11 +348,40 @@ def lsgan_gradients(scores=(-6.0, -3.0, 0.0, 3.0)) -> list[dict]:
             book = tf.square(tf.sigmoid(z) - 1.0)
             paper = tf.square(z - 1.0)
             bce = -tf.math.log_sigmoid(z)
+            minimax = tf.math.log_sigmoid(-z)  # log(1 - sigmoid(z)), which the generator minimises
         rows.append({"pre-activation z": score, "book D = sigmoid(z)": float(tf.sigmoid(z)),
                      "book loss": float(book), "book gradient": float(tape.gradient(book, z)),
                      "paper loss": float(paper), "paper gradient": float(tape.gradient(paper, z)),
-                     "BCE gradient": float(tape.gradient(bce, z))})
+                     "minimax log(1 - D) gradient": float(tape.gradient(minimax, z)),
+                     "non-saturating -log D gradient": float(tape.gradient(bce, z))})
     return rows
+
+
+def oscillation(histories: dict, arms=("full CycleGAN", "no image pool"), keys=("d_loss", "g_adv")) -> list[dict]:
+    """How much the adversarial losses still swing late in each run: per arm and key, the standard deviation
+    of the second half of the logged curve, averaged over seeds (``per_seed`` keeps each seed's value)."""
+    rows = []
+    for arm in arms:
+        for key in keys:
+            per_seed = [float(np.std(np.asarray(run[key])[len(run[key]) // 2:])) for run in histories[arm]]
+            rows.append({"arm": arm, "loss": key, "std of the second half": float(np.mean(per_seed)),
+                         "per_seed": per_seed})
+    return rows
+
+
+def equilibrium_losses(cfg) -> dict:
+    """``{"g_adv", "d_loss"}``: the CycleGAN's logged adversarial losses (as
+    :class:`~gancourse.models.cyclegan.CycleGAN` weighs them: the generators'
+    two ``mean (D - 1)^2`` terms summed, the two discriminators' LSGAN losses
+    summed, doubled unless ``cfg.halve_d_loss``) when every discriminator
+    output is 0.5, the value at which D cannot tell real from fake."""
+    from gancourse import losses
+
+    objective = losses.objective(cfg.objective)
+    half = tf.fill((1, 4, 4, 1), 0.5)
+    g_adv = 2 * 2.0 * float(objective.generator(half))
+    d_loss = 2 * (1.0 if cfg.halve_d_loss else 2.0) * float(objective.discriminator(half, half))
+    return {"g_adv": g_adv, "d_loss": d_loss}
 
 
 # -- the image pool ----------------------------------------------------------------------------
@@ -557,12 +624,23 @@ def discriminator_scores(model: cyclegan.CycleGAN, test) -> dict:
     ``d_b_fake`` (D_B on G(a))."""
     a, _, b, _ = (np.asarray(x, np.float32) for x in test)
     fake_a, fake_b = model.translate(b, "b2a", batch_size=256), model.translate(a, "a2b", batch_size=256)
+    out = {}
+    for key, net, x in (("d_a_real", model.d_a, a), ("d_a_fake", model.d_a, fake_a), ("d_b_real", model.d_b, b),
+                        ("d_b_fake", model.d_b, fake_b)):
+        per_image = np.asarray(net(x, training=False), np.float64).mean(axis=(1, 2, 3))
+        out[key], out[f"{key}_images"] = float(per_image.mean()), per_image
+    return out
 
-    def mean(net, x):
-        return float(np.mean(np.asarray(net(x, training=False))))
 
-    return {"d_a_real": mean(model.d_a, a), "d_a_fake": mean(model.d_a, fake_a),
-            "d_b_real": mean(model.d_b, b), "d_b_fake": mean(model.d_b, fake_b)}
+def separation(scores: dict, net: str = "d_a", alpha: float = 0.05) -> dict:
+    """Does discriminator ``net`` (``"d_a"`` or ``"d_b"``) score real held-out images higher than the fakes it
+    judges? Welch's t-test of the per-image mean scores of :func:`discriminator_scores` (different images on
+    the two sides, so unpaired): the :func:`gancourse.stats.compare` row of the fakes against the real images,
+    whose ``verdict`` is ``"lower"`` when the fakes score detectably lower."""
+    if f"{net}_real_images" not in scores:
+        raise ValueError(f"no per-image scores of {net!r}: give a discriminator_scores() dict and 'd_a' or 'd_b'")
+    return stats.compare({"real": scores[f"{net}_real_images"], "fake": scores[f"{net}_fake_images"]},
+                         higher_is_better=True, alpha=alpha, words=("higher", "lower"))[0]
 
 
 # -- the study ------------------------------------------------------------------------------------
@@ -595,9 +673,11 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
 
     Returns:
         A dict: ``results`` (``{arm: [evaluate() per seed]}``, with the
-        reference :data:`COPY`, the input as its own translation, and
-        :data:`PAIRED` when trained), ``histories`` (``{arm: [{metric: values
-        every log_every steps}] per seed}``), ``discriminators``
+        reference :data:`COPY`, the input as its own translation (one entry
+        per seed, all alike), and :data:`PAIRED` when trained), ``histories``
+        (``{arm: [{metric: values every log_every steps}] per seed}``),
+        ``paired_histories`` (``{PAIRED: [{direction: training L1 every
+        log_every steps}] per seed}`` when trained), ``discriminators``
         (``{arm: [discriminator_scores() per seed]}``), ``grids`` (the
         baseline's first run: ``{epoch: preview}``), ``preview`` (its inputs),
         ``steps``, ``steps_per_epoch``, ``log_every``, ``seeds`` and ``cfg``
@@ -619,7 +699,8 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
                       steps_per_epoch=steps_per_epoch)
     model = StudyCycleGAN(cfg)
     preview = (np.asarray(test[0][:preview_n]), np.asarray(test[2][:preview_n]))
-    out = {"results": {}, "histories": {}, "discriminators": {}, "grids": {}, "preview": preview,
+    out = {"results": {}, "histories": {}, "paired_histories": {}, "discriminators": {}, "grids": {},
+           "preview": preview,
            "steps": steps_per_epoch * epochs, "steps_per_epoch": steps_per_epoch, "log_every": log_every,
            "seeds": tuple(seeds), "cfg": cfg}
     for seed in seeds:
@@ -636,10 +717,10 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
                 evaluate(lambda x: model.translate(x, "a2b", batch_size=256),
                          lambda x: model.translate(x, "b2a", batch_size=256), test))
             out["discriminators"].setdefault(name, []).append(discriminator_scores(model, test))
-    out["results"][COPY] = [evaluate(lambda x: x, lambda x: x, test)]
+    out["results"][COPY] = [evaluate(lambda x: x, lambda x: x, test)] * len(seeds)  # the same for every seed
     if pix2pix_cfg is not None:
-        out["results"][PAIRED] = paired_upper_bound(pix2pix_cfg.replace(epochs=epochs, batch_size=cfg.batch_size),
-                                                    seeds, test, n_train)
+        out["results"][PAIRED], out["paired_histories"][PAIRED] = paired_upper_bound(
+            pix2pix_cfg.replace(epochs=epochs, batch_size=cfg.batch_size), seeds, test, n_train, log_every)
     return out
 
 
@@ -654,15 +735,28 @@ def still_falling(values, tolerance: float = 0.02) -> bool:
     return bool(-slope * (len(half) - 1) > tolerance * abs(half.mean()))
 
 
-def still_learning(study: dict, key: str = "cycle", tolerance: float = 0.02) -> dict:
-    """``{arm: bool}``: whether each arm's first run was still improving ``key`` (a training curve of
-    :func:`study`) when its learning rate began to decay (:func:`still_falling` on the constant-rate part;
-    the whole run without a decay). A decaying rate flattens every curve, converged or not, so only the part
-    before the decay can tell."""
+def objective_curve(history: dict) -> np.ndarray:
+    """The part of a CycleGAN arm's generator objective that does not move with its discriminators:
+    ``g_loss - g_adv``, the weighted L1 terms (``lambda_cycle * cycle + identity_weight * identity``, with the
+    arm's own weights, so an arm without a term is judged on what it does minimise)."""
+    return np.asarray(history["g_loss"], np.float64) - np.asarray(history["g_adv"], np.float64)
+
+
+def still_learning(study: dict, tolerance: float = 0.02) -> dict:
+    """``{arm: [bool per seed]}``: whether each run was still improving its objective's L1 terms
+    (:func:`objective_curve`) when its learning rate began to decay (:func:`still_falling` on the constant-rate
+    part; the whole run without a decay). A decaying rate flattens every curve, converged or not, so only the
+    part before the decay can tell. The paired bound, when :func:`study` trained it, is judged on its
+    generators' L1 curves over the whole run (it has no decay): arm ``PAIRED``, one bool per seed that is
+    True when either direction's curve is still falling."""
     cfg = study["cfg"]
     constant_steps = (cfg.epochs - cfg.decay_epochs) * study["steps_per_epoch"]
     points = constant_steps // study["log_every"]
-    return {arm: still_falling(runs[0][key][:points], tolerance) for arm, runs in study["histories"].items()}
+    out = {arm: [still_falling(objective_curve(run)[:points], tolerance) for run in runs]
+           for arm, runs in study["histories"].items()}
+    for arm, runs in study.get("paired_histories", {}).items():
+        out[arm] = [any(still_falling(curve, tolerance) for curve in run.values()) for run in runs]
+    return out
 
 
 STUDY_METRICS = {"l1": (False, ("lower", "higher")), "colour": (False, ("lower", "higher")),
@@ -691,14 +785,17 @@ def collapsed_in(results: dict, arm: str, direction: str) -> bool:
 
 
 def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, metric_names=tuple(STUDY_METRICS),
-                references=(COPY,), alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
+                references=(), alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
     """The ablation table: per arm and direction, each metric's mean, 95% interval and verdict against ``baseline``.
 
     Every (metric, direction) is a family of comparisons of every arm with
-    the baseline (:func:`gancourse.stats.compare`: Welch's t-test), and all
-    the families are Holm-corrected together
-    (:func:`gancourse.stats.correct_together`). ``references`` (the copied
-    input) are shown but not tested. An arm that collapsed in a direction
+    the baseline (:func:`gancourse.stats.compare`), and all the families are
+    Holm-corrected together (:func:`gancourse.stats.correct_together`). With
+    ``unit="images"`` every arm is scored on the same held-out images, so the
+    test is paired (the t-test on per-image differences); with ``"seeds"``
+    each seed's mean is one sample and the test is Welch's. The references
+    (:data:`COPY` included) are tested like the arms; ``references`` names
+    arms to show but not test. An arm that collapsed in a direction
     (:func:`collapsed_in`) is flagged there, :data:`NOT_RANKED`, and left out
     of that direction's comparisons (a baseline that collapsed leaves the
     direction untested). The ``collapsed`` column counts the runs (seeds)
@@ -710,6 +807,8 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
         ``collapsed``) and every compare row, with ``metric`` and
         ``direction`` added.
     """
+    if unit not in ("images", "seeds"):
+        raise ValueError(f"unit must be 'images' or 'seeds', got {unit!r}")
     tested = [arm for arm in results if arm not in references]
     if baseline not in tested:
         raise ValueError(f"no arm named {baseline!r}; arms: {', '.join(results)}")
@@ -725,7 +824,7 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
         for metric in metric_names:
             higher, words = STUDY_METRICS[metric]
             samples = study_samples({n: results[n] for n in ranked}, metric, direction, unit)
-            rows = stats.compare(samples, higher_is_better=higher, alpha=alpha, words=words)
+            rows = stats.compare(samples, higher_is_better=higher, alpha=alpha, words=words, paired=unit == "images")
             for row in rows:
                 row.update(metric=metric, direction=direction)
             groups[f"{metric} {direction}"] = (rows, higher, words)
@@ -740,7 +839,7 @@ def study_table(results: dict, unit: str = "images", baseline: str = BASELINE, m
             row = {"arm": arm, "direction": DIRECTIONS[direction]}
             for metric in metric_names:
                 values = study_samples({arm: results[arm]}, metric, direction, unit)[arm]
-                if len(values) > 1:
+                if len(values) > 1 and np.ptp(values) > 0:
                     mean, low, high = stats.mean_interval(values)
                     cell = f"{mean:.3f} [{low:.3f}, {high:.3f}]"
                 else:
@@ -768,28 +867,123 @@ def verdict(comparisons: list[dict], results: dict, arm: str, metric: str, direc
     return "not tested"
 
 
-def paired_upper_bound(cfg, seeds, test, n_train: int | None = None) -> list:
-    """pix2pix trained on the true pairs of the offline data, one generator per direction; per seed, the
-    :func:`evaluate` dict (its cycle error composes the two generators).
+METRIC_NAMES = {"l1": "L1", "colour": "colour error", "psnr": "PSNR", "ssim": "SSIM", "cycle": "cycle error"}
+"""How the verdict sentences name the study's metrics."""
 
-    Uses chapter 08's study trainer (one traced step for both directions).
+
+def _mean_of(results: dict, arm: str, metric: str, direction: str) -> float:
+    return float(np.mean([np.mean(r[direction][metric]) for r in results[arm]]))
+
+
+def verdict_text(comparisons: list[dict], results: dict, arm: str, metric: str, direction: str,
+                 baseline: str = BASELINE) -> str:
+    """:func:`verdict`, and for an arm that collapsed in ``direction`` the numbers behind the flag: its
+    outputs' spread as a fraction of the truth's and its mean ``metric`` beside the baseline's."""
+    found = verdict(comparisons, results, arm, metric, direction)
+    if found != NOT_RANKED:
+        return found
+    ratio = float(np.mean([r[direction]["spread"]["ratio"] for r in results[arm]]))
+    return (f"collapsed (spread {ratio:.2f} of the truth's, below {COLLAPSE_SPREAD}; {METRIC_NAMES[metric]} "
+            f"{_mean_of(results, arm, metric, direction):.3f} against the {baseline}'s "
+            f"{_mean_of(results, baseline, metric, direction):.3f}; not ranked)")
+
+
+def verdict_summary(comparisons: list[dict], results: dict, checks: dict, baseline: str = BASELINE) -> str:
+    """Markdown: per direction, one line per arm of ``checks`` (``{arm: metrics}``) with its computed verdicts
+    against ``baseline`` (:func:`verdict_text`). When the baseline itself collapsed in a direction, that
+    direction gets one sentence instead: no arm is compared there."""
+    blocks = []
+    for direction, label in DIRECTIONS.items():
+        lines = []
+        if collapsed_in(results, baseline, direction):
+            ratio = float(np.mean([r[direction]["spread"]["ratio"] for r in results[baseline]]))
+            lines.append(f"- The {baseline} collapsed in this direction (its outputs' spread is {ratio:.2f} of the "
+                         f"truth's, below {COLLAPSE_SPREAD}); no arm is compared.")
+        else:
+            for arm, metric_list in checks.items():
+                if arm in results:
+                    said = "; ".join(
+                        f"{METRIC_NAMES[m]} {verdict_text(comparisons, results, arm, m, direction, baseline)}"
+                        for m in metric_list)
+                    lines.append(f"- {arm}: {said}.")
+        blocks.append(f"**{label}**, each arm's score against the {baseline}'s:\n\n" + "\n".join(lines))
+    return "\n\n".join(blocks)
+
+
+def copy_sentence(comparisons: list[dict], results: dict, learning: dict, baseline: str = BASELINE) -> str:
+    """One computed sentence on where the run stands: the baseline's L1 to the truth against copying the input
+    (the :data:`COPY` verdicts of :func:`study_table`, per direction) and whether its runs were still learning
+    (:func:`still_learning`)."""
+    beaten, behind = [], []
+    for direction, label in DIRECTIONS.items():
+        found = verdict(comparisons, results, COPY, "l1", direction)
+        (behind if found == "lower" else beaten if found == "higher" else []).append(label)
+    still = sum(learning.get(baseline, []))
+    runs = len(learning.get(baseline, []))
+    text = []
+    if behind:
+        text.append(f"copying the input is detectably closer to the truth than the {baseline} in "
+                    f"{' and '.join(behind)}: there the model has not yet learned the translation")
+    if beaten:
+        text.append(f"the {baseline} is detectably closer to the truth than copying in {' and '.join(beaten)}")
+    if not behind and not beaten:
+        text.append(f"no difference between the {baseline} and copying the input is detected in either direction")
+    text.append(f"{still} of its {runs} run(s) were still learning when the learning rate began to decay"
+                if runs else "its convergence was not checked")
+    sentence = "; ".join(text)
+    return sentence[0].upper() + sentence[1:] + "."
+
+
+def _curve_trainer(cfg):
+    """Chapter 08's one-trace pix2pix trainer whose step also returns the batch's L1 error, the term of the
+    generator's objective that tells whether a run has converged."""
+    from gancourse import training
+    from gancourse.experiments import ch08
+
+    class CurveTrainer(ch08._Trainer):  # noqa: SLF001 - chapter 08's trainer, with the L1 term returned
+        def _step(self, source, target, l1_weight, gan_weight):
+            def generator_loss():
+                fake = self.generator(source, training=True)
+                l1 = tf.reduce_mean(tf.abs(target - fake))
+                adversarial = self.objective.generator(training.steps.judge(self.discriminator, source, fake))
+                return l1_weight * l1 + gan_weight * adversarial, fake, l1
+
+            _, fake, l1 = training.steps.apply(self.g_opt, self.generator.trainable_variables, generator_loss)
+            training.steps.discriminator_update(self.discriminator, self.d_opt, target, fake, source=source,
+                                                objective=self.objective)
+            return l1
+
+    return CurveTrainer(cfg)
+
+
+def paired_upper_bound(cfg, seeds, test, n_train: int | None = None, log_every: int = 5) -> tuple[list, list]:
+    """pix2pix trained on the true pairs of the offline data, one generator per direction.
+
+    Returns ``(results, curves)``: per seed, the :func:`evaluate` dict (its
+    cycle error composes the two generators) and ``{direction: the training
+    L1 error, averaged over every log_every steps}``. Uses chapter 08's
+    study trainer (one traced step for both directions).
     """
     from gancourse.data import unpaired
     from gancourse.experiments import ch08
     from gancourse.models import pix2pix
 
-    trainer = ch08._Trainer(cfg)  # noqa: SLF001 - chapter 08's one-trace trainer, reused for the paired bound
+    trainer = _curve_trainer(cfg)
     a, a_true_b, b, b_true_a = (np.asarray(x, np.float32) for x in test)
-    results = []
+    results, curves = [], []
     for seed in seeds:
-        generators = {}
+        generators, curve = {}, {}
         for direction in ("a2b", "b2a"):
             data = unpaired.offline_paired("train", cfg.image_size, n=n_train, direction=direction)
             set_seed(seed)
             initial = (pix2pix.build_generator(cfg).get_weights(), pix2pix.build_discriminator(cfg).get_weights())
             batches = ch08._run_batches(cfg, seed, data, False)  # noqa: SLF001 - chapter 08's study batches
-            g = trainer.run(seed, batches, cfg.l1_weight, cfg.gan_weight, initial)
-            generators[direction] = g.get_weights()
+            trainer.run(seed, [], cfg.l1_weight, cfg.gan_weight, initial)  # fresh weights, optimizers, seeds
+            weights = tf.constant(cfg.l1_weight, tf.float32), tf.constant(cfg.gan_weight, tf.float32)
+            l1 = [float(trainer.step(source, target, *weights)) for source, target in batches]
+            usable = len(l1) // log_every * log_every
+            curve[direction] = np.asarray(l1[:usable]).reshape(-1, log_every).mean(axis=1).tolist()
+            generators[direction] = trainer.generator.get_weights()
 
         def translator(direction):
             def run(x):
@@ -798,7 +992,8 @@ def paired_upper_bound(cfg, seeds, test, n_train: int | None = None) -> list:
             return run
 
         results.append(evaluate(translator("a2b"), translator("b2a"), (a, a_true_b, b, b_true_a)))
-    return results
+        curves.append(curve)
+    return results, curves
 
 
 def study_settings(profile: str) -> dict:
@@ -864,14 +1059,16 @@ def draw_grids(grids: dict, index: int = 0, title: str = ""):
     return fig
 
 
-def draw_curves(histories: dict, keys, log_every: int, ax, title: str = ""):
+def draw_curves(histories: dict, keys, log_every: int, ax, title: str = "", ylabel: str = ""):
     """Training curves of the first seed of each arm in ``histories`` (``{arm: [history per seed]}``) for
-    the metrics ``keys``, against optimizer steps."""
+    the metrics ``keys``, against optimizer steps, with the y axis labelled ``ylabel``."""
     for arm, runs in histories.items():
         for key in keys:
             values = runs[0][key]
             ax.plot(np.arange(1, len(values) + 1) * log_every, values, label=f"{arm}: {key}" if len(keys) > 1 else arm)
     ax.set_xlabel("step")
+    if ylabel:
+        ax.set_ylabel(ylabel)
     ax.legend(fontsize=7)
     if title:
         ax.set_title(title, fontsize=10)
