@@ -60,7 +60,7 @@ from gancourse.config import TrainingConfig, as_config, choice, non_negative, po
 from gancourse.data import unpaired
 from gancourse.nn import ImagePool, translation
 from gancourse.training import AdversarialModel
-from gancourse.training.optim import LinearDecay
+from gancourse.training.optim import LinearDecay, make_optimizer
 
 #: The registered unpaired datasets (:mod:`gancourse.data.unpaired`), the offline one with a hidden ground truth.
 DATASETS = tuple(name for name, spec in data.REGISTRY.items() if spec.kind == "unpaired")
@@ -147,9 +147,8 @@ class CycleGANConfig(TrainingConfig):
         schedule = schedule or self.decay_schedule(group)
         if schedule is None:
             return super().make_optimizer(group)
-        if self.optimizer == "sgd":
-            return keras.optimizers.SGD(schedule, momentum=self.momentum, nesterov=self.nesterov)
-        return keras.optimizers.Adam(schedule, beta_1=self.beta_1, beta_2=self.beta_2)
+        return make_optimizer(self.optimizer, schedule, beta_1=self.beta_1, beta_2=self.beta_2,
+                              momentum=self.momentum, nesterov=self.nesterov)
 
 
 PRESETS = CycleGANConfig.preset_names()

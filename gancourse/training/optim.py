@@ -30,7 +30,7 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"learning_rate": self.learning_rate, "start": self.start, "steps": self.steps}
 
 
-def make_optimizer(kind: str, learning_rate: float, *, beta_1: float = 0.9, beta_2: float = 0.999,
+def make_optimizer(kind: str, learning_rate, *, beta_1: float = 0.9, beta_2: float = 0.999,
                    momentum: float = 0.0, nesterov: bool = False, decay: float = 0.0, schedule: str | None = None,
                    decay_start: int = 0, decay_steps: int = 1):
     """A new Adam or SGD optimizer.
@@ -38,14 +38,17 @@ def make_optimizer(kind: str, learning_rate: float, *, beta_1: float = 0.9, beta
     Schedules: ``"constant"``; ``"inverse_time"``: ``lr / (1 + decay * step)``
     (the Keras 2 ``decay=`` argument); ``"linear"``: :class:`LinearDecay`
     from ``decay_start`` over ``decay_steps`` steps. Without ``schedule``,
-    ``decay > 0`` means inverse time.
+    ``decay > 0`` means inverse time. A ``learning_rate`` that is already a
+    ``LearningRateSchedule`` is used as it is (``schedule`` is then ignored).
     """
     check_option("optimizer", kind, OPTIMIZERS)
     schedule = schedule or ("inverse_time" if decay else "constant")
     check_option("schedule", schedule, SCHEDULES)
-    if learning_rate <= 0:
-        raise ValueError(f"learning_rate={learning_rate!r} must be > 0")
     lr = learning_rate
+    if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+        schedule = "given"
+    elif learning_rate <= 0:
+        raise ValueError(f"learning_rate={learning_rate!r} must be > 0")
     if schedule == "inverse_time" and decay:
         lr = keras.optimizers.schedules.InverseTimeDecay(learning_rate, decay_steps=1, decay_rate=decay)
     elif schedule == "linear":
