@@ -448,3 +448,105 @@ def nearest_distances(queries: np.ndarray, references: np.ndarray, batch_size: i
                          f"{r.shape[1]} values per image")
     out = [_pairwise(q[i:i + batch_size], r).min(axis=1) for i in range(0, len(q), batch_size)]
     return np.concatenate(out) / np.sqrt(q.shape[1])
+
+
+# ---------------------------------------------------------------------------
+# Super-resolution: the evaluation protocol of Ledig et al.
+# ---------------------------------------------------------------------------
+#: ITU-R BT.601 luma of RGB in [0, 1], in [16, 235] (MATLAB's ``rgb2ycbcr``, used by SR benchmarks).
+BT601_Y = (65.481, 128.553, 24.966)
+SR_BORDER = 4  # pixels cropped from every side before scoring 4x super-resolution (Ledig et al.)
+
+
+def _sr_images(images: np.ndarray, what: str) -> np.ndarray:
+    x = np.asarray(images, np.float64)
+    if x.ndim == 3:
+        x = x[None]
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"{what} must be RGB images (n, H, W, 3) or (H, W, 3) in [-1, 1], got shape {x.shape}")
+    if not np.isfinite(x).all():
+        raise ValueError(f"{what} contain NaN or infinite values")
+    return x
+
+
+def rgb_to_y(images: np.ndarray, quantize: bool = True) -> np.ndarray:
+    """The BT.601 luma ``Y`` in ``[16, 235]`` of RGB images in ``[-1, 1]``: ``(n, H, W, 3) -> (n, H, W)``.
+
+    ``Y = 16 + (65.481 R + 128.553 G + 24.966 B)`` with ``R, G, B`` in
+    ``[0, 1]``, as MATLAB's ``rgb2ycbcr``, which the SR benchmarks use. With
+    ``quantize`` the RGB values are first clipped and rounded to the 256 levels
+    of a saved 8-bit image, the form in which SR results are scored.
+    """
+    x = (_sr_images(images, "images") + 1.0) * 127.5
+    if quantize:
+        x = np.round(np.clip(x, 0.0, 255.0))
+    r, g, b = (x[..., i] / 255.0 for i in range(3))
+    return 16.0 + BT601_Y[0] * r + BT601_Y[1] * g + BT601_Y[2] * b
+
+
+def _crop_border(y: np.ndarray, border: int) -> np.ndarray:
+    if border < 0 or 2 * border >= min(y.shape[1:3]):
+        raise ValueError(f"border={border} leaves nothing of {y.shape[1]}x{y.shape[2]} images; use 0 <= border < "
+                         f"{min(y.shape[1:3]) // 2}")
+    return y[:, border:y.shape[1] - border, border:y.shape[2] - border] if border else y
+
+
+def psnr_y(predictions: np.ndarray, targets: np.ndarray, border: int = SR_BORDER) -> np.ndarray:
+    """Per-image PSNR (dB) of the Y channel, ``border`` pixels cropped from every side; peak 255."""
+    p, t = _sr_pair(predictions, targets, border)
+    mse = np.mean((p - t) ** 2, axis=(1, 2))
+    with np.errstate(divide="ignore"):
+        return 10.0 * np.log10(255.0 ** 2 / mse)
+
+
+def ssim_y(predictions: np.ndarray, targets: np.ndarray, border: int = SR_BORDER) -> np.ndarray:
+    """Per-image SSIM of the Y channel (Wang et al.: 11x11 Gaussian window, sigma 1.5, K1 0.01, K2 0.03,
+    data range 255), ``border`` pixels cropped from every side."""
+    import tensorflow as tf
+
+    p, t = _sr_pair(predictions, targets, border)
+    if min(p.shape[1:3]) < 11:
+        raise ValueError(f"SSIM needs at least 11x11 pixels after the border crop, got {p.shape[1]}x{p.shape[2]}")
+    return np.asarray(tf.image.ssim(tf.constant(p[..., None], tf.float64), tf.constant(t[..., None], tf.float64),
+                                    max_val=255.0), np.float64)
+
+
+def _sr_pair(predictions, targets, border: int) -> tuple[np.ndarray, np.ndarray]:
+    p, t = _sr_images(predictions, "predictions"), _sr_images(targets, "targets")
+    if p.shape != t.shape:
+        raise ValueError(f"predictions {p.shape} and targets {t.shape} must have one shape")
+    return _crop_border(rgb_to_y(p), border), _crop_border(rgb_to_y(t), border)
+
+
+def sharpness_y(predictions: np.ndarray, targets: np.ndarray, border: int = SR_BORDER) -> np.ndarray:
+    """Per-image ratio of the Laplacian variance of the prediction's Y channel to the target's.
+
+    1 means as much fine detail (edges, texture) as the target; an image
+    smoothed by an MSE-trained network scores well below 1; noise or
+    invented texture can push it above 1.
+    """
+    from scipy import ndimage
+
+    p, t = _sr_pair(predictions, targets, border)
+    ratio = [ndimage.laplace(a).var() / max(ndimage.laplace(b).var(), 1e-12) for a, b in zip(p, t)]
+    return np.asarray(ratio, np.float64)
+
+
+def sr_scores(predictions: np.ndarray, targets: np.ndarray, border: int = SR_BORDER,
+              features=None) -> dict[str, np.ndarray]:
+    """Per-image scores of super-resolved images against the high-resolution originals.
+
+    Both ``(n, H, W, 3)`` RGB in ``[-1, 1]``. Returns arrays of length ``n``:
+    ``psnr_y`` and ``ssim_y`` (Y channel, ``border`` pixels cropped, as Ledig
+    et al. score 4x SR), ``sharpness`` (:func:`sharpness_y`) and, when
+    ``features`` (a callable from images to feature maps) is given,
+    ``feature_mse``: the mean squared difference of the two images' features
+    (the content loss, a distance in the extractor's feature space).
+    """
+    scores = {"psnr_y": psnr_y(predictions, targets, border), "ssim_y": ssim_y(predictions, targets, border),
+              "sharpness": sharpness_y(predictions, targets, border)}
+    if features is not None:
+        fp = np.asarray(features(np.asarray(predictions, np.float32)), np.float64)
+        ft = np.asarray(features(np.asarray(targets, np.float32)), np.float64)
+        scores["feature_mse"] = ((fp - ft) ** 2).reshape(len(fp), -1).mean(axis=1)
+    return scores
