@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: ITU-R BT.601 luma of RGB in [0, 1], scaled to [16, 235] (MATLAB's rgb2ycbcr, which SR papers measure with).
-Y_WEIGHTS = np.array([65.481, 128.553, 24.966])
+from gancourse import metrics
+
+#: ITU-R BT.601 luma weights of RGB in [0, 1], giving Y in [16, 235] (MATLAB's rgb2ycbcr).
+Y_WEIGHTS = np.array(metrics.BT601_Y)
 
 
 def pixel_shuffle(x: np.ndarray, r: int) -> np.ndarray:
@@ -57,10 +59,9 @@ def grade_pixel_shuffle(answer) -> None:
         raise AssertionError(f"{name}: the pixels are not where depth_to_space puts them.{hint}")
 
 
-def rgb_to_y(images: np.ndarray) -> np.ndarray:
-    """BT.601 luma in [16, 235] of RGB images in [-1, 1] (last axis RGB), as float64."""
-    rgb = (np.asarray(images, np.float64) + 1.0) / 2.0
-    return 16.0 + rgb @ Y_WEIGHTS
+def rgb_to_y(image: np.ndarray) -> np.ndarray:
+    """BT.601 luma in [16, 235] of one ``(H, W, 3)`` RGB image in [-1, 1], unquantised (float64)."""
+    return metrics.rgb_to_y(image, quantize=False)[0]
 
 
 def psnr_y(prediction: np.ndarray, target: np.ndarray, border: int = 4) -> float:

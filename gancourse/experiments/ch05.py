@@ -282,3 +282,36 @@ def upsampler_outputs(image: np.ndarray, channels: int = 8, seed: int = 0) -> di
 def checkerboard_rows(outputs: dict) -> list[dict]:
     """One row per up-sampler: its :func:`phase_contrast` on a constant input."""
     return [{"up-sampler": name, "checkerboard (phase contrast)": phase_contrast(v)} for name, v in outputs.items()]
+
+
+# -- the content loss's input: preprocess_input or not ---------------------------------------------------------
+
+def preprocess_shift(images: np.ndarray, layer: str = "block3_conv3", weights: str | None = "imagenet",
+                     seed: int = 0) -> dict:
+    """How far VGG19 features at ``layer`` move when ``[-1, 1]`` images are fed raw (the book) instead of through
+    ``keras.applications.vgg19.preprocess_input`` of ``(x + 1) * 127.5`` (what the weights were trained on).
+
+    ``weights`` is ``"imagenet"`` (downloaded once by Keras) or ``None`` (VGG19's layers with Keras's default
+    random initialisation, seeded by ``seed``: no download). Returns the per-image ``relative_change``
+    ``|f(raw) - f(pre)| / |f(pre)|``, ``cosine`` (the cosine similarity of the two feature vectors: their
+    directions), ``norm_ratio`` ``|f(raw)| / |f(pre)|``, and ``weights``.
+    """
+    import keras
+
+    from gancourse import set_seed
+
+    x = np.asarray(images, np.float32)
+    if x.ndim != 4 or x.shape[-1] != 3:
+        raise ValueError(f"preprocess_shift needs RGB images (n, H, W, 3) in [-1, 1], got shape {x.shape}")
+    if weights not in ("imagenet", None):
+        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
+    set_seed(seed)
+    base = keras.applications.VGG19(weights=weights, include_top=False, input_shape=x.shape[1:])
+    net = keras.Model(base.input, base.get_layer(layer).output)
+    pre = keras.applications.vgg19.preprocess_input((x + 1.0) * 127.5)
+    f_pre = np.asarray(net(pre), np.float64).reshape(len(x), -1)
+    f_raw = np.asarray(net(x), np.float64).reshape(len(x), -1)
+    norm_pre, norm_raw = np.linalg.norm(f_pre, axis=1), np.linalg.norm(f_raw, axis=1)
+    return {"relative_change": np.linalg.norm(f_raw - f_pre, axis=1) / np.maximum(norm_pre, 1e-30),
+            "cosine": np.sum(f_raw * f_pre, axis=1) / np.maximum(norm_pre * norm_raw, 1e-30),
+            "norm_ratio": norm_raw / np.maximum(norm_pre, 1e-30), "weights": weights or "random"}
