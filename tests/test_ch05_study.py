@@ -167,13 +167,15 @@ def test_high_frequency_share_of_an_upsampled_image_is_small():
 def test_resampling_exhibit_geometry_and_detail():
     from skimage import data
 
-    found = ch05.resampling_exhibit(data.astronaut(), hr_size=128)
+    found = ch05.resampling_exhibit(data.astronaut())
     assert found["celeba"].shape == (218, 178, 3)
-    assert found["book_hr"].shape == found["square_hr"].shape == found["native_hr"].shape == (128, 128, 3)
+    assert found["book_hr"].shape == found["square_hr"].shape == found["native_hr"].shape == (256, 256, 3)
     assert found["aspect_change"] == pytest.approx(218 / 178)
     assert found["hf_native_hr"] > 1.5 * max(found["hf_book_hr"], found["hf_square_hr"])
     with pytest.raises(ValueError, match="at least 218 px high"):
         ch05.resampling_exhibit(np.zeros((100, 100, 3), np.uint8))
+    with pytest.raises(ValueError, match="larger than 178"):
+        ch05.resampling_exhibit(data.astronaut(), hr_size=128)
 
 
 def test_objective_mismatch_gradients_match_finite_differences():

@@ -161,6 +161,9 @@ def resampling_exhibit(photo: np.ndarray, hr_size: int = 256) -> dict:
     if photo.ndim != 3 or w > photo.shape[1] or h < rows:
         raise ValueError(f"resampling_exhibit needs an (H, W, 3) photo at least {rows} px high and "
                          f"{cols / rows:.3f} times as wide as high, got {photo.shape}")
+    if hr_size <= cols:
+        raise ValueError(f"hr_size must be larger than {cols} (the exhibit is about up-sampled HR images), "
+                         f"got {hr_size}")
     left = (photo.shape[1] - w) // 2
     crop = photo[:, left:left + w]
     celeba = np.asarray(Image.fromarray(crop).resize((cols, rows), Image.Resampling.LANCZOS))
