@@ -289,32 +289,376 @@ def checkerboard_rows(outputs: dict) -> list[dict]:
 
 # -- the content loss's input: preprocess_input or not ---------------------------------------------------------
 
-def preprocess_shift(images: np.ndarray, layer: str = "block3_conv3", weights: str | None = "imagenet",
-                     seed: int = 0) -> dict:
-    """How far VGG19 features at ``layer`` move when ``[-1, 1]`` images are fed raw (the book) instead of through
-    ``keras.applications.vgg19.preprocess_input`` of ``(x + 1) * 127.5`` (what the weights were trained on).
+def preprocess_shift(images: np.ndarray, layer: str = "block3_conv3", weights: str = "imagenet",
+                     width_divisor: int = 1, seed: int = 0) -> dict:
+    """How far VGG19 features at ``layer`` move when ``[-1, 1]`` images are fed raw (the book) instead of
+    converted as ``keras.applications.vgg19.preprocess_input((x + 1) * 127.5)`` (the input the weights were
+    trained on: 0..255, BGR, ImageNet means subtracted).
 
-    ``weights`` is ``"imagenet"`` (downloaded once by Keras) or ``None`` (VGG19's layers with Keras's default
-    random initialisation, seeded by ``seed``: no download). Returns the per-image ``relative_change``
+    ``weights``: ``"imagenet"`` (Keras's trained VGG19, downloaded once) or ``"random"``: the offline extractor
+    of the smoke profile (:func:`gancourse.nn.superres.vgg19_trunk`: the VGG19 layout, widths divided by
+    ``width_divisor``, fixed random weights from ``seed``). Returns per image ``relative_change``
     ``|f(raw) - f(pre)| / |f(pre)|``, ``cosine`` (the cosine similarity of the two feature vectors: their
-    directions), ``norm_ratio`` ``|f(raw)| / |f(pre)|``, and ``weights``.
+    directions) and ``norm_ratio`` ``|f(raw)| / |f(pre)|``, and ``weights``.
     """
     import keras
 
-    from gancourse import set_seed
+    from gancourse.nn import superres
 
     x = np.asarray(images, np.float32)
-    if x.ndim != 4 or x.shape[-1] != 3:
-        raise ValueError(f"preprocess_shift needs RGB images (n, H, W, 3) in [-1, 1], got shape {x.shape}")
-    if weights not in ("imagenet", None):
-        raise ValueError(f"weights must be 'imagenet' or None, got {weights!r}")
-    set_seed(seed)
-    base = keras.applications.VGG19(weights=weights, include_top=False, input_shape=x.shape[1:])
-    net = keras.Model(base.input, base.get_layer(layer).output)
+    if x.ndim != 4 or x.shape[-1] != 3 or x.shape[1] != x.shape[2]:
+        raise ValueError(f"preprocess_shift needs square RGB images (n, S, S, 3) in [-1, 1], got shape {x.shape}")
+    if weights == "random":
+        net = superres.vgg19_trunk(layer, x.shape[1], width_divisor, seed)
+    elif weights == "imagenet":
+        base = keras.applications.VGG19(include_top=False, weights="imagenet", input_shape=x.shape[1:])
+        net = keras.Model(base.input, base.get_layer(layer).output)
+    else:
+        raise ValueError(f"weights must be 'imagenet' or 'random', got {weights!r}")
     pre = keras.applications.vgg19.preprocess_input((x + 1.0) * 127.5)
     f_pre = np.asarray(net(pre), np.float64).reshape(len(x), -1)
     f_raw = np.asarray(net(x), np.float64).reshape(len(x), -1)
     norm_pre, norm_raw = np.linalg.norm(f_pre, axis=1), np.linalg.norm(f_raw, axis=1)
     return {"relative_change": np.linalg.norm(f_raw - f_pre, axis=1) / np.maximum(norm_pre, 1e-30),
             "cosine": np.sum(f_raw * f_pre, axis=1) / np.maximum(norm_pre * norm_raw, 1e-30),
-            "norm_ratio": norm_raw / np.maximum(norm_pre, 1e-30), "weights": weights or "random"}
+            "norm_ratio": norm_raw / np.maximum(norm_pre, 1e-30), "weights": weights}
+
+
+# -- why the squared error blurs ---------------------------------------------------------------------------------
+
+def upsample(lr: np.ndarray, size: int) -> np.ndarray:
+    """Bicubic interpolation of LR images ``(n, h, w, 3)`` to ``size x size``, clipped to ``[-1, 1]``: the
+    baseline of every SR table."""
+    import tensorflow as tf
+
+    return np.clip(np.asarray(tf.image.resize(np.asarray(lr, np.float32), (size, size), method="bicubic")),
+                   -1.0, 1.0)
+
+
+def plausible_candidates(hr: np.ndarray, donors: np.ndarray) -> dict:
+    """HR images that share (almost) one LR image: ``hr`` itself and, for each donor crop, the LR content of
+    ``hr`` (its bicubic up-sampling) plus the donor's detail (the donor minus the up-sampling of its own LR).
+
+    Returns ``candidates`` ``(1 + len(donors), H, W, 3)``, their pixel-wise ``mean`` (the estimate a
+    squared-error loss converges to), ``lr_spread`` (the largest RMS difference between a candidate's LR image
+    and ``hr``'s), ``hr_spread`` (the mean RMS difference of the candidates from ``hr``), ``mse_of_mean`` and
+    ``mse_of_candidate`` (the mean squared error of the mean, and of a candidate, against the other
+    candidates, on average) and ``sharpness_of_mean`` (the mean's Laplacian variance over the candidates'
+    average).
+    """
+    from scipy import ndimage
+
+    from gancourse.data.superres import degrade
+
+    hr = np.asarray(hr, np.float32)
+    donors = np.asarray(donors, np.float32)
+    if hr.ndim != 3 or donors.ndim != 4 or donors.shape[1:] != hr.shape:
+        raise ValueError(f"plausible_candidates needs one (H, W, 3) image and donors (n, H, W, 3) of its size, "
+                         f"got {hr.shape} and {donors.shape}")
+    size = hr.shape[0]
+    base = upsample(np.asarray(degrade(hr[None])), size)[0]
+    detail = donors - upsample(np.asarray(degrade(donors)), size)
+    candidates = np.concatenate([hr[None], base[None] + detail]).astype(np.float32)
+    mean = candidates.mean(axis=0)
+    lr_c, lr_0 = np.asarray(degrade(candidates)), np.asarray(degrade(hr[None]))
+    k = len(candidates)
+    pair = [np.mean((candidates[i] - candidates[j]) ** 2) for i in range(k) for j in range(k) if i != j]
+    lap = lambda im: ndimage.laplace(im.mean(axis=-1)).var()  # noqa: E731
+    return {"candidates": candidates, "mean": mean,
+            "lr_spread": float(np.sqrt(((lr_c - lr_0) ** 2).mean(axis=(1, 2, 3))).max()),
+            "hr_spread": float(np.sqrt(((candidates[1:] - hr) ** 2).mean(axis=(1, 2, 3))).mean()),
+            "mse_of_mean": float(np.mean([np.mean((mean - c) ** 2) for c in candidates])),
+            "mse_of_candidate": float(np.mean(pair)),
+            "sharpness_of_mean": float(lap(mean) / np.mean([lap(c) for c in candidates]))}
+
+
+def enlarge(images: np.ndarray, factor: int) -> np.ndarray:
+    """Images ``(n, h, w, c)`` enlarged ``factor`` times by pixel repetition (nearest neighbour), for display."""
+    return np.repeat(np.repeat(np.asarray(images), factor, axis=1), factor, axis=2)
+
+
+def zoom(images: np.ndarray, size: int = 16, corner=(0, 0)) -> np.ndarray:
+    """A ``size x size`` window of every image (top-left ``corner``), enlarged to the images' own size."""
+    images = np.asarray(images)
+    factor = images.shape[1] // size
+    if factor < 1 or images.shape[1] % size:
+        raise ValueError(f"size must divide the image size {images.shape[1]}, got {size}")
+    r, c = corner
+    return enlarge(images[:, r:r + size, c:c + size], factor)
+
+
+# -- the networks ---------------------------------------------------------------------------------------------
+
+def describe_presets(names=("book", "paper")) -> list[dict]:
+    """One row per preset at its own HR size: the networks' parameter counts (built as the model builds them),
+    the discriminator's output, the content layer and its feature-map shape, the optimizer and the batch."""
+    from gancourse.models import srgan
+    from gancourse.nn import superres
+
+    rows = []
+    for name in names:
+        cfg = srgan.config(name)
+        g, d = srgan.build_generator(cfg), srgan.build_discriminator(cfg)
+        trunk = superres.vgg19_trunk(cfg.content_layer, cfg.image_size, 16)  # narrow: only its shape is read
+        shape = tuple(trunk.output.shape[1:3]) + (superres.VGG19_WIDTHS[int(cfg.content_layer[5]) - 1],)
+        rows.append({"preset": name, "LR -> HR": f"{cfg.lr_size} -> {cfg.image_size}",
+                     "generator": g.count_params(), "up-sampling": "nearest + conv" if cfg.generator == "book"
+                     else "sub-pixel conv", "discriminator": d.count_params(),
+                     "D output": "x".join(map(str, d.output_shape[1:])),
+                     "content layer": f"{cfg.content_layer} {'x'.join(map(str, shape))}"
+                                      + (f", x{cfg.feature_scale:.4f}" if cfg.feature_scale != 1 else ""),
+                     "objective": cfg.objective, "Adam": f"{cfg.learning_rate:g}, beta_1 {cfg.beta_1:g}",
+                     "batch": cfg.batch_size})
+    return rows
+
+
+# -- the study: SRResNet (pixel MSE) then SRGAN (perceptual loss) on the offline photos ---------------------------
+
+def _srgan_model():
+    from gancourse.models import srgan
+
+    class StudySRGAN(srgan.SRGAN):
+        """An :class:`~gancourse.models.srgan.SRGAN` with one traced training step per phase, restarted for each
+        seed from new initial weights and fresh optimizer state (tracing costs more than a short run)."""
+
+        def __init__(self, cfg):
+            super().__init__(cfg)
+            self.compile()
+            self.build_optimizers()
+            self._fresh = {g: [v.numpy() for v in opt.variables] for g, opt in self.optimizers.items()}
+            self._steps = {}
+
+        def restart(self, weights: list, seed: int) -> None:
+            """Start a run from ``weights`` (generator's, discriminator's), fresh optimizers and ``seed``'s
+            random state."""
+            for net, values in zip(self.networks.values(), weights):
+                net.set_weights(values)
+            for group, opt in self.optimizers.items():
+                for variable, value in zip(opt.variables, self._fresh[group]):
+                    variable.assign(value)
+            self.seed_generator.state.assign(np.asarray([seed, 0], self.seed_generator.state.dtype.name))
+            for tracker in self.metrics:
+                tracker.reset_state()
+
+        def run_step(self, batch, phase: str) -> dict:
+            """One training step of ``phase`` (``"pretrain"`` or ``"gan"``): each phase's step is traced once."""
+            import tensorflow as tf
+
+            self.phase = phase  # read when the step is traced
+            if phase not in self._steps:
+                self._steps[phase] = tf.function(self.train_step)
+            return self._steps[phase](batch)
+
+    return StudySRGAN
+
+
+def initial_weights(cfg, seed: int) -> list:
+    """The generator's and the discriminator's initial weights for ``seed``, built as the model builds them."""
+    from gancourse import set_seed
+    from gancourse.models import srgan
+
+    set_seed(seed)
+    return [srgan.build_generator(cfg).get_weights(), srgan.build_discriminator(cfg).get_weights()]
+
+
+STUDY_METRICS = {  # key in metrics.sr_scores: (column, higher is better, verdict words)
+    "psnr_y": ("PSNR-Y (dB) ↑", True, ("higher", "lower")),
+    "ssim_y": ("SSIM-Y ↑", True, ("higher", "lower")),
+    "sharpness": ("sharpness (HR = 1)", True, ("sharper", "smoother")),
+    "feature_mse": ("feature distance ↓", False, ("closer", "further")),
+}
+BASELINE = "SRResNet"
+
+
+def _log(history: dict, logs: dict) -> None:
+    for key, value in logs.items():
+        history.setdefault(key, []).append(float(value))
+
+
+def study(cfg, seeds=(0, 1), *, pretrain_steps: int = 100, gan_steps: int = 40, test=None, n_test: int = 32,
+          train=None, log_every: int = 5) -> dict:
+    """Train SRResNet (``pretrain_steps`` of pixel MSE) and then SRGAN (``gan_steps`` of the perceptual loss,
+    starting from it) for every seed, and score both and bicubic interpolation on held-out crops.
+
+    ``train``/``test``: ``(lr, hr)`` arrays (default: ``offline_sr`` at ``cfg.image_size``); the first
+    ``n_test`` test pairs are scored. Returns ``scores`` ``{method: {metric: (seeds, images) array}}``
+    (:func:`gancourse.metrics.sr_scores`, with the feature distance in the model's content features),
+    ``histories`` ``{seed: {phase: {metric: values every log_every steps}}}``, ``shown`` (the first seed's
+    first four test crops: LR enlarged, bicubic, SRResNet, SRGAN, HR), ``model`` (the last run's),
+    ``cfg``, ``seeds``, the step counts and ``log_every``.
+    """
+    from gancourse import metrics
+    from gancourse.data import superres
+    from gancourse.models import srgan
+
+    if pretrain_steps < 8 * log_every or gan_steps < 8 * log_every:
+        raise ValueError(f"each phase needs at least 8 logged points for the convergence check: steps >= "
+                         f"{8 * log_every} with log_every={log_every}, got {pretrain_steps} and {gan_steps}")
+    train = superres.offline_sr("train", cfg.image_size) if train is None else train
+    test_lr, test_hr = superres.offline_sr("test", cfg.image_size) if test is None else test
+    test_lr, test_hr = np.asarray(test_lr[:n_test]), np.asarray(test_hr[:n_test])
+    model = _srgan_model()(cfg)
+    features = (lambda x: model.features(x, training=False)) if model.features is not None else None  # noqa: E731
+    bicubic = upsample(test_lr, cfg.image_size)
+    bicubic_scores = metrics.sr_scores(bicubic, test_hr, features=features)
+    scores = {m: {k: [] for k in bicubic_scores} for m in METHODS}
+    histories, shown = {}, {}
+    for seed in seeds:
+        model.restart(initial_weights(cfg, seed), seed)
+        batches = iter(srgan.batches(cfg.replace(seed=seed), train).repeat())
+        outputs, histories[seed] = {}, {}
+        for phase, steps, method in (("pretrain", pretrain_steps, "SRResNet"), ("gan", gan_steps, "SRGAN")):
+            history = histories[seed].setdefault(phase, {})
+            for step in range(1, steps + 1):
+                logs = model.run_step(next(batches), phase)
+                if step % log_every == 0:
+                    _log(history, logs)
+                    for tracker in model.metrics:
+                        tracker.reset_state()
+            outputs[method] = model.super_resolve(test_lr)
+        outputs["bicubic"] = bicubic
+        for method in METHODS:
+            found = bicubic_scores if method == "bicubic" else metrics.sr_scores(outputs[method], test_hr,
+                                                                                 features=features)
+            for key, values in found.items():
+                scores[method][key].append(values)
+        if not shown:
+            shown = {"LR": enlarge(test_lr[:4], cfg.scale), "bicubic": bicubic[:4], "SRResNet": outputs["SRResNet"][:4],
+                     "SRGAN": outputs["SRGAN"][:4], "HR": test_hr[:4]}
+    return {"scores": {m: {k: np.stack(v) for k, v in s.items()} for m, s in scores.items()}, "histories": histories,
+            "shown": shown, "model": model, "cfg": cfg, "seeds": tuple(seeds), "pretrain_steps": pretrain_steps,
+            "gan_steps": gan_steps, "log_every": log_every, "n_test": len(test_hr)}
+
+
+def study_settings(profile: str) -> dict:
+    """The study's size for a profile: seeds, steps per phase, held-out crops scored and config overrides (on
+    the 64 px offline data; ``standard`` widens the networks and uses the ImageNet VGG19)."""
+    if profile == "smoke":
+        return {"seeds": (0, 1), "pretrain_steps": 80, "gan_steps": 40, "n_test": 32, "log_every": 5,
+                "srgan": {}}
+    return {"seeds": (0, 1, 2), "pretrain_steps": 3000, "gan_steps": 1500, "n_test": 128, "log_every": 50,
+            "srgan": {"base_filters": 64, "res_blocks": 16, "d_filters": 64, "d_dense": 1024,
+                      "feature_weights": "imagenet", "feature_width_divisor": 1}}
+
+
+def convergence(study: dict, tolerance: float = 0.02) -> dict:
+    """Whether each phase had stopped improving: for every seed, :func:`gancourse.experiments.ch07.still_falling`
+    on SRResNet's pixel MSE and on SRGAN's content loss. Returns the flags per phase (lists over seeds) and
+    ``text``, a sentence that calls unconverged runs that."""
+    from gancourse.experiments.ch07 import still_falling
+
+    flags = {"pretrain": [still_falling(h["pretrain"]["g_mse"], tolerance) for h in study["histories"].values()],
+             "gan": [still_falling(h["gan"]["g_content"], tolerance) for h in study["histories"].values()]}
+    n = len(flags["pretrain"])
+    rule = ("a straight line fitted to the second half of its curve drops by more than "
+            f"{tolerance:.0%} of the curve's level")
+    parts = []
+    for phase, label, curve in (("pretrain", "SRResNet", "pixel MSE"), ("gan", "SRGAN", "content loss")):
+        falling = sum(flags[phase])
+        parts.append(f"{label}'s {curve} was still falling at the end in {falling} of {n} runs" if falling
+                     else f"{label}'s {curve} had levelled off in all {n} runs")
+    unconverged = any(flags["pretrain"]) or any(flags["gan"])
+    verdict = ("Those runs have **not converged**: the results below describe early training, not the end point "
+               "the paper reports." if unconverged else "No run was still improving by this criterion.")
+    return {**flags, "unconverged": unconverged,
+            "text": f"Convergence ({rule}): " + "; ".join(parts) + ". " + verdict}
+
+
+def per_image(study: dict, metric: str) -> dict:
+    """``{method: each held-out crop's score averaged over the seeds}``, SRResNet first."""
+    order = (BASELINE,) + tuple(m for m in METHODS if m != BASELINE)
+    return {m: study["scores"][m][metric].mean(axis=0) for m in order}
+
+
+def study_table(study: dict, alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
+    """The results table and its comparisons: every metric's per-crop scores (averaged over seeds) compared with
+    SRResNet's by the paired t-test, Holm-corrected over all metrics and methods together.
+
+    Returns ``(rows, comparisons)``: one row per method, each cell ``mean [95% interval]`` plus the verdict
+    against SRResNet; ``comparisons`` are :func:`gancourse.stats.compare` rows with ``metric`` added.
+    """
+    from gancourse import stats
+
+    metrics_here = [m for m in STUDY_METRICS if m in study["scores"][BASELINE]]
+    groups = {}
+    for metric in metrics_here:
+        _, higher, words = STUDY_METRICS[metric]
+        rows = stats.compare(per_image(study, metric), higher_is_better=higher, words=words, paired=True)
+        for row in rows:
+            row["metric"] = metric
+        groups[metric] = (rows, higher, words)
+    stats.correct_together(groups, alpha)
+    comparisons = [row for rows, _, _ in groups.values() for row in rows]
+    table = []
+    for method in METHODS:
+        row = {"method": method}
+        for metric in metrics_here:
+            values = per_image(study, metric)[method]
+            mean, low, high = stats.mean_interval(values)
+            cell = f"{mean:.3g} [{low:.3g}, {high:.3g}]"
+            if method != BASELINE:
+                found = next(r for r in comparisons if r["metric"] == metric and r["variant"] == method)
+                cell += f": {found['verdict']}"
+            row[STUDY_METRICS[metric][0]] = cell
+        table.append(row)
+    return table, comparisons
+
+
+def verdict(comparisons: list[dict], method: str, metric: str) -> str:
+    """The verdict of ``method`` against SRResNet on ``metric``."""
+    return next(r["verdict"] for r in comparisons if r["variant"] == method and r["metric"] == metric)
+
+
+def headline(comparisons: list[dict], converged: dict) -> str:
+    """The paper's pattern, checked: SRResNet above bicubic on PSNR, SRGAN below SRResNet on PSNR but sharper and
+    closer in features. One paragraph, every clause from a verdict."""
+    claims = [("bicubic", "psnr_y", "lower", "SRResNet has a higher PSNR than bicubic interpolation"),
+              ("SRGAN", "psnr_y", "lower", "SRGAN has a lower PSNR than SRResNet"),
+              ("SRGAN", "sharpness", "sharper", "SRGAN is sharper than SRResNet"),
+              ("SRGAN", "feature_mse", "closer", "SRGAN is closer to the HR crops in the content features")]
+    held = [text for method, metric, word, text in claims if verdict(comparisons, method, metric) == word]
+    missed = [f"{text} ({verdict(comparisons, method, metric)})" for method, metric, word, text in claims
+              if verdict(comparisons, method, metric) != word]
+    out = f"Of the paper's four findings, {len(held)} hold here"
+    out += (": " + "; ".join(held) + "." if held else ".")
+    if missed:
+        out += " Not found: " + "; ".join(missed) + "."
+    if converged["unconverged"]:
+        out += (" The runs had not converged, so a finding that is missing may only be one the runs have not "
+                "reached yet.")
+    return out
+
+
+def batch_one_exhibit(generator, lr: np.ndarray, hr: np.ndarray) -> dict:
+    """Each low-resolution image run alone (a batch of one) through ``generator`` in training mode (batch norm
+    uses the image's own statistics, as the book's training steps do) and in inference mode (the running
+    averages). The generator's weights, including batch norm's averages, are restored afterwards.
+
+    Returns ``difference`` (the RMS difference of the two outputs, averaged over images) and the mean Y-channel
+    PSNR of each mode against ``hr`` (``psnr_training``, ``psnr_inference``).
+    """
+    from gancourse import metrics
+
+    saved = generator.get_weights()
+    try:
+        training = np.concatenate([np.asarray(generator(lr[i:i + 1], training=True)) for i in range(len(lr))])
+        inference = np.concatenate([np.asarray(generator(lr[i:i + 1], training=False)) for i in range(len(lr))])
+    finally:
+        generator.set_weights(saved)
+    return {"difference": float(np.sqrt(((training - inference) ** 2).mean(axis=(1, 2, 3))).mean()),
+            "psnr_training": float(metrics.psnr_y(training, hr).mean()),
+            "psnr_inference": float(metrics.psnr_y(inference, hr).mean())}
+
+
+def draw_curves(study: dict, phase: str, keys, ax, title: str = "") -> None:
+    """Every seed's training curves of ``keys`` in ``phase`` (the mean over each ``log_every`` steps)."""
+    every = study["log_every"]
+    for key in keys:
+        for i, (seed, history) in enumerate(study["histories"].items()):
+            values = history[phase][key]
+            steps = every * np.arange(1, len(values) + 1)
+            ax.plot(steps, values, color=f"C{list(keys).index(key)}", alpha=0.8,
+                    label=key if i == 0 else None)
+    ax.set_xlabel(f"step of the {phase} phase")
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=8)
