@@ -125,7 +125,8 @@ from gancourse.experiments import ch05  # noqa: E402
 def test_paper_table_prints_only_checked_values_and_shows_the_psnr_price():
     rows = ch05.paper_rows()
     assert [r["test set"] for r in rows] == ["Set5", "Set14", "BSD100"]
-    assert rows[0]["SRResNet PSNR"] == 32.05 and rows[0]["bicubic SSIM"] == "not checked"
+    assert rows[0]["SRResNet PSNR (dB)"] == "32.05" and rows[0]["bicubic SSIM"] == "not checked"
+    assert ch05.paper_below_bicubic() == ["BSD100"]
     assert all(gap < 0 for gap in ch05.paper_gaps().values())  # SRGAN pays in PSNR on every set
     assert "1609.04802" in ch05.PAPER_TABLE_SOURCE
 
