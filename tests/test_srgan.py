@@ -245,3 +245,28 @@ def test_preview_rows():
 def test_bad_configs_are_refused(changes, match):
     with pytest.raises(ValueError, match=match):
         srgan.config("book", **changes)
+
+
+def test_legacy_loop_trains_both_networks():
+    from gancourse.legacy import LegacySRLoop
+
+    cfg = _smoke("book")
+    model = srgan.SRGAN(cfg)
+    loop = LegacySRLoop(model.generator, model.discriminator, model.features, cfg.make_optimizer("discriminator"),
+                        cfg.make_optimizer("generator"), adv_weight=cfg.adv_weight)
+    kernel = model.discriminator.get_layer("d1_conv").kernel  # D is frozen between its updates: read it directly
+    g0, d0 = _weights(model.generator), kernel.numpy().copy()
+    lr, hr = _pairs(4)
+    d_loss, g_loss = loop.step(lr, hr)
+    assert np.isfinite(d_loss) and np.isfinite(g_loss)
+    assert _changed(g0, model.generator) and not np.array_equal(d0, kernel.numpy())
+    assert not model.features.trainable_weights  # the content network stays frozen
+
+
+def test_bench_builds_the_book_baseline_and_refuses_one_for_the_paper():
+    from gancourse import bench
+
+    assert type(bench.legacy_loop("srgan", _smoke("book"))).__name__ == "LegacySRLoop"
+    with pytest.raises(ValueError, match="fit\\(\\) variants only"):
+        bench.legacy_loop("srgan", _smoke("paper"))
+    assert bench._config("srgan", "standard").feature_weights == "random"  # no download in the bench
