@@ -8,8 +8,9 @@ data: first a warm-up (tracing and compilation are not timed), then
 and the spread (min-max) of images/s. Ratios are taken against the baseline
 measured in the same run: the source book's Keras 2 loop style
 (:class:`gancourse.legacy.LegacyLoop`,
-:class:`gancourse.legacy.LegacyPairedLoop` for pix2pix and
-:class:`gancourse.legacy.LegacyCycleLoop` for CycleGAN).
+:class:`gancourse.legacy.LegacyPairedLoop` for pix2pix,
+:class:`gancourse.legacy.LegacyCycleLoop` for CycleGAN and
+:class:`gancourse.legacy.LegacySRLoop` for SRGAN).
 
 Utilisation is ``achieved FLOP/s / measured dense matmul peak``, both from the
 same run, each from its own process:
@@ -70,6 +71,7 @@ VARIANTS = {
 #: Variants per model where not all of them are worth measuring (default: every variant).
 MODEL_VARIANTS = {
     "pix2pix": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
+    "srgan": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
 }
 
 
@@ -87,7 +89,9 @@ def _config(model: str, size: str):
     smoke = full.scaled("smoke")
     if size == "smoke":
         return smoke
-    return full.replace(**{key: getattr(smoke, key) for key in ("dataset", "data") if hasattr(full, key)})
+    # offline data, and (SRGAN) the VGG19 layout with random weights: the same compute without the download
+    return full.replace(**{key: getattr(smoke, key) for key in ("dataset", "data", "feature_weights")
+                           if hasattr(full, key)})
 
 
 def _fit_model(model: str, cfg):
@@ -100,11 +104,18 @@ def _fit_model(model: str, cfg):
 def legacy_loop(model: str, cfg):
     """The Keras 2 style loop on freshly built networks of ``model``: :class:`~gancourse.legacy.LegacyLoop`
     for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation,
-    :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN."""
-    from gancourse.legacy import LegacyCycleLoop, LegacyLoop, LegacyPairedLoop
+    :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN."""
+    from gancourse.legacy import LegacyCycleLoop, LegacyLoop, LegacyPairedLoop, LegacySRLoop
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
+    if hasattr(cfg, "adv_weight"):
+        if cfg.objective != "book":
+            raise ValueError("the Keras 2 SRGAN loop is the book's (sigmoid D, objective 'book'); measure the "
+                             f"{cfg.preset} preset's fit() variants only")
+        return LegacySRLoop(net.generator, net.discriminator, net.features, cfg.make_optimizer("discriminator"),
+                            cfg.make_optimizer("generator"), adv_weight=cfg.adv_weight,
+                            content_weight=cfg.content_weight)
     if hasattr(cfg, "lambda_cycle"):
         return LegacyCycleLoop(net.g_ab, net.g_ba, net.d_a, net.d_b, lambda: cfg.make_optimizer("generators"),
                                lambda_cycle=cfg.lambda_cycle, identity_weight=cfg.identity_weight)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m gancourse train|sample|bench|data ...``.
+"""Command line: ``python -m gancourse train|sample|upscale|bench|data ...``.
 
 Examples::
 
@@ -9,6 +9,8 @@ Examples::
     python -m gancourse sample pix2pix --out runs/facades --n 8
     python -m gancourse train cyclegan --preset paper --profile smoke --out runs/cycle
     python -m gancourse sample cyclegan --out runs/cycle --n 4
+    python -m gancourse train srgan --preset paper --profile smoke --out runs/sr
+    python -m gancourse upscale --out runs/sr photos/ photos_x4/
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
@@ -66,7 +68,8 @@ def _train(args) -> int:
         if changed:
             raise ValueError(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
                              "use another --out, or the same settings to resume")
-    shape = (f" image={cfg.image_size}x{cfg.image_size}x{cfg.channels}" if hasattr(cfg, "image_size") else "")
+    channels = getattr(cfg, "channels", 3)
+    shape = (f" image={cfg.image_size}x{cfg.image_size}x{channels}" if hasattr(cfg, "image_size") else "")
     source = getattr(cfg, "dataset", getattr(cfg, "data", "?"))
     print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} data={source}{shape} "
           f"epochs={cfg.epochs} -> {out}")
@@ -82,11 +85,11 @@ def _train(args) -> int:
     return 0
 
 
-def _sample(args) -> int:
-    from gancourse import models, training, viz
+def _trained(model_name: str, out: Path):
+    """``(entry, cfg, model, epoch)`` of the trained run in ``out`` (its config and last checkpoint)."""
+    from gancourse import models, training
 
-    entry = models.get(args.model)
-    out = Path(args.out)
+    entry = models.get(model_name)
     saved = out / "config.json"
     if not saved.exists():
         raise ValueError(f"{out} has no config.json; train a model there first")
@@ -96,6 +99,14 @@ def _sample(args) -> int:
     epoch = training.restore(model, out / "checkpoints")
     if epoch == 0:
         raise ValueError(f"{out / 'checkpoints'} holds no checkpoint; train first")
+    return entry, cfg, model, epoch
+
+
+def _sample(args) -> int:
+    from gancourse import viz
+
+    out = Path(args.out)
+    entry, cfg, model, epoch = _trained(args.model, out)
     target = Path(args.file) if args.file else out / f"sample_epoch{epoch:04d}_seed{args.seed}.png"
     if hasattr(model, "preview_inputs"):
         inputs = model.preview_inputs(args.n, args.seed)
@@ -107,6 +118,44 @@ def _sample(args) -> int:
                          "plot them with gancourse.viz instead")
     viz.save_grid(pictures, target)
     print(f"wrote {args.n} samples of the epoch-{epoch} model to {target}")
+    return 0
+
+
+#: The largest input ``upscale`` takes (pixels): the book generator holds 256 channels at 4x the size.
+UPSCALE_MAX_PIXELS = 256 * 256
+
+
+def _upscale(args) -> int:
+    import numpy as np
+    from PIL import Image
+
+    from gancourse.data import files
+    from gancourse.models import srgan
+
+    src, dst = Path(args.src), Path(args.dst)
+    images = files.list_images(src, "the folder to upscale")
+    targets = [dst / f"{path.stem}_x{{scale}}.png" for path in images]
+    _, cfg, model, epoch = _trained("srgan", Path(args.out))
+    targets = [Path(str(t).format(scale=cfg.scale)) for t in targets]
+    existing = [t for t in targets if t.exists()]
+    if existing:
+        raise ValueError(f"{existing[0]} exists ({len(existing)} of the outputs do); upscale into an empty folder")
+    pictures = []
+    for path in images:
+        try:
+            with Image.open(path) as im:
+                picture = np.asarray(im.convert("RGB"))
+        except OSError as error:
+            raise ValueError(f"cannot read {path}: {error}; remove or replace it") from error
+        if picture.shape[0] * picture.shape[1] > UPSCALE_MAX_PIXELS:
+            raise ValueError(f"{path} is {picture.shape[1]}x{picture.shape[0]} px; upscale takes at most "
+                             f"{UPSCALE_MAX_PIXELS} pixels per image (the output is {cfg.scale}x larger): crop or "
+                             "shrink it first")
+        pictures.append(picture)
+    dst.mkdir(parents=True, exist_ok=True)
+    for picture, target in zip(pictures, targets):
+        Image.fromarray(srgan.upscale(picture, model)).save(target)
+    print(f"wrote {len(targets)} images {cfg.scale}x larger (the epoch-{epoch} model of {args.out}) to {dst}")
     return 0
 
 
@@ -172,6 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--file", default=None, help="the PNG to write (default: in --out, named by epoch and seed)")
     sample.add_argument("--data", default=None, help="the dataset folder the run was trained with, if any")
     sample.set_defaults(func=_sample)
+
+    upscale = sub.add_parser("upscale", help="super-resolve every image of a folder with a trained srgan run")
+    upscale.add_argument("src", help="folder of images (PNG, JPEG, ...), any size up to 256x256 pixels")
+    upscale.add_argument("dst", help="folder for the results, NAME_x4.png (created; existing files are not replaced)")
+    upscale.add_argument("--out", required=True, help="the srgan run folder given to train")
+    upscale.set_defaults(func=_upscale)
 
     bench = sub.add_parser("bench", help="training throughput, memory and FLOP/s against the Keras 2 loop")
     bench.add_argument("model", choices=list(REGISTRY), help=models_help)

@@ -20,7 +20,8 @@ two loops therefore compute slightly different generator gradients for the
 same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.training.GAN` (:class:`LegacyPairedLoop` against
 :class:`gancourse.models.pix2pix.Pix2Pix`, :class:`LegacyCycleLoop` against
-:class:`gancourse.models.cyclegan.CycleGAN`); the course never trains with
+:class:`gancourse.models.cyclegan.CycleGAN`, :class:`LegacySRLoop` against
+:class:`gancourse.models.srgan.SRGAN`); the course never trains with
 them otherwise.
 """
 
@@ -150,6 +151,47 @@ class LegacyCycleLoop:
             d.trainable = False
         g_loss = self.combined.train_on_batch([a, b], [ones, ones, a, b, a, b])
         return 0.25 * sum(losses), float(np.ravel(g_loss)[0])
+
+
+class LegacySRLoop:
+    """The source book's SRGAN loop in the Keras 2 idiom, made to train under Keras 3.
+
+    ``D`` (sigmoid scores) is compiled alone with MSE; a combined model
+    ``lr -> [D(G(lr)), phi(G(lr))]`` (``phi`` the frozen feature network, or
+    the identity for a pixel content loss) is compiled with
+    ``["binary_crossentropy", "mse"]`` weighted ``[adv_weight, content_weight]``
+    (the book: 1e-3 and 1). Each step: ``G.predict(lr)``, ``D.train_on_batch``
+    on the real and on the generated images (``trainable`` toggled on),
+    ``phi.predict(hr)`` for the content targets, then the combined
+    ``train_on_batch``. The book draws a fresh batch for the generator's step;
+    this loop reuses the batch, as the model it is timed against does. Timed by
+    ``python -m gancourse bench srgan`` against :class:`gancourse.models.srgan.SRGAN`.
+    """
+
+    def __init__(self, generator, discriminator, features, d_optimizer, g_optimizer, *, adv_weight: float = 1e-3,
+                 content_weight: float = 1.0):
+        self.generator, self.discriminator = generator, discriminator
+        self.features = features
+        discriminator.compile(optimizer=d_optimizer, loss="mse")
+        discriminator.trainable = False
+        lr = keras.Input(generator.input_shape[1:])
+        sr = generator(lr)
+        content = sr if features is None else features(sr)
+        self.combined = keras.Model(lr, [discriminator(sr), content])
+        self.combined.compile(optimizer=g_optimizer, loss=["binary_crossentropy", "mse"],
+                              loss_weights=[float(adv_weight), float(content_weight)])
+
+    def step(self, lr: np.ndarray, hr: np.ndarray) -> tuple[float, float]:
+        """One D update on real and generated images, then one G update. Returns (d_loss, g_loss)."""
+        ones = np.ones((len(lr),) + self.discriminator.output_shape[1:], np.float32)
+        fake = self.generator.predict(lr, verbose=0)
+        self.discriminator.trainable = True
+        d_loss = 0.5 * (float(self.discriminator.train_on_batch(hr, ones))
+                        + float(self.discriminator.train_on_batch(fake, 0 * ones)))
+        self.discriminator.trainable = False
+        target = hr if self.features is None else self.features.predict(hr, verbose=0)
+        g_loss = self.combined.train_on_batch(lr, [ones, target])
+        return d_loss, float(np.ravel(g_loss)[0])
 
 
 def trainable_trap(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3) -> dict[str, bool]:

@@ -29,6 +29,8 @@ PARAMETERS = {
     ("cyclegan", "book"): {"g_ab": 1_971_747, "g_ba": 1_971_747, "d_a": 2_766_529, "d_b": 2_766_529},
     ("cyclegan", "paper"): {"g_ab": 11_378_179, "g_ba": 11_378_179, "d_a": 2_764_737, "d_b": 2_764_737},
     ("cyclegan", "unet"): {"g_ab": 54_413_955, "g_ba": 54_413_955, "d_a": 2_764_737, "d_b": 2_764_737},
+    ("srgan", "book"): {"generator": 2_042_691, "discriminator": 5_219_137},
+    ("srgan", "paper"): {"generator": 1_554_883, "discriminator": 23_569_217},  # at 96 px crops
     ("pix2pix", "paper"): {"generator": 54_423_811, "discriminator": 2_770_433},
     ("pix2pix", "book"): {"generator": 129_151_681, "discriminator": 2_766_337},  # 1 channel in and out
     ("pix2pix", "mastering_pytorch"): {"generator": 54_409_603, "discriminator": 2_767_809},
@@ -107,7 +109,9 @@ def test_each_update_changes_only_its_groups_variables(name, preset):
     def probe_loss():
         total = 0.0
         for net in model.networks.values():
-            inputs = [tf.constant(rng.normal(size=(4,) + tuple(t.shape[1:])), tf.float32) for t in net.inputs]
+            # a fully convolutional network (SR generators) has free spatial sizes: probe it at 16
+            inputs = [tf.constant(rng.normal(size=(4,) + tuple(d or 16 for d in t.shape[1:])), tf.float32)
+                      for t in net.inputs]
             total += tf.reduce_mean(net(inputs if len(inputs) > 1 else inputs[0], training=True))
         return total
 

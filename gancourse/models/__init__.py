@@ -25,6 +25,7 @@ import importlib
 REGISTRY = {
     "gan": "gancourse.models.gan",
     "dcgan": "gancourse.models.dcgan",
+    "srgan": "gancourse.models.srgan",
     "cyclegan": "gancourse.models.cyclegan",
     "pix2pix": "gancourse.models.pix2pix",
 }
