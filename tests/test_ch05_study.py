@@ -219,13 +219,125 @@ def test_phase_contrast_and_the_checkerboard_of_each_upsampler():
         ch05.upsampler_outputs(np.ones((12, 12, 3)))
 
 
-def test_preprocess_shift_with_random_weights_needs_no_download():
+def test_preprocess_shift_with_the_offline_random_extractor_needs_no_download():
     x = np.random.default_rng(4).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
-    found = ch05.preprocess_shift(x, weights=None)
+    found = ch05.preprocess_shift(x, weights="random", width_divisor=4)
     assert found["weights"] == "random" and found["relative_change"].shape == (2,)
     assert np.all(found["norm_ratio"] < 0.1)  # raw [-1, 1] input is two orders of magnitude smaller
     assert np.all(found["relative_change"] > 0.9) and np.all(np.abs(found["cosine"]) <= 1 + 1e-9)
-    again = ch05.preprocess_shift(x, weights=None)
+    again = ch05.preprocess_shift(x, weights="random", width_divisor=4)
     np.testing.assert_allclose(again["cosine"], found["cosine"])  # seeded: the same random network
     with pytest.raises(ValueError, match="weights must be"):
-        ch05.preprocess_shift(x, weights="random")
+        ch05.preprocess_shift(x, weights=None)
+
+
+# -- the study's statistics, on made-up scores ----------------------------------------------------------------
+
+def _fake_study(srgan_psnr_drop=2.0, srgan_sharper=0.5, seeds=2, n=12, falling=False):
+    rng = np.random.default_rng(9)
+    base = {"psnr_y": rng.normal(25, 2, n), "ssim_y": rng.uniform(0.6, 0.8, n), "sharpness": rng.uniform(0.3, 0.5, n),
+            "feature_mse": rng.uniform(1, 2, n)}
+    noise = lambda: rng.normal(0, 0.05, (seeds, n))  # noqa: E731
+    scores = {
+        "bicubic": {k: np.tile(v - (1.0 if k == "psnr_y" else 0.0), (seeds, 1)) for k, v in base.items()},
+        "SRResNet": {k: v + noise() for k, v in base.items()},
+        "SRGAN": {"psnr_y": base["psnr_y"] - srgan_psnr_drop + noise(), "ssim_y": base["ssim_y"] + noise(),
+                  "sharpness": base["sharpness"] + srgan_sharper + noise(), "feature_mse": base["feature_mse"] - 0.5
+                  + noise()},
+    }
+    curve = list(np.linspace(1, 0.2, 16)) if falling else [0.5] * 16
+    histories = {s: {"pretrain": {"g_mse": curve}, "gan": {"g_content": curve}} for s in range(seeds)}
+    return {"scores": scores, "histories": histories}
+
+
+def test_study_table_compares_with_srresnet_paired_and_holm_corrected():
+    table, comparisons = ch05.study_table(_fake_study())
+    assert [r["method"] for r in table] == ["bicubic", "SRResNet", "SRGAN"]
+    assert len(comparisons) == 8 and all(r["family"] == 8 for r in comparisons)  # 2 methods x 4 metrics together
+    assert ch05.verdict(comparisons, "SRGAN", "psnr_y") == "lower"
+    assert ch05.verdict(comparisons, "SRGAN", "sharpness") == "sharper"
+    assert ch05.verdict(comparisons, "SRGAN", "feature_mse") == "closer"
+    assert ch05.verdict(comparisons, "bicubic", "psnr_y") == "lower"
+    assert ":" not in table[1]["PSNR-Y (dB) ↑"] and table[2]["PSNR-Y (dB) ↑"].endswith(": lower")
+    text = ch05.headline(comparisons, ch05.convergence(_fake_study()))
+    assert text.startswith("Of the paper's four findings, 4 hold here") and "Not found" not in text
+
+
+def test_headline_names_what_was_not_found_and_convergence_calls_unconverged_runs_that():
+    study = _fake_study(srgan_psnr_drop=0.0, srgan_sharper=0.0, falling=True)
+    _, comparisons = ch05.study_table(study)
+    converged = ch05.convergence(study)
+    assert converged["unconverged"] and converged["pretrain"] == [True, True]
+    assert "**not converged**" in converged["text"] and "2 of 2 runs" in converged["text"]
+    text = ch05.headline(comparisons, converged)
+    assert "Not found: SRGAN has a lower PSNR than SRResNet (no difference detected)" in text
+    assert "had not converged" in text
+    assert not ch05.convergence(_fake_study())["unconverged"]
+
+
+def test_plausible_candidates_share_an_lr_image_and_their_mean_is_the_mse_optimum():
+    rng = np.random.default_rng(10)
+    hr = np.clip(rng.normal(0, 0.5, (5, 32, 32, 3)), -1, 1).astype(np.float32)
+    found = ch05.plausible_candidates(hr[0], hr[1:])
+    assert found["candidates"].shape == (5, 32, 32, 3)
+    np.testing.assert_allclose(found["candidates"][0], hr[0])
+    assert found["lr_spread"] < 0.5 * found["hr_spread"]
+    assert found["mse_of_mean"] < found["mse_of_candidate"] and found["sharpness_of_mean"] < 1
+    with pytest.raises(ValueError, match="donors"):
+        ch05.plausible_candidates(hr[0], hr[1:, :16])
+
+
+def test_enlarge_and_zoom():
+    x = np.arange(2 * 4 * 4 * 1).reshape(2, 4, 4, 1)
+    assert ch05.enlarge(x, 2).shape == (2, 8, 8, 1) and ch05.enlarge(x, 2)[0, 1, 1, 0] == x[0, 0, 0, 0]
+    z = ch05.zoom(x, 2)
+    assert z.shape == x.shape and (z[:, :2, :2] == x[:, :1, :1]).all()
+    with pytest.raises(ValueError, match="divide"):
+        ch05.zoom(x, 3)
+
+
+def test_study_runs_both_phases_and_restarts_each_seed_from_scratch():
+    from gancourse.data import superres
+    from gancourse.models import srgan
+
+    cfg = srgan.config("paper").scaled("smoke").replace(image_size=32, base_filters=8, res_blocks=1, d_filters=8,
+                                                        d_dense=16, feature_width_divisor=8, batch_size=4)
+    train, test = superres.offline_sr("train", 32, n=32), superres.offline_sr("test", 32, n=8)
+    found = ch05.study(cfg, seeds=(0, 0), pretrain_steps=8, gan_steps=8, train=train, test=test, n_test=6,
+                       log_every=1)
+    assert set(found["scores"]) == {"bicubic", "SRResNet", "SRGAN"}
+    for method, scores in found["scores"].items():
+        assert set(scores) == {"psnr_y", "ssim_y", "sharpness", "feature_mse"}
+        assert scores["psnr_y"].shape == (2, 6)
+        # the same seed twice: a restart reproduces the run exactly (weights, optimizer state, batches)
+        np.testing.assert_allclose(scores["psnr_y"][0], scores["psnr_y"][1], rtol=1e-5)
+    assert not np.allclose(found["scores"]["SRResNet"]["psnr_y"], found["scores"]["SRGAN"]["psnr_y"])
+    history = found["histories"][0]
+    assert len(history["pretrain"]["g_mse"]) == 8 and len(history["gan"]["g_content"]) == 8
+    assert max(history["pretrain"]["d_loss"]) == 0.0 and min(history["gan"]["d_real"]) > 0.0  # D trains in phase 2
+    assert {k: v.shape for k, v in found["shown"].items()} == {k: (4, 32, 32, 3) for k in
+                                                                ("LR", "bicubic", "SRResNet", "SRGAN", "HR")}
+    with pytest.raises(ValueError, match="8 logged points"):
+        ch05.study(cfg, pretrain_steps=4, gan_steps=8, train=train, test=test, log_every=1)
+
+
+def test_batch_one_exhibit_restores_the_generator():
+    from gancourse.models import srgan
+
+    cfg = srgan.config("paper").scaled("smoke").replace(base_filters=8, res_blocks=1)
+    generator = srgan.build_generator(cfg)
+    before = [w.copy() for w in generator.get_weights()]
+    rng = np.random.default_rng(11)
+    lr, hr = rng.uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32), rng.uniform(-1, 1, (3, 32, 32, 3))
+    found = ch05.batch_one_exhibit(generator, lr, hr)
+    assert found["difference"] > 0.01  # training-mode BN normalises each image by its own statistics
+    for a, b in zip(before, generator.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_describe_presets_counts_the_book_networks():
+    rows = {r["preset"]: r for r in ch05.describe_presets()}
+    assert rows["book"]["generator"] == 2042691 and rows["book"]["discriminator"] == 5219137
+    assert rows["book"]["D output"] == "16x16x1" and rows["paper"]["D output"] == "1"
+    assert rows["book"]["content layer"] == "block3_conv3 64x64x256"
+    assert rows["paper"]["content layer"].startswith("block5_conv4 6x6x512")
