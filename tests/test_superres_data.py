@@ -103,6 +103,9 @@ def test_degrade_shapes_types_and_range():
             sr.degrade(np.zeros(bad, np.float32))
     with pytest.raises(ValueError, match="degrade takes"):
         sr.degrade(np.zeros((32, 32), np.float32))
+    for uint8 in (np.zeros((1, 8, 8, 3), np.uint8), tf.zeros((8, 8, 3), tf.uint8)):
+        with pytest.raises(ValueError, match=r"degrade takes float HR images in \[-1, 1\], got uint8; convert"):
+            sr.degrade(uint8)
 
 
 def test_degrade_is_the_antialiased_block_filter_on_a_ramp():
@@ -294,7 +297,7 @@ def test_celeba_folder_inputs_all_work(celeba):
     np.testing.assert_array_equal(native[0], _unit(want[1:177, 1:177]))  # central crop, native resolution
 
 
-def test_celeba_zip_is_extracted_once_next_to_itself(celeba, tmp_path):
+def test_celeba_zip_is_extracted_once_next_to_itself(celeba, tmp_path, monkeypatch):
     archive = _zip_of(celeba / "img_align_celeba", tmp_path / "img_align_celeba.zip")
     folder = sr.celeba_folder(archive)  # the zip itself
     assert folder == tmp_path / "img_align_celeba" and (folder / sr._EXTRACTED).is_file()
@@ -311,6 +314,14 @@ def test_celeba_zip_is_extracted_once_next_to_itself(celeba, tmp_path):
     _zip_of(celeba / "img_align_celeba", other / "img_align_celeba.zip")
     (other / "img_align_celeba").mkdir()  # an interrupted extraction: no marker, so extract again
     assert len(sr.celeba_files(other, "train")) == 3
+    (other / "img_align_celeba" / sr._EXTRACTED).unlink()
+    (other / "img_align_celeba" / "000001.jpg").unlink()
+    monkeypatch.setattr(sr, "CELEBA_COUNT", 6)  # unzipped by hand, all there: used as it is
+    assert sr.celeba_folder(other) == other / "img_align_celeba"
+    assert not (other / "img_align_celeba" / "000001.jpg").exists()
+    monkeypatch.setattr(sr, "CELEBA_COUNT", 7)
+    assert sr.celeba_folder(other) == other / "img_align_celeba"
+    assert (other / "img_align_celeba" / "000001.jpg").exists()  # one missing: extracted again
 
 
 def test_celeba_training_batches_flip_and_crop(celeba):

@@ -72,6 +72,7 @@ CELEBA_SIDE = 178
 #: CelebA's official partition (list_eval_partition.txt): first and last file number of each split.
 CELEBA_PARTITION = {"train": (1, 162770), "val": (162771, 182637), "test": (182638, 202599)}
 CELEBA_SPLITS = tuple(CELEBA_PARTITION)
+CELEBA_COUNT = 202_599
 CELEBA_HELP = (f"CelebA is not downloaded automatically: download {CELEBA_ZIP} by hand from {CELEBA_PAGE} "
                "(Align&Cropped Images; non-commercial research use) and pass the zip or its extracted folder as "
                "data_dir=... (CLI: --data PATH)")
@@ -111,11 +112,14 @@ def degrade(hr, scale: int = SCALE):
         float32 ``(n, H / scale, W / scale, C)`` (or ``(H / scale, W / scale, C)``).
 
     Raises:
-        ValueError: ``hr`` is not 3- or 4-D, or ``H`` or ``W`` is not a
-            multiple of ``scale``.
+        ValueError: ``hr`` is ``uint8`` or not 3- or 4-D, or ``H`` or ``W`` is
+            not a multiple of ``scale``.
     """
     import tensorflow as tf
 
+    if (hr.dtype == tf.uint8) if tf.is_tensor(hr) else np.asarray(hr).dtype == np.uint8:
+        raise ValueError("degrade takes float HR images in [-1, 1], got uint8; convert them first "
+                         "(gancourse.data.pipeline.to_unit_range)")
     if int(scale) != scale or scale < 1:
         raise ValueError(f"scale must be a positive integer, got {scale!r}")
     scale = int(scale)
@@ -169,13 +173,21 @@ def _extracted(archive: Path) -> Path:
     return folder
 
 
+def _complete(folder: Path) -> bool:
+    """Whether ``folder`` holds all of CelebA's JPEGs (counted by name, nothing opened)."""
+    with os.scandir(folder) as entries:
+        return sum(entry.name.endswith(".jpg") for entry in entries) >= CELEBA_COUNT
+
+
 def celeba_folder(data_dir) -> Path:
     """The folder of aligned CelebA JPEGs given by ``data_dir``, extracting the zip when needed.
 
     ``data_dir`` may be ``img_align_celeba.zip`` itself, a folder holding it
     or its extracted ``img_align_celeba/`` folder, or that folder itself. The
     zip is extracted next to itself once (safely: no member may leave the
-    folder); a folder next to a zip is used only once its extraction finished.
+    folder); a folder next to a zip is used when its extraction by gancourse
+    finished or when it holds all 202,599 images (you unzipped it), and is
+    extracted again otherwise.
 
     Raises:
         DatasetError: ``data_dir`` is ``None`` or holds no CelebA (the message
@@ -189,7 +201,7 @@ def celeba_folder(data_dir) -> Path:
     if not path.is_dir():
         raise DatasetError(f"{path} does not exist; {CELEBA_HELP}")
     folder, archive = path / CELEBA_FOLDER, path / CELEBA_ZIP
-    if folder.is_dir() and (not archive.is_file() or (folder / _EXTRACTED).is_file()):
+    if folder.is_dir() and (not archive.is_file() or (folder / _EXTRACTED).is_file() or _complete(folder)):
         return folder
     if archive.is_file():
         return _extracted(archive)
