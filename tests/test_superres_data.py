@@ -272,6 +272,33 @@ def test_pipeline_is_reproducible_and_reshuffles_each_epoch():
     np.testing.assert_array_equal(first[0], sr.degrade(first[1]))
 
 
+def test_pair_dataset_over_arrays():
+    _, hr = sr.offline_sr("test", 64)
+    cfg = _cfg("offline_sr", 64, batch_size=16, seed=2)
+    got = _stack(sr.pair_dataset(hr, cfg))
+    assert got[1].shape == (128, 64, 64, 3) and got[0].shape == (128, 16, 16, 3)
+    registry = _stack(data.load(cfg, "test"))  # the registry's test split: the same arrays, shuffled, no flips
+    unflipped = _stack(sr.pair_dataset(hr, cfg, flip=False))
+    for a, b in zip(registry, unflipped):
+        np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(got[1], unflipped[1])  # the flips
+    np.testing.assert_array_equal(got[0], sr.degrade(got[1]))
+    order = np.argsort([float(x.sum()) for x in hr])
+    np.testing.assert_allclose(np.sort([float(x.sum()) for x in got[1]]), [float(hr[i].sum()) for i in order],
+                               rtol=1e-5)  # the same images, shuffled (a flip keeps each sum)
+    crops = next(iter(sr.pair_dataset(hr, _cfg("sr", 32, batch_size=4, random_crop=True), shuffle=False)))
+    assert crops[1].shape == (4, 32, 32, 3) and crops[0].shape == (4, 8, 8, 3)
+    windows = np.lib.stride_tricks.sliding_window_view(hr[0], (32, 32, 3))[..., 0, :, :, :]
+    patch = crops[1][0].numpy()
+    assert np.all(windows == patch, axis=(-3, -2, -1)).any() or np.all(windows == patch[:, ::-1], axis=(-3, -2, -1)).any()
+    x2 = next(iter(sr.pair_dataset(hr, _cfg("sr", 64, batch_size=4, scale=2), shuffle=False)))
+    assert x2[0].shape == (4, 32, 32, 3)
+    with pytest.raises(ValueError, match=r"HR images must be \(n, 32, 32, 3\) in \[-1, 1\] \(or larger with random_crop\)"):
+        sr.pair_dataset(hr, _cfg("sr", 32))
+    with pytest.raises(ValueError, match="only 128 images for batch_size=200"):
+        sr.pair_dataset(hr, _cfg("sr", 64, batch_size=200))
+
+
 # ---------------------------------------------------------------------------
 # CelebA: the zip or its folder, the official partition, 178 px squares
 # ---------------------------------------------------------------------------

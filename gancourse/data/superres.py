@@ -400,22 +400,46 @@ def superres_dataset(name: str, split: str, cfg, data_dir=None, *, shuffle: bool
         DatasetError: missing data (the message says where to get it), a
             broken file, or images of the wrong size.
     """
-    import tensorflow as tf
-
     settings = _settings(cfg, split)
     if name == "offline_sr":
-        _, hr = offline_sr(split, settings["image_size"])
-        check_batch(len(hr), settings["batch_size"])
-        ds = tf.data.Dataset.from_tensor_slices(hr)
-        if shuffle:
-            ds = ds.shuffle(len(hr), seed=settings["seed"], reshuffle_each_iteration=True)
-        crop = False
-    elif name in ("celeba", "sr_folder"):
-        ds, crop = _file_examples(name, split, settings, data_dir, shuffle=shuffle, cache_budget=cache_budget)
-    else:
+        return pair_dataset(offline_sr(split, settings["image_size"])[1], cfg, shuffle=shuffle,
+                            flip=settings["flip"])
+    if name not in ("celeba", "sr_folder"):
         raise ValueError(f"unknown super-resolution dataset {name!r}; choose one of celeba, sr_folder, offline_sr")
+    ds, crop = _file_examples(name, split, settings, data_dir, shuffle=shuffle, cache_budget=cache_budget)
     return pair_batches(ds, image_size=settings["image_size"], batch_size=settings["batch_size"],
                         scale=settings["scale"], seed=settings["seed"], random_crop=crop, flip=settings["flip"])
+
+
+def pair_dataset(hr, cfg, *, shuffle: bool = True, flip: bool | None = None):
+    """Batched ``(lr, hr)`` pairs from HR images in memory: float32 ``(n, S, S, 3)`` in ``[-1, 1]``.
+
+    Shuffled every epoch with ``cfg.seed`` (when ``shuffle``), flipped as a
+    pair (``flip``, default ``cfg.flip`` or ``True``), cut to random
+    ``cfg.image_size`` crops when ``cfg.random_crop`` and ``S`` is larger,
+    batched by ``cfg.batch_size`` (the last incomplete batch dropped), and the
+    LR batch made by :func:`degrade` with ``cfg.scale`` (see :func:`pair_batches`).
+
+    Raises:
+        ValueError: ``hr`` is not ``(n, S, S, 3)`` with ``S`` equal to
+            ``cfg.image_size`` (or larger, with ``random_crop``), or is smaller
+            than one batch.
+    """
+    import tensorflow as tf
+
+    settings = _settings(cfg, "train")
+    hr = np.asarray(hr, dtype=np.float32)
+    size = settings["image_size"]
+    crop = settings["random_crop"] and hr.ndim == 4 and hr.shape[1] > size and hr.shape[2] > size
+    if hr.ndim != 4 or hr.shape[-1] != 3 or (not crop and hr.shape[1:3] != (size, size)):
+        raise ValueError(f"HR images must be (n, {size}, {size}, 3) in [-1, 1] (or larger with random_crop), "
+                         f"got shape {hr.shape}")
+    check_batch(len(hr), settings["batch_size"])
+    ds = tf.data.Dataset.from_tensor_slices(hr)
+    if shuffle:
+        ds = ds.shuffle(len(hr), seed=settings["seed"], reshuffle_each_iteration=True)
+    return pair_batches(ds, image_size=size, batch_size=settings["batch_size"], scale=settings["scale"],
+                        seed=settings["seed"], random_crop=crop, flip=settings["flip"] if flip is None else flip)
 
 
 def load_pairs(name: str, split: str, *, image_size: int, scale: int = SCALE, n: int | None = None, data_dir=None,
