@@ -449,6 +449,17 @@ def test_folder_pairs_take_the_central_square(tmp_path):
         np.testing.assert_array_equal(lr.numpy(), sr.degrade(hr.numpy()))
 
 
+def test_streamed_and_cached_folders_give_the_same_batches(tmp_path):
+    folder = _photo_folder(tmp_path / "photos")
+    for extra in ({}, {"random_crop": True}):
+        cfg = _cfg("sr_folder", 32, batch_size=2, seed=7, **extra)
+        cached = sr.superres_dataset("sr_folder", "train", cfg, folder)
+        streamed = sr.superres_dataset("sr_folder", "train", cfg, folder, cache_budget=0)
+        for _ in range(2):  # two epochs: new order, crops and flips, the same in both
+            for a, b in zip(_stack(cached), _stack(streamed)):
+                np.testing.assert_array_equal(a, b)
+
+
 def test_folder_errors(tmp_path):
     with pytest.raises(DatasetError, match=r"sr_folder dataset is a folder of photos you provide .*--data DIR"):
         data.load(_cfg("sr_folder"))

@@ -362,20 +362,17 @@ def _settings(cfg, split: str) -> dict:
 
 def _file_examples(name: str, split: str, settings: dict, data_dir, *, shuffle: bool, cache_budget=None):
     """The unbatched dataset of decoded HR sources of a file dataset, and whether they still need a random crop."""
-    image_size, crop = settings["image_size"], None
+    image_size = settings["image_size"]
+    if name == "celeba" and settings["random_crop"] and image_size > CELEBA_SIDE:
+        raise ValueError(f"random_crop takes {image_size} px crops of CelebA's {CELEBA_SIDE} px squares; "
+                         f"use image_size <= {CELEBA_SIDE} or random_crop=False")
+    crop = ("random" if settings["train"] else "centre") if settings["random_crop"] else None
     if name == "celeba":
-        files = celeba_files(data_dir, split)
-        side = CELEBA_SIDE if settings["random_crop"] else image_size
-        per_example = side * side * 3
-        if settings["random_crop"] and image_size > CELEBA_SIDE:
-            raise ValueError(f"random_crop takes {image_size} px crops of CelebA's {CELEBA_SIDE} px squares; "
-                             f"use image_size <= {CELEBA_SIDE} or random_crop=False")
+        files, areas = celeba_files(data_dir, split), [CELEBA_SIDE * CELEBA_SIDE]
     else:
         files, sizes = folder_files(data_dir, split, image_size)
-        per_example = (int(np.ceil(np.mean([w * h for w, h in sizes]))) if settings["random_crop"] else
-                       image_size * image_size) * 3
-    if settings["random_crop"]:
-        crop = "random" if settings["train"] else "centre"
+        areas = [width * height for width, height in sizes]
+    per_example = 3 * (int(np.ceil(np.mean(areas))) if crop == "random" else image_size * image_size)  # uint8
     check_batch(len(files), settings["batch_size"])
     ds = decoded_examples(files, lambda path: decode(path, image_size, celeba=name == "celeba", crop=crop),
                           bytes_per_example=per_example, shuffle=shuffle, seed=settings["seed"],
