@@ -64,7 +64,8 @@ from typing import Callable
 from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired
 from gancourse.data.cache import DatasetError
 
-__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError", "DatasetSpec", "arrays", "get", "load"]
+__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
+           "DatasetSpec", "arrays", "get", "load"]
 
 
 @dataclasses.dataclass(frozen=True)
