@@ -64,17 +64,22 @@ def test_registry_entries_and_lookup():
     assert data.DATASETS == ("digits", "mnist", "fashion_mnist", "faces")
     assert data.PAIRED_DATASETS == ("facades", "maps", "edges2shoes", "edges2handbags", "cityscapes", "night2day",
                                     "offline")
-    assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS)
-    assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired"}
-    assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces"} | set(paired.INPUT_SIDE)
+    assert data.SUPERRES_DATASETS == ("celeba", "sr_folder", "offline_sr")
+    assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS
+                                     + data.SUPERRES_DATASETS)
+    assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired",
+                                                                   "offline_sr"}
+    assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces", "celeba", "sr_folder"}
+                                                                    | set(paired.INPUT_SIDE)
                                                                     | set(unpaired.CYCLEGAN_DATASETS))
     for name, spec in data.REGISTRY.items():
-        assert spec.name == name and spec.kind in ("images", "pairs", "unpaired") and "train" in spec.splits
+        assert spec.name == name and spec.kind in ("images", "pairs", "unpaired", "superres")
+        assert "train" in spec.splits
         assert spec.description and "\n" not in spec.description
     assert data.get("facades").splits == ("train", "val", "test")
     assert data.get("mnist").kind == "images" and data.get("offline").kind == "pairs"
-    with pytest.raises(ValueError, match="unknown dataset 'celeba'; choose one of digits, mnist, .*, offline"):
-        data.get("celeba")
+    with pytest.raises(ValueError, match="unknown dataset 'imagenet'; choose one of digits, mnist, .*, offline"):
+        data.get("imagenet")
     with pytest.raises(ValueError, match="unknown split 'val' for digits; choose one of train, test, all"):
         data.get("digits").load("val", _cfg("digits", 28, 1))
     with pytest.raises(ValueError, match="facades is a paired dataset"):

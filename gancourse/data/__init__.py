@@ -4,7 +4,9 @@ Every dataset is an entry of :data:`REGISTRY` (a :class:`DatasetSpec`), and
 ``get(name).load(split, cfg, data_dir)`` returns its batched ``tf.data.Dataset``:
 ``images`` datasets yield ``float32`` ``(B, H, W, C)`` batches in ``[-1, 1]``,
 ``pairs`` datasets yield ``(input, target)`` batches of that form and
-``unpaired`` datasets ``(a, b)`` batches of two unrelated domains. A model
+``unpaired`` datasets ``(a, b)`` batches of two unrelated domains and
+``superres`` datasets ``(lr, hr)`` batches, the LR image made from the HR
+image by :func:`gancourse.data.superres.degrade`. A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
@@ -30,11 +32,15 @@ vangogh2photo          unpaired no      streamed   Van Gogh paintings / landscap
 cezanne2photo          unpaired no      streamed   Cezanne paintings / landscape photos
 ukiyoe2photo           unpaired no      streamed   ukiyo-e prints / landscape photos
 offline_unpaired       unpaired yes     in memory  photo crops / other photo halves through a fixed painting
+celeba                 superres no      streamed   CelebA aligned faces (manual download), 178 px squares -> HR, x4 LR
+sr_folder              superres no      streamed   a folder of photos you provide (DIV2K, your own) -> HR, x4 LR
+offline_sr             superres yes     in memory  HR crops of photos the dependencies ship, x4 LR; held-out test photos
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
 :mod:`gancourse.data.cache`) unless ``data_dir`` holds them; MNIST and
-Fashion-MNIST are downloaded by Keras. Streamed datasets decode their files
+Fashion-MNIST are downloaded by Keras; CelebA is downloaded by hand (its
+loader's error says where). Streamed datasets decode their files
 inside ``tf.data`` after checking every file's header up front, and are cached
 decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 
@@ -43,6 +49,7 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.faces` - folders of face images and cascade face cropping.
 * :mod:`gancourse.data.paired` - the pix2pix datasets and offline pairs.
 * :mod:`gancourse.data.unpaired` - the CycleGAN datasets, the unaligned loader, offline unpaired data.
+* :mod:`gancourse.data.superres` - super-resolution pairs: CelebA, image folders, offline crops, Set5/Set14/BSD100.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
@@ -54,10 +61,11 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import digits, faces, keras_datasets, paired, unpaired
+from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired
 from gancourse.data.cache import DatasetError
 
-__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "UNPAIRED_DATASETS", "DatasetError", "DatasetSpec", "arrays", "get", "load"]
+__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
+           "DatasetSpec", "arrays", "get", "load"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +75,9 @@ class DatasetSpec:
     Attributes:
         name: the name configs use (``cfg.dataset``).
         kind: ``"images"`` (batches ``(B, H, W, C)``), ``"pairs"``
-            (batches ``(input, target)``, each ``(B, H, W, C)``) or
-            ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains).
+            (batches ``(input, target)``, each ``(B, H, W, C)``),
+            ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains) or
+            ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -97,8 +106,11 @@ class DatasetSpec:
             split: one of :attr:`splits`.
             cfg: any object with ``image_size``, ``channels``, ``batch_size``
                 and ``seed`` (and, for pairs and unpaired data, optionally ``jitter``;
-                unpaired data also ``flip``).
-            data_dir: the image folder (``faces``) or a folder holding
+                unpaired data also ``flip``; super-resolution data: ``image_size``
+                is the HR size, optionally ``scale``, ``random_crop`` and ``flip``,
+                and ``channels`` may be absent).
+            data_dir: the image folder (``faces``, ``sr_folder``), CelebA's zip or
+                its folder (``celeba``), or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
                 ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets),
                 instead of the download cache; the other datasets read no folder
@@ -157,6 +169,10 @@ def _offline_unpaired(split, cfg, data_dir, shuffle):
     return unpaired.offline_dataset(split, cfg, shuffle=shuffle)
 
 
+def _superres(name, split, cfg, data_dir, shuffle):
+    return superres.superres_dataset(name, split, cfg, data_dir, shuffle=shuffle)
+
+
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, "unpaired", False, unpaired.SPLITS, description, True,
                        functools.partial(_cyclegan, name))
@@ -197,11 +213,21 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline_unpaired", "unpaired", True, unpaired.SPLITS,
                 "photo crops (A) / crops of other photo halves through a fixed painting (B); test keeps the truth",
                 False, _offline_unpaired),
+    DatasetSpec("celeba", "superres", False, superres.CELEBA_SPLITS,
+                "CelebA aligned faces (img_align_celeba.zip, manual download): 178 px central squares -> HR, "
+                "x4 bicubic LR; official partition", True, functools.partial(_superres, "celeba")),
+    DatasetSpec("sr_folder", "superres", False, superres.FOLDER_SPLITS,
+                "a folder of photos you provide (DIV2K, your own) -> HR, x4 bicubic LR; 1 in 10 held out by name",
+                True, functools.partial(_superres, "sr_folder")),
+    DatasetSpec("offline_sr", "superres", True, superres.OFFLINE_SPLITS,
+                "HR crops of photos scikit-image, scikit-learn and Matplotlib ship, x4 bicubic LR "
+                "(test: held-out photos)", False, functools.partial(_superres, "offline_sr")),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
 PAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pairs")
 UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "unpaired")
+SUPERRES_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "superres")
 
 
 def get(name: str) -> DatasetSpec:
@@ -218,6 +244,9 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
     ``int32`` or ``None`` (faces). For evaluation and small data: a whole split
     in memory. Paired datasets: :func:`gancourse.data.paired.load_pix2pix`."""
     spec = get(name)
+    if spec.kind == "superres":
+        raise ValueError(f"{name} is a super-resolution dataset; read its (lr, hr) arrays with "
+                         "gancourse.data.superres.load_pairs or offline_sr")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")

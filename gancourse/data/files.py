@@ -50,13 +50,17 @@ def unreadable(path, exc: Exception, advice: str) -> DatasetError:
     return DatasetError(f"cannot read {path}: it is not a readable image ({reason}); {advice}")
 
 
-def check_images(files, advice: str, *, even_width: bool = False) -> None:
+def check_images(files, advice: str, *, even_width: bool = False) -> list[tuple[int, int]]:
     """Open every file's header (and check the end of JPEG and PNG files) before any decoding.
 
     Args:
         files: image paths.
         advice: what the user should do about a bad file (ends the message).
         even_width: require an even width (side-by-side pair images).
+
+    Returns:
+        The ``(width, height)`` of every file, in order (read from the headers,
+        so callers can check sizes without opening the files again).
 
     Raises:
         DatasetError: a file is not an image, is truncated, has a format that
@@ -65,6 +69,7 @@ def check_images(files, advice: str, *, even_width: bool = False) -> None:
     """
     from PIL import Image, UnidentifiedImageError
 
+    sizes = []
     for path in files:
         try:
             with Image.open(path) as image:
@@ -83,3 +88,5 @@ def check_images(files, advice: str, *, even_width: bool = False) -> None:
         if even_width and size[0] % 2:
             raise DatasetError(f"{path} is {size[0]} pixels wide; a pair image holds two halves side by side, "
                                f"so its width must be even; {advice}")
+        sizes.append(size)
+    return sizes

@@ -106,6 +106,7 @@ class SRGANConfig(TrainingConfig):
     steps_per_epoch: int = non_negative(0)
     random_crop: bool = False
     flip: bool = True
+    bicubic_skip: bool = False  # learn a correction to bicubic (not in the book or the paper; short runs)
 
     KIND = "srgan"
     PRESETS = {
@@ -167,8 +168,9 @@ def build_generator(cfg: SRGANConfig) -> keras.Model:
     """The preset's generator (fully convolutional: any input size)."""
     if cfg.generator == "book":
         return superres.book_generator(3, cfg.base_filters, cfg.res_blocks, cfg.up_filters, cfg.scale,
+                                       cfg.bicubic_skip, name=f"{cfg.preset}_generator")
+    return superres.srresnet_generator(3, cfg.base_filters, cfg.res_blocks, cfg.scale, cfg.bicubic_skip,
                                        name=f"{cfg.preset}_generator")
-    return superres.srresnet_generator(3, cfg.base_filters, cfg.res_blocks, cfg.scale, name=f"{cfg.preset}_generator")
 
 
 def build_discriminator(cfg: SRGANConfig) -> keras.Model:

@@ -42,6 +42,40 @@ from keras import layers
 
 from gancourse.nn.blocks import conv_block, residual_block, subpixel_block, upsample_block
 
+
+@keras.saving.register_keras_serializable(package="gancourse")
+class BicubicUpsample(layers.Layer):
+    """Bicubic enlargement by an integer ``scale`` (``tf.image.resize``), for images of any size."""
+
+    def __init__(self, scale: int = 4, **kwargs):
+        super().__init__(**kwargs)
+        if int(scale) != scale or scale < 2:
+            raise ValueError(f"BicubicUpsample scale must be an integer >= 2, got {scale}")
+        self.scale = int(scale)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        size = tf.shape(x)[1:3] * self.scale
+        return tf.cast(tf.image.resize(x, size, method="bicubic"), x.dtype)
+
+    def compute_output_shape(self, input_shape):
+        spatial = [None if s is None else s * self.scale for s in input_shape[1:3]]
+        return (input_shape[0], *spatial, input_shape[3])
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+def _output(x, inp, channels: int, scale: int, bicubic_skip: bool):
+    """The 9x9 output conv with ``tanh``; with ``bicubic_skip`` its output (zero at the start: the kernel is
+    initialised to 0) is added to the bicubic enlargement of the input and clipped to ``[-1, 1]``."""
+    if not bicubic_skip:
+        return conv_block(x, channels, 9, norm="none", activation="tanh", init="glorot", name="out")
+    conv = layers.Conv2D(channels, 9, padding="same", activation="tanh", kernel_initializer="zeros", name="out_conv")
+    x = layers.Add(name="bicubic_add")([BicubicUpsample(scale, name="bicubic")(inp), conv(x)])
+    return layers.Activation(lambda t: keras.ops.clip(t, -1.0, 1.0), name="clip")(x)
+
 #: VGG19's convolution layers in order (Keras names); the content loss taps one of them after its ReLU.
 VGG19_BLOCKS = (2, 2, 4, 4, 4)
 VGG19_WIDTHS = (64, 128, 256, 512, 512)
@@ -67,10 +101,16 @@ def _lr_input(channels: int):
 
 
 def book_generator(channels: int = 3, filters: int = 64, res_blocks: int = 16,
-                   up_filters: int = 256, scale: int = 4, name: str = "book_generator") -> keras.Model:
+                   up_filters: int = 256, scale: int = 4, bicubic_skip: bool = False,
+                   name: str = "book_generator") -> keras.Model:
     """The source book's SR generator (see the module docstring): ``(h, w, C) -> (scale*h, scale*w, C)``.
 
-    Fully convolutional, so it accepts any image size (the book trains it on 64 x 64 inputs)."""
+    Fully convolutional, so it accepts any image size (the book trains it on 64 x 64 inputs).
+    ``bicubic_skip`` (not in the book or the paper): the network learns a
+    correction to the bicubic enlargement of its input, starting from exactly
+    bicubic (the last conv's kernel starts at 0); a short run then begins at
+    bicubic quality instead of noise (a global residual, as in VDSR).
+    """
     stages = _stages(scale)
     inp = _lr_input(channels)
     bn = {"momentum": 0.8}
@@ -83,18 +123,19 @@ def book_generator(channels: int = 3, filters: int = 64, res_blocks: int = 16,
     x = layers.Add(name="long_skip")([x, first])
     for i in range(stages):
         x = upsample_block(x, up_filters, 3, 2, norm="none", activation="relu", init="glorot", name=f"up{i + 1}")
-    out = conv_block(x, channels, 9, norm="none", activation="tanh", init="glorot", name="out")
+    out = _output(x, inp, channels, scale, bicubic_skip)
     return keras.Model(inp, out, name=name)
 
 
 def srresnet_generator(channels: int = 3, filters: int = 64, res_blocks: int = 16,
-                       scale: int = 4, name: str = "srresnet") -> keras.Model:
+                       scale: int = 4, bicubic_skip: bool = False, name: str = "srresnet") -> keras.Model:
     """SRResNet (Ledig et al., Figure 4): ``(h, w, C) -> (scale*h, scale*w, C)``, any ``h, w``.
 
     ``k9n64`` conv + PReLU; ``res_blocks`` blocks of ``k3n64 conv -> BN ->
     PReLU -> k3n64 conv -> BN`` with an identity skip; ``k3n64`` conv + BN and
     the long skip; per factor 2 a ``k3n256`` conv, a pixel shuffle and PReLU;
-    ``k9n3`` conv with ``tanh`` (HR images are in ``[-1, 1]``).
+    ``k9n3`` conv with ``tanh`` (HR images are in ``[-1, 1]``). ``bicubic_skip``:
+    see :func:`book_generator`.
     """
     stages = _stages(scale)
     inp = _lr_input(channels)
@@ -106,7 +147,7 @@ def srresnet_generator(channels: int = 3, filters: int = 64, res_blocks: int = 1
     x = layers.Add(name="long_skip")([x, first])
     for i in range(stages):
         x = subpixel_block(x, filters, 3, 2, activation="prelu", init="glorot", name=f"up{i + 1}")
-    out = conv_block(x, channels, 9, norm="none", activation="tanh", init="glorot", name="out")
+    out = _output(x, inp, channels, scale, bicubic_skip)
     return keras.Model(inp, out, name=name)
 
 
