@@ -549,7 +549,7 @@ def study_settings(profile: str) -> dict:
         return {"seeds": (0, 1), "pretrain_steps": 64, "gan_steps": 48, "n_test": 32, "log_every": 4,
                 "srgan": {"res_blocks": 4, "bicubic_skip": True}}
     return {"seeds": (0, 1, 2), "pretrain_steps": 3000, "gan_steps": 1500, "n_test": 128, "log_every": 50,
-            "srgan": {"base_filters": 64, "res_blocks": 16, "d_filters": 64, "d_dense": 1024,
+            "srgan": {"base_filters": 64, "res_blocks": 16, "d_filters": 64, "d_dense": 1024, "batch_size": 16,
                       "feature_weights": "imagenet", "feature_width_divisor": 1}}
 
 
