@@ -341,3 +341,17 @@ def test_describe_presets_counts_the_book_networks():
     assert rows["book"]["D output"] == "16x16x1" and rows["paper"]["D output"] == "1"
     assert rows["book"]["content layer"] == "block3_conv3 64x64x256"
     assert rows["paper"]["content layer"].startswith("block5_conv4 6x6x512")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "standard"])
+def test_study_settings_make_valid_configs(profile):
+    from gancourse.models import srgan
+
+    settings = ch05.study_settings(profile)
+    cfg = srgan.config("paper").scaled("smoke").replace(**settings["srgan"])
+    assert cfg.generator == "srresnet" and cfg.discriminator == "paper" and cfg.content_layer == "block5_conv4"
+    assert cfg.learning_rate == srgan.config("paper").learning_rate  # the paper's rate on every profile
+    assert cfg.bicubic_skip == (profile == "smoke")  # the skip only where runs are a hundred steps long
+    assert len(settings["seeds"]) >= 2
+    for phase in ("pretrain_steps", "gan_steps"):
+        assert settings[phase] >= 8 * settings["log_every"]  # enough points for the convergence check
