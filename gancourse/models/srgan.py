@@ -354,19 +354,15 @@ class SRGAN(AdversarialModel):
         return upscale(images_uint8, self, batch_size)
 
     def preview(self, inputs) -> np.ndarray:
-        """``(4, n, H, W, 3)`` in ``[-1, 1]`` for ``inputs = (lr, hr)``: bicubic up-sampling of ``lr``,
-        ``G(lr)``, ``hr``, and ``lr`` enlarged by pixel repetition (nearest neighbour)."""
+        """``(4, n, H, W, 3)`` in ``[-1, 1]`` for ``inputs = (lr, hr)``, the rows: ``lr`` enlarged by pixel
+        repetition (nearest neighbour), its bicubic enlargement, ``G(lr)`` and ``hr``."""
         lr, hr = (np.asarray(x, np.float32) for x in inputs)
         nearest = np.asarray(tf.image.resize(lr, hr.shape[1:3], method="nearest"))
         return np.stack([nearest, bicubic(lr, self.cfg.scale), self.super_resolve(lr), hr])
 
     def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
         """``G(lr)`` for the first ``n`` of ``inputs`` (low-resolution images, or ``(lr, hr)``)."""
-        if inputs is None:
-            raise ValueError("SRGAN up-samples inputs: pass held-out low-resolution images (inputs=...)")
-        if isinstance(inputs, (tuple, list)):
-            inputs = inputs[0]
-        return self.super_resolve(np.asarray(inputs)[:n])
+        return self.super_resolve(self.first_inputs(inputs, n, "low-resolution images"))
 
 
 class PhaseSwitch(keras.callbacks.Callback):
