@@ -270,3 +270,28 @@ def test_bench_builds_the_book_baseline_and_refuses_one_for_the_paper():
     with pytest.raises(ValueError, match="fit\\(\\) variants only"):
         bench.legacy_loop("srgan", _smoke("paper"))
     assert bench._config("srgan", "standard").feature_weights == "random"  # no download in the bench
+
+
+def test_evaluate_a_benchmark_folder_against_bicubic(tmp_path):
+    from PIL import Image
+    from scipy import ndimage
+
+    from gancourse import metrics
+    from gancourse.data import superres as sr_data
+
+    rng = np.random.default_rng(3)
+    folder = tmp_path / "Set5" / "image_SRF_4"
+    folder.mkdir(parents=True)
+    for stem, (h, w) in (("baby", (50, 42)), ("bird", (36, 64))):
+        smooth = ndimage.gaussian_filter(rng.uniform(0, 255, (h, w, 3)), (3, 3, 0))
+        Image.fromarray(smooth.astype(np.uint8)).save(folder / f"img_{stem}_SRF_4_HR.png")
+    model = srgan.SRGAN(_smoke("book", bicubic_skip=True))  # starts as exactly bicubic
+    scores = srgan.evaluate(model, tmp_path / "Set5")
+    assert scores["model"]["psnr_y"].shape == (2,)
+    np.testing.assert_allclose(scores["model"]["psnr_y"], scores["bicubic"]["psnr_y"], atol=0.05)
+    lr, hr = sr_data.benchmark_pairs(folder)[1]
+    assert hr.shape == (36, 64, 3)  # modcrop: already a multiple of 4
+    expected = metrics.psnr_y(srgan.bicubic(lr[None]), hr[None])[0]
+    assert scores["bicubic"]["psnr_y"][1] == pytest.approx(expected)
+    with pytest.raises(ValueError, match="does not match its HR image"):
+        srgan.evaluate(model, [(lr, hr[:32])])

@@ -357,11 +357,7 @@ class CycleGAN(AdversarialModel):
 
     def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
         """``G(a)`` for the first ``n`` of ``inputs`` (images of A, or ``(a, b)``)."""
-        if inputs is None:
-            raise ValueError("CycleGAN translates inputs: pass held-out images of domain A (inputs=...)")
-        if isinstance(inputs, (tuple, list)):
-            inputs = inputs[0]
-        return self.translate(np.asarray(inputs)[:n], "a2b")
+        return self.translate(self.first_inputs(inputs, n, "images of domain A"), "a2b")
 
 
 MODEL = CycleGAN

@@ -189,11 +189,7 @@ class Pix2Pix(AdversarialModel):
 
     def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
         """The translations of the first ``n`` of ``inputs`` (held-out input images, or ``(inputs, targets)``)."""
-        if inputs is None:
-            raise ValueError("pix2pix translates inputs: pass the held-out input images (inputs=...)")
-        if isinstance(inputs, (tuple, list)):
-            inputs = inputs[0]
-        return self.translate(np.asarray(inputs)[:n])
+        return self.translate(self.first_inputs(inputs, n, "input images"))
 
 
 MODEL = Pix2Pix

@@ -354,21 +354,15 @@ class SRGAN(AdversarialModel):
         return upscale(images_uint8, self, batch_size)
 
     def preview(self, inputs) -> np.ndarray:
-        """``(4, n, H, W, 3)`` in ``[-1, 1]`` for ``inputs = (lr, hr)``: bicubic up-sampling of ``lr``,
-        ``G(lr)``, ``hr``, and ``lr`` enlarged by pixel repetition (nearest neighbour)."""
+        """``(4, n, H, W, 3)`` in ``[-1, 1]`` for ``inputs = (lr, hr)``, the rows: ``lr`` enlarged by pixel
+        repetition (nearest neighbour), its bicubic enlargement, ``G(lr)`` and ``hr``."""
         lr, hr = (np.asarray(x, np.float32) for x in inputs)
-        size = hr.shape[1:3]
-        bicubic = np.clip(np.asarray(tf.image.resize(lr, size, method="bicubic")), -1.0, 1.0)
-        nearest = np.asarray(tf.image.resize(lr, size, method="nearest"))
-        return np.stack([nearest, bicubic, self.super_resolve(lr), hr])
+        nearest = np.asarray(tf.image.resize(lr, hr.shape[1:3], method="nearest"))
+        return np.stack([nearest, bicubic(lr, self.cfg.scale), self.super_resolve(lr), hr])
 
     def metric_samples(self, n: int, seed: int = 0, inputs=None) -> np.ndarray:
         """``G(lr)`` for the first ``n`` of ``inputs`` (low-resolution images, or ``(lr, hr)``)."""
-        if inputs is None:
-            raise ValueError("SRGAN up-samples inputs: pass held-out low-resolution images (inputs=...)")
-        if isinstance(inputs, (tuple, list)):
-            inputs = inputs[0]
-        return self.super_resolve(np.asarray(inputs)[:n])
+        return self.super_resolve(self.first_inputs(inputs, n, "low-resolution images"))
 
 
 class PhaseSwitch(keras.callbacks.Callback):
@@ -412,6 +406,46 @@ def upscale(images_uint8, model, batch_size: int = 16) -> np.ndarray:
         raise ValueError(f"model must be an SRGAN or a generator keras.Model, got {type(model).__name__}")
     out = np.round((np.clip(out, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8)
     return out[0] if single else out
+
+
+def bicubic(lr, scale: int = 4) -> np.ndarray:
+    """Bicubic enlargement of ``(n, h, w, 3)`` images in ``[-1, 1]`` by ``scale``, clipped to ``[-1, 1]``:
+    the baseline of every SR table."""
+    lr = np.asarray(lr, np.float32)
+    size = (lr.shape[1] * scale, lr.shape[2] * scale)
+    return np.clip(np.asarray(tf.image.resize(lr, size, method="bicubic")), -1.0, 1.0)
+
+
+def evaluate(model, pairs, border: int = 4) -> dict[str, dict[str, np.ndarray]]:
+    """Score ``model`` and bicubic interpolation on a test set, as Ledig et al. do (Y channel, ``border`` px
+    cropped; :func:`gancourse.metrics.sr_scores`).
+
+    Args:
+        model: an :class:`SRGAN`.
+        pairs: a Set5 / Set14 / BSD100-style folder
+            (:func:`gancourse.data.superres.benchmark_pairs`: LR made from
+            each whole HR image), or ``(lr, hr)`` pairs of any sizes.
+
+    Returns:
+        ``{"bicubic": scores, "model": scores}``, each ``{metric: per-image array}``.
+    """
+    from gancourse import metrics
+    from gancourse.data import superres as sr_data
+
+    if isinstance(pairs, (str, bytes)) or hasattr(pairs, "__fspath__"):
+        pairs = sr_data.benchmark_pairs(pairs, model.cfg.scale)
+    found: dict[str, dict[str, list]] = {"bicubic": {}, "model": {}}
+    for lr, hr in pairs:
+        lr, hr = np.asarray(lr, np.float32)[None], np.asarray(hr, np.float32)[None]
+        if hr.shape[1:3] != (lr.shape[1] * model.cfg.scale, lr.shape[2] * model.cfg.scale):
+            raise ValueError(f"an LR image of {lr.shape[1]}x{lr.shape[2]} does not match its HR image of "
+                             f"{hr.shape[1]}x{hr.shape[2]} at scale {model.cfg.scale}")
+        for key, prediction in (("bicubic", bicubic(lr, model.cfg.scale)), ("model", model.super_resolve(lr))):
+            for metric, values in metrics.sr_scores(prediction, hr, border).items():
+                found[key].setdefault(metric, []).append(values[0])
+    if not found["model"]:
+        raise ValueError("no test pairs to evaluate")
+    return {key: {metric: np.asarray(values) for metric, values in scores.items()} for key, scores in found.items()}
 
 
 # ---------------------------------------------------------------------------

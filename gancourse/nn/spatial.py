@@ -79,6 +79,13 @@ class ReflectionPadding(layers.Layer):
         return {**super().get_config(), "padding": self.padding}
 
 
+def check_scale(scale, layer: str) -> int:
+    """``scale`` as an int, or ``ValueError`` unless it is an integer >= 2 (``layer`` names the caller)."""
+    if int(scale) != scale or scale < 2:
+        raise ValueError(f"{layer} scale must be an integer >= 2, got {scale}")
+    return int(scale)
+
+
 def pixel_shuffle(x, scale: int):
     """Moves channel blocks into space: ``(B, *S, C * scale**rank)`` -> ``(B, *(S * scale), C)``.
 
@@ -110,9 +117,7 @@ class PixelShuffle(layers.Layer):
 
     def __init__(self, scale: int = 2, **kwargs):
         super().__init__(**kwargs)
-        if int(scale) != scale or scale < 2:
-            raise ValueError(f"PixelShuffle scale must be an integer >= 2, got {scale}")
-        self.scale = int(scale)
+        self.scale = check_scale(scale, "PixelShuffle")
 
     def build(self, input_shape):
         rank = spatial_rank(input_shape, "PixelShuffle")

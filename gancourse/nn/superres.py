@@ -41,6 +41,7 @@ import keras
 from keras import layers
 
 from gancourse.nn.blocks import conv_block, residual_block, subpixel_block, upsample_block
+from gancourse.nn.spatial import check_scale
 
 
 @keras.saving.register_keras_serializable(package="gancourse")
@@ -49,9 +50,7 @@ class BicubicUpsample(layers.Layer):
 
     def __init__(self, scale: int = 4, **kwargs):
         super().__init__(**kwargs)
-        if int(scale) != scale or scale < 2:
-            raise ValueError(f"BicubicUpsample scale must be an integer >= 2, got {scale}")
-        self.scale = int(scale)
+        self.scale = check_scale(scale, "BicubicUpsample")
 
     def call(self, x):
         import tensorflow as tf

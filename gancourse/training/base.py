@@ -187,6 +187,16 @@ class AdversarialModel(keras.Model):
         objects.update(extra)
         return objects
 
+    # -- inputs of translation models -----------------------------------------------
+    def first_inputs(self, inputs, n: int, what: str) -> np.ndarray:
+        """The first ``n`` of ``inputs`` (images, or a tuple whose first element is the images) for
+        ``metric_samples`` of a model that transforms images; ``what`` names them in the error for ``None``."""
+        if inputs is None:
+            raise ValueError(f"{type(self).__name__} transforms images: pass held-out {what} (inputs=...)")
+        if isinstance(inputs, (tuple, list)):
+            inputs = inputs[0]
+        return np.asarray(inputs)[:n]
+
     # -- metrics -----------------------------------------------------------------
     @property
     def metrics(self):
