@@ -334,15 +334,6 @@ def preprocess_shift(images: np.ndarray, layer: str = "block3_conv3", weights: s
 
 # -- why the squared error blurs ---------------------------------------------------------------------------------
 
-def upsample(lr: np.ndarray, size: int) -> np.ndarray:
-    """Bicubic interpolation of LR images ``(n, h, w, 3)`` to ``size x size``, clipped to ``[-1, 1]``: the
-    baseline of every SR table."""
-    import tensorflow as tf
-
-    return np.clip(np.asarray(tf.image.resize(np.asarray(lr, np.float32), (size, size), method="bicubic")),
-                   -1.0, 1.0)
-
-
 def plausible_candidates(hr: np.ndarray, donors: np.ndarray) -> dict:
     """HR images that share (almost) one LR image: ``hr`` itself and, for each donor crop, the LR content of
     ``hr`` (its bicubic up-sampling) plus the donor's detail (the donor minus the up-sampling of its own LR).
@@ -356,16 +347,16 @@ def plausible_candidates(hr: np.ndarray, donors: np.ndarray) -> dict:
     """
     from scipy import ndimage
 
-    from gancourse.data.superres import degrade
+    from gancourse.data.superres import SCALE, degrade
+    from gancourse.models.srgan import bicubic
 
     hr = np.asarray(hr, np.float32)
     donors = np.asarray(donors, np.float32)
     if hr.ndim != 3 or donors.ndim != 4 or donors.shape[1:] != hr.shape:
         raise ValueError(f"plausible_candidates needs one (H, W, 3) image and donors (n, H, W, 3) of its size, "
                          f"got {hr.shape} and {donors.shape}")
-    size = hr.shape[0]
-    base = upsample(np.asarray(degrade(hr[None])), size)[0]
-    detail = donors - upsample(np.asarray(degrade(donors)), size)
+    base = bicubic(np.asarray(degrade(hr[None])), SCALE)[0]
+    detail = donors - bicubic(np.asarray(degrade(donors)), SCALE)
     candidates = np.concatenate([hr[None], base[None] + detail]).astype(np.float32)
     mean = candidates.mean(axis=0)
     lr_c, lr_0 = np.asarray(degrade(candidates)), np.asarray(degrade(hr[None]))
@@ -507,7 +498,7 @@ def study(cfg, seeds=(0, 1), *, pretrain_steps: int = 100, gan_steps: int = 40, 
     test_lr, test_hr = np.asarray(test_lr[:n_test]), np.asarray(test_hr[:n_test])
     model = _srgan_model()(cfg)
     features = (lambda x: model.features(x, training=False)) if model.features is not None else None  # noqa: E731
-    bicubic = upsample(test_lr, cfg.image_size)
+    bicubic = srgan.bicubic(test_lr, cfg.scale)
     bicubic_scores = metrics.sr_scores(bicubic, test_hr, features=features)
     scores = {m: {k: [] for k in bicubic_scores} for m in METHODS}
     histories, shown = {}, {}
