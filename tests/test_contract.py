@@ -52,7 +52,7 @@ def _batch(entry, cfg):
 
 
 def test_registry_modules_follow_the_contract():
-    assert set(models.REGISTRY) >= {"gan", "dcgan", "cyclegan", "pix2pix"}
+    assert set(models.REGISTRY) >= {"gan", "dcgan", "srgan", "cyclegan", "pix2pix"}
     assert sorted(CASES) == sorted(PARAMETERS), "every preset needs its row of parameter counts"
     for name in models.REGISTRY:
         entry = models.get(name)
@@ -61,7 +61,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, dcgan, cyclegan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, dcgan, srgan, cyclegan, pix2pix"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]
