@@ -90,8 +90,13 @@ def _config(model: str, size: str):
     if size == "smoke":
         return smoke
     # offline data, and (SRGAN) the VGG19 layout with random weights: the same compute without the download
-    return full.replace(**{key: getattr(smoke, key) for key in ("dataset", "data", "feature_weights")
-                           if hasattr(full, key)})
+    cfg = full.replace(**{key: getattr(smoke, key) for key in ("dataset", "data", "feature_weights")
+                          if hasattr(full, key)})
+    if getattr(cfg, "dataset", None) == "offline_sr":  # the offline photos hold HR crops up to 224 px, not 256
+        from gancourse.data.superres import offline_largest
+
+        cfg = cfg.replace(image_size=min(cfg.image_size, offline_largest() - offline_largest() % 16))
+    return cfg
 
 
 def _fit_model(model: str, cfg):

@@ -174,13 +174,14 @@ def test_every_registered_model_has_a_config_and_a_baseline_loop():
 
     assert bench.MODELS == tuple(models.REGISTRY)
     kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop,
-             "cyclegan": legacy.LegacyCycleLoop}
+             "cyclegan": legacy.LegacyCycleLoop, "srgan": legacy.LegacySRLoop}
     for name in bench.MODELS:
         smoke, standard = bench._config(name, "smoke"), bench._config(name, "standard")
         assert smoke.profile == "smoke" and standard.profile == "full"
         assert isinstance(bench.legacy_loop(name, smoke), kinds[name])
     assert bench._config("pix2pix", "standard").dataset == "offline"
     assert bench._config("pix2pix", "standard").image_size == 256
+    assert bench._config("srgan", "standard").image_size == 224  # the largest offline HR crop
     run = bench._runner("gan", bench._config("gan", "smoke"), bench.BASELINE)
     run(2)  # two legacy steps on the model's own training batches
     assert bench.model_variants("gan") == tuple(bench.VARIANTS)

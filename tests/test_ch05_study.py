@@ -233,7 +233,7 @@ def test_preprocess_shift_with_the_offline_random_extractor_needs_no_download():
 
 # -- the study's statistics, on made-up scores ----------------------------------------------------------------
 
-def _fake_study(srgan_psnr_drop=2.0, srgan_sharper=0.5, seeds=2, n=12, falling=False):
+def _fake_study(srgan_psnr_drop=2.0, srgan_sharper=0.5, seeds=2, n=12, falling=False, steps=(1_000_000, 200_000)):
     rng = np.random.default_rng(9)
     base = {"psnr_y": rng.normal(25, 2, n), "ssim_y": rng.uniform(0.6, 0.8, n), "sharpness": rng.uniform(0.3, 0.5, n),
             "feature_mse": rng.uniform(1, 2, n)}
@@ -247,7 +247,7 @@ def _fake_study(srgan_psnr_drop=2.0, srgan_sharper=0.5, seeds=2, n=12, falling=F
     }
     curve = list(np.linspace(1, 0.2, 16)) if falling else [0.5] * 16
     histories = {s: {"pretrain": {"g_mse": curve}, "gan": {"g_content": curve}} for s in range(seeds)}
-    return {"scores": scores, "histories": histories}
+    return {"scores": scores, "histories": histories, "pretrain_steps": steps[0], "gan_steps": steps[1]}
 
 
 def test_study_table_compares_with_srresnet_paired_and_holm_corrected():
@@ -260,7 +260,7 @@ def test_study_table_compares_with_srresnet_paired_and_holm_corrected():
     assert ch05.verdict(comparisons, "bicubic", "psnr_y") == "lower"
     assert ":" not in table[1]["PSNR-Y (dB) ↑"] and table[2]["PSNR-Y (dB) ↑"].endswith(": lower")
     text = ch05.headline(comparisons, ch05.convergence(_fake_study()))
-    assert text.startswith("Of the paper's four findings, 4 hold here") and "Not found" not in text
+    assert text.startswith("Of four expectations") and ", 4 hold here" in text and "Not found" not in text
 
 
 def test_headline_names_what_was_not_found_and_convergence_calls_unconverged_runs_that():
@@ -273,6 +273,35 @@ def test_headline_names_what_was_not_found_and_convergence_calls_unconverged_run
     assert "Not found: SRGAN has a lower PSNR than SRResNet (no difference detected)" in text
     assert "had not converged" in text
     assert not ch05.convergence(_fake_study())["unconverged"]
+
+
+def test_a_flat_curve_after_a_few_steps_is_not_called_converged():
+    short = ch05.convergence(_fake_study(steps=(64, 48)))
+    assert short["pretrain"] == [False, False] and short["short"] and short["unconverged"]
+    assert "showed no downward trend" in short["text"] and "64 + 48 steps" in short["text"]
+    assert "**not converged**" in short["text"]
+
+
+def test_sharpness_is_compared_and_shown_on_a_log_scale():
+    study = _fake_study()
+    logs = ch05.per_image(study, "sharpness")
+    np.testing.assert_allclose(logs["SRGAN"], np.log(study["scores"]["SRGAN"]["sharpness"]).mean(axis=0))
+    table, _ = ch05.study_table(study)
+    shown = float(table[1]["sharpness (HR = 1)"].split(" ")[0])
+    assert shown == pytest.approx(np.exp(logs["SRResNet"].mean()), rel=1e-2)  # a geometric mean
+
+
+def test_the_study_is_scored_with_features_it_was_not_trained_on():
+    from gancourse.models import srgan
+
+    cfg = srgan.config("paper").scaled("smoke")
+    scorer = ch05.scoring_features(cfg)
+    model = srgan.SRGAN(cfg)
+    assert scorer.layers[-1].layers[-1].name == "block3_conv3" != cfg.content_layer
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64, 64, 3)).astype(np.float32)
+    assert scorer(x).shape != model.features(x).shape
+    with pytest.raises(ValueError, match="another layer"):
+        ch05.scoring_features(cfg.replace(content_layer="block3_conv3"))
 
 
 def test_plausible_candidates_share_an_lr_image_and_their_mean_is_the_mse_optimum():

@@ -519,6 +519,14 @@ def _offline(split: str, hr_size: int, n: int, seed: int) -> tuple[np.ndarray, n
     return lr, hr
 
 
+@functools.lru_cache(maxsize=1)
+def offline_largest() -> int:
+    """The largest HR size :func:`offline_sr` can cut (a multiple of 4): :data:`OFFLINE_VIEW` of the smallest
+    photo's short side."""
+    largest = int(OFFLINE_VIEW * min(min(_photo(name).shape[:2]) for name in OFFLINE_TRAIN + OFFLINE_TEST))
+    return largest - largest % SCALE
+
+
 def offline_sr(split: str = "train", hr_size: int = 64, n: int | None = None,
                seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Offline ``(lr, hr)`` pairs: float32 ``(n, hr_size / 4, hr_size / 4, 3)`` and ``(n, hr_size, hr_size, 3)``
@@ -544,9 +552,9 @@ def offline_sr(split: str = "train", hr_size: int = 64, n: int | None = None,
     n = OFFLINE_N[split] if n is None else int(n)
     if n < 1:
         raise ValueError(f"n must be at least 1, got {n}")
-    largest = int(OFFLINE_VIEW * min(min(_photo(name).shape[:2]) for name in OFFLINE_TRAIN + OFFLINE_TEST))
+    largest = offline_largest()
     if hr_size % SCALE or not 2 * SCALE <= hr_size <= largest:
-        raise ValueError(f"hr_size must be a multiple of {SCALE} from {2 * SCALE} to {largest - largest % SCALE} "
+        raise ValueError(f"hr_size must be a multiple of {SCALE} from {2 * SCALE} to {largest} "
                          f"(the offline photos' size), got {hr_size}")
     return _offline(split, int(hr_size), n, int(seed))
 

@@ -126,18 +126,20 @@ def contrast_stretch_exhibit(image: np.ndarray, size=(64, 64)) -> dict:
     return out
 
 
-def _spectrum(image: np.ndarray, cutoff: float):
+def _spectrum(image: np.ndarray, cutoff):
     grey = np.asarray(image, np.float64)
     grey = grey.mean(axis=-1) if grey.ndim == 3 else grey
     spectrum = np.fft.fft2(grey - grey.mean())
+    cut_y, cut_x = (cutoff, cutoff) if np.isscalar(cutoff) else cutoff
     fy = np.abs(np.fft.fftfreq(grey.shape[0]))[:, None] / 0.5
     fx = np.abs(np.fft.fftfreq(grey.shape[1]))[None, :] / 0.5
-    return spectrum, (fy > cutoff) | (fx > cutoff)
+    return spectrum, (fy > cut_y) | (fx > cut_x)
 
 
-def high_frequency_share(image: np.ndarray, cutoff: float) -> float:
+def high_frequency_share(image: np.ndarray, cutoff) -> float:
     """The share of an image's spectral energy (mean removed, grey) at frequencies above ``cutoff`` times the
-    Nyquist frequency along either axis: 0 for an image that holds no detail finer than that."""
+    Nyquist frequency along either axis (``cutoff`` one number, or ``(rows, columns)``): 0 for an image that
+    holds no detail finer than that."""
     spectrum, high = _spectrum(image, cutoff)
     power = np.abs(spectrum) ** 2
     return float(power[high].sum() / max(power.sum(), 1e-30))
@@ -155,8 +157,9 @@ def resampling_exhibit(photo: np.ndarray, hr_size: int = 256) -> dict:
     centre 178x178 square resized to ``hr_size``) and ``native_hr`` (the same square field of view taken from
     the full-resolution photo, shrunk to ``hr_size``: an HR image with real detail at every frequency); the
     factors by which the book stretches the columns and the rows and the aspect change; and, for each HR image,
-    its ``high_frequency_share`` above the finest frequency a 178-px-wide source can hold (``cutoff``, as a
-    fraction of the HR image's Nyquist frequency).
+    its ``high_frequency_share`` above the finest frequency its source can hold (``cutoff``, as a fraction of the
+    HR image's Nyquist frequency: 178 px across for the square images; for the book's, 218 px down the rows and
+    178 across the columns).
     """
     from PIL import Image
 
@@ -182,10 +185,11 @@ def resampling_exhibit(photo: np.ndarray, hr_size: int = 256) -> dict:
     native = crop[native_top:native_top + side]
     native_hr = np.asarray(Image.fromarray(native).resize((hr_size, hr_size), Image.Resampling.LANCZOS))
     cutoff = cols / hr_size
+    cutoffs = {"book_hr": (rows / hr_size, cols / hr_size), "square_hr": cutoff, "native_hr": cutoff}
     return {"celeba": celeba, "book_hr": book_hr, "square_hr": square_hr, "native_hr": native_hr,
             "column_stretch": hr_size / cols, "row_stretch": hr_size / rows, "aspect_change": rows / cols,
             "cutoff": cutoff,
-            **{f"hf_{name}": high_frequency_share(img, cutoff)
+            **{f"hf_{name}": high_frequency_share(img, cutoffs[name])
                for name, img in (("book_hr", book_hr), ("square_hr", square_hr), ("native_hr", native_hr))}}
 
 
@@ -460,6 +464,22 @@ def initial_weights(cfg, seed: int) -> list:
     return [srgan.build_generator(cfg).get_weights(), srgan.build_discriminator(cfg).get_weights()]
 
 
+SCORING_LAYER = "block3_conv3"
+SCORING_SEED = 1000  # the offline scorer's random weights: another draw than any training run's
+
+
+def scoring_features(cfg):
+    """The feature network that *scores* the study (not the one SRGAN trains against, which would make "closer
+    in features" its own training loss): VGG19's ``block3_conv3`` where the content loss uses ``block5_conv4``,
+    and, for random weights, another random draw (seed ``SCORING_SEED + cfg.seed``)."""
+    from gancourse.nn import superres as sr_nets
+
+    if cfg.content_layer == SCORING_LAYER:
+        raise ValueError(f"the study scores features at {SCORING_LAYER}; train the content loss on another layer")
+    return sr_nets.feature_extractor(SCORING_LAYER, cfg.image_size, cfg.feature_weights,
+                                     width_divisor=cfg.feature_width_divisor, seed=SCORING_SEED + cfg.seed)
+
+
 STUDY_METRICS = {  # key in metrics.sr_scores: (column, higher is better, verdict words)
     "psnr_y": ("PSNR-Y (dB) ↑", True, ("higher", "lower")),
     "ssim_y": ("SSIM-Y ↑", True, ("higher", "lower")),
@@ -467,6 +487,8 @@ STUDY_METRICS = {  # key in metrics.sr_scores: (column, higher is better, verdic
     "feature_mse": ("feature distance ↓", False, ("closer", "further")),
 }
 BASELINE = "SRResNet"
+#: Ratios are compared and averaged on a log scale (a geometric mean): a per-image ratio is heavy-tailed.
+LOG_METRICS = ("sharpness",)
 
 
 def _log(history: dict, logs: dict) -> None:
@@ -481,7 +503,7 @@ def study(cfg, seeds=(0, 1), *, pretrain_steps: int = 100, gan_steps: int = 40, 
 
     ``train``/``test``: ``(lr, hr)`` arrays (default: ``offline_sr`` at ``cfg.image_size``); the first
     ``n_test`` test pairs are scored. Returns ``scores`` ``{method: {metric: (seeds, images) array}}``
-    (:func:`gancourse.metrics.sr_scores`, with the feature distance in the model's content features),
+    (:func:`gancourse.metrics.sr_scores`, with the feature distance in :func:`scoring_features`),
     ``histories`` ``{seed: {phase: {metric: values every log_every steps}}}``, ``shown`` (the first seed's
     first four test crops: LR enlarged, bicubic, SRResNet, SRGAN, HR), ``model`` (the last run's),
     ``cfg``, ``seeds``, the step counts and ``log_every``.
@@ -497,7 +519,8 @@ def study(cfg, seeds=(0, 1), *, pretrain_steps: int = 100, gan_steps: int = 40, 
     test_lr, test_hr = superres.offline_sr("test", cfg.image_size) if test is None else test
     test_lr, test_hr = np.asarray(test_lr[:n_test]), np.asarray(test_hr[:n_test])
     model = _srgan_model()(cfg)
-    features = (lambda x: model.features(x, training=False)) if model.features is not None else None  # noqa: E731
+    scorer = scoring_features(cfg)
+    features = lambda x: scorer(x, training=False)  # noqa: E731
     bicubic = srgan.bicubic(test_lr, cfg.scale)
     bicubic_scores = metrics.sr_scores(bicubic, test_hr, features=features)
     scores = {m: {k: [] for k in bicubic_scores} for m in METHODS}
@@ -544,10 +567,18 @@ def study_settings(profile: str) -> dict:
                       "feature_weights": "imagenet", "feature_width_divisor": 1}}
 
 
+#: The paper's updates: 10^6 for SRResNet, 2 x 10^5 for SRGAN (Ledig et al., section 3.2). A run that is a small
+#: fraction of this is not called converged, whatever its curve does.
+PAPER_STEPS = {"pretrain": 1_000_000, "gan": 200_000}
+SHORT_FRACTION = 0.01
+
+
 def convergence(study: dict, tolerance: float = 0.02) -> dict:
     """Whether each phase had stopped improving: for every seed, :func:`gancourse.experiments.ch07.still_falling`
-    on SRResNet's pixel MSE and on SRGAN's content loss. Returns the flags per phase (lists over seeds) and
-    ``text``, a sentence that calls unconverged runs that."""
+    on SRResNet's pixel MSE and on SRGAN's content loss. A flat curve is not convergence when the phase ran less
+    than :data:`SHORT_FRACTION` of the paper's updates (:data:`PAPER_STEPS`): such runs are reported as not
+    converged. Returns the flags per phase (lists over seeds), ``short`` and ``text``, a sentence that calls
+    unconverged runs that."""
     from gancourse.experiments.ch07 import still_falling
 
     flags = {"pretrain": [still_falling(h["pretrain"]["g_mse"], tolerance) for h in study["histories"].values()],
@@ -560,26 +591,34 @@ def convergence(study: dict, tolerance: float = 0.02) -> dict:
         falling = sum(flags[phase])
         every = {1: "in the run", 2: "in both runs"}.get(n, f"in all {n} runs")
         parts.append(f"{label}'s {curve} was still falling at the end in {falling} of {n} runs" if falling
-                     else f"{label}'s {curve} had levelled off {every}")
-    unconverged = any(flags["pretrain"]) or any(flags["gan"])
+                     else f"{label}'s {curve} showed no downward trend over its second half {every}")
+    steps = {"pretrain": study["pretrain_steps"], "gan": study["gan_steps"]}
+    short = any(steps[phase] < SHORT_FRACTION * PAPER_STEPS[phase] for phase in steps)
+    unconverged = any(flags["pretrain"]) or any(flags["gan"]) or short
+    budget = (f" The runs took {steps['pretrain']:,} + {steps['gan']:,} steps, less than "
+              f"{SHORT_FRACTION:.0%} of the paper's {PAPER_STEPS['pretrain']:,} + {PAPER_STEPS['gan']:,}."
+              if short else "")
     verdict = ("Those runs have **not converged**: the results below describe early training, not the end point "
                "the paper reports." if unconverged else "No run was still improving by this criterion.")
-    return {**flags, "unconverged": unconverged,
-            "text": f"Convergence ({rule}): " + "; ".join(parts) + ". " + verdict}
+    return {**flags, "short": short, "unconverged": unconverged,
+            "text": f"Convergence ({rule}): " + "; ".join(parts) + "." + budget + " " + verdict}
 
 
 def per_image(study: dict, metric: str) -> dict:
-    """``{method: each held-out crop's score averaged over the seeds}``, SRResNet first."""
+    """``{method: each held-out crop's score averaged over the seeds}``, SRResNet first; for
+    :data:`LOG_METRICS` the average and the result are of the logarithm."""
     order = (BASELINE,) + tuple(m for m in METHODS if m != BASELINE)
-    return {m: study["scores"][m][metric].mean(axis=0) for m in order}
+    scale = np.log if metric in LOG_METRICS else (lambda v: v)
+    return {m: scale(study["scores"][m][metric]).mean(axis=0) for m in order}
 
 
 def study_table(study: dict, alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
     """The results table and its comparisons: every metric's per-crop scores (averaged over seeds) compared with
     SRResNet's by the paired t-test, Holm-corrected over all metrics and methods together.
 
-    Returns ``(rows, comparisons)``: one row per method, each cell ``mean [95% interval]`` plus the verdict
-    against SRResNet; ``comparisons`` are :func:`gancourse.stats.compare` rows with ``metric`` added.
+    Returns ``(rows, comparisons)``: one row per method, each cell ``mean [95% interval]`` (geometric for
+    :data:`LOG_METRICS`; the interval is the method's own, the verdict comes from the paired differences) plus
+    the verdict against SRResNet; ``comparisons`` are :func:`gancourse.stats.compare` rows with ``metric`` added.
     """
     from gancourse import stats
 
@@ -599,6 +638,8 @@ def study_table(study: dict, alpha: float = 0.05) -> tuple[list[dict], list[dict
         for metric in metrics_here:
             values = per_image(study, metric)[method]
             mean, low, high = stats.mean_interval(values)
+            if metric in LOG_METRICS:  # the geometric mean and its interval
+                mean, low, high = np.exp([mean, low, high])
             cell = f"{mean:.3g} [{low:.3g}, {high:.3g}]"
             if method != BASELINE:
                 found = next(r for r in comparisons if r["metric"] == metric and r["variant"] == method)
@@ -614,21 +655,23 @@ def verdict(comparisons: list[dict], method: str, metric: str) -> str:
 
 
 def headline(comparisons: list[dict], converged: dict) -> str:
-    """The paper's pattern, checked: SRResNet above bicubic on PSNR, SRGAN below SRResNet on PSNR but sharper and
-    closer in features. One paragraph, every clause from a verdict."""
+    """The paper's pattern, checked: SRResNet above bicubic on PSNR, SRGAN below SRResNet on PSNR (both measured
+    in the paper), and sharper and closer in features (our stand-ins for its opinion scores). One paragraph,
+    every clause from a verdict."""
     claims = [("bicubic", "psnr_y", "lower", "SRResNet has a higher PSNR than bicubic interpolation"),
               ("SRGAN", "psnr_y", "lower", "SRGAN has a lower PSNR than SRResNet"),
               ("SRGAN", "sharpness", "sharper", "SRGAN is sharper than SRResNet"),
-              ("SRGAN", "feature_mse", "closer", "SRGAN is closer to the HR crops in the content features")]
+              ("SRGAN", "feature_mse", "closer", "SRGAN is closer to the HR crops in the scoring features")]
     held = [text for method, metric, word, text in claims if verdict(comparisons, method, metric) == word]
     missed = [f"{text} ({verdict(comparisons, method, metric)})" for method, metric, word, text in claims
               if verdict(comparisons, method, metric) != word]
-    out = f"Of the paper's four findings, {len(held)} {'holds' if len(held) == 1 else 'hold'} here"
+    out = (f"Of four expectations (the first two are the paper's PSNR results; sharpness and feature distance "
+           f"stand in for its opinion scores), {len(held)} {'holds' if len(held) == 1 else 'hold'} here")
     out += (": " + "; ".join(held) + "." if held else ".")
     if missed:
         out += " Not found: " + "; ".join(missed) + "."
     if converged["unconverged"]:
-        out += (" The runs had not converged, so a finding that is missing may only be one the runs have not "
+        out += (" The runs had not converged, so an expectation that is missing may only be one the runs have not "
                 "reached yet.")
     return out
 
@@ -645,8 +688,9 @@ def batch_one_exhibit(generator, lr: np.ndarray, hr: np.ndarray) -> dict:
 
     saved = generator.get_weights()
     try:
-        training = np.concatenate([np.asarray(generator(lr[i:i + 1], training=True)) for i in range(len(lr))])
+        # inference first: a training-mode call moves batch norm's running averages
         inference = np.concatenate([np.asarray(generator(lr[i:i + 1], training=False)) for i in range(len(lr))])
+        training = np.concatenate([np.asarray(generator(lr[i:i + 1], training=True)) for i in range(len(lr))])
     finally:
         generator.set_weights(saved)
     return {"difference": float(np.sqrt(((training - inference) ** 2).mean(axis=(1, 2, 3))).mean()),
