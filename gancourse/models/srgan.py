@@ -33,7 +33,8 @@ Presets (``config(name)``):
     logits for both sides; ``pretrain_epochs`` of MSE first, then the GAN
     phase whose second half runs at 1e-5. On CelebA's 162,770 training images
     an epoch is 10,173 steps of 16, so the 118 epochs are about the paper's
-    10^6 SRResNet updates plus 2 x 10^5 GAN updates.
+    10^6 SRResNet updates plus 2 x 10^5 GAN updates. LR inputs are in
+    ``[-1, 1]`` as in the book (the paper scales them to ``[0, 1]``).
 
 On the ``smoke`` profile every preset keeps its structure but trains on
 :func:`gancourse.data.superres.offline_sr` (64 px crops of photos that
