@@ -566,7 +566,7 @@ def study_settings(profile: str) -> dict:
     widths) with the ImageNet VGG19 at the paper's initial 1e-4. The rate is constant through the run (the
     paper drops it to 1e-5 halfway through the GAN phase)."""
     if profile == "smoke":
-        return {"seeds": (0, 1), "pretrain_steps": 64, "gan_steps": 48, "n_test": 32, "log_every": 4,
+        return {"seeds": (0, 1), "pretrain_steps": 64, "gan_steps": 48, "n_test": 128, "log_every": 4,
                 "srgan": {"res_blocks": 4, "bicubic_skip": True, "learning_rate": SMOKE_LEARNING_RATE}}
     return {"seeds": (0, 1, 2), "pretrain_steps": 3000, "gan_steps": 1500, "n_test": 128, "log_every": 50,
             "srgan": {"base_filters": 64, "res_blocks": 16, "d_filters": 64, "d_dense": 1024, "batch_size": 16,
@@ -676,9 +676,12 @@ def headline(comparisons: list[dict], converged: dict) -> str:
     out += (": " + "; ".join(held) + "." if held else ".")
     if missed:
         out += " Not found: " + "; ".join(missed) + "."
-    if converged["unconverged"]:
+    if converged["unconverged"] and missed:
         out += (" The runs had not converged, so an expectation that is missing may only be one the runs have not "
                 "reached yet.")
+    elif converged["unconverged"]:
+        out += (" The runs had not converged: these are the directions early training took, not the end point "
+                "the paper reports.")
     return out
 
 
