@@ -258,7 +258,10 @@ def test_study_table_compares_with_srresnet_paired_and_holm_corrected():
     assert ch05.verdict(comparisons, "SRGAN", "sharpness") == "sharper"
     assert ch05.verdict(comparisons, "SRGAN", "feature_mse") == "closer"
     assert ch05.verdict(comparisons, "bicubic", "psnr_y") == "lower"
-    assert ":" not in table[1]["PSNR-Y (dB) ↑"] and table[2]["PSNR-Y (dB) ↑"].endswith(": lower")
+    assert ":" not in table[1]["PSNR-Y (dB) ↑"] and ": lower, -" in table[2]["PSNR-Y (dB) ↑"]
+    psnr = next(r for r in comparisons if r["variant"] == "SRGAN" and r["metric"] == "psnr_y")
+    assert table[2]["PSNR-Y (dB) ↑"].endswith(f"{psnr['difference']:+.3g} [{psnr['low']:+.3g}, {psnr['high']:+.3g}]")
+    assert ", x" in table[2]["sharpness (HR = 1)"]  # a ratio of geometric means
     text = ch05.headline(comparisons, ch05.convergence(_fake_study()))
     assert text.startswith("Of four expectations") and ", 4 hold here" in text and "Not found" not in text
 

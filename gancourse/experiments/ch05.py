@@ -623,8 +623,8 @@ def study_table(study: dict, alpha: float = 0.05) -> tuple[list[dict], list[dict
     SRResNet's by the paired t-test, Holm-corrected over all metrics and methods together.
 
     Returns ``(rows, comparisons)``: one row per method, each cell ``mean [95% interval]`` (geometric for
-    :data:`LOG_METRICS`; the interval is the method's own, the verdict comes from the paired differences) plus
-    the verdict against SRResNet; ``comparisons`` are :func:`gancourse.stats.compare` rows with ``metric`` added.
+    :data:`LOG_METRICS`; the interval is the method's own) plus, for bicubic and SRGAN, the verdict against
+    SRResNet and the paired difference it rests on, with its interval (a ratio for :data:`LOG_METRICS`); ``comparisons`` are :func:`gancourse.stats.compare` rows with ``metric`` added.
     """
     from gancourse import stats
 
@@ -649,10 +649,19 @@ def study_table(study: dict, alpha: float = 0.05) -> tuple[list[dict], list[dict
             cell = f"{mean:.3g} [{low:.3g}, {high:.3g}]"
             if method != BASELINE:
                 found = next(r for r in comparisons if r["metric"] == metric and r["variant"] == method)
-                cell += f": {found['verdict']}"
+                cell += f": {found['verdict']}, {_paired_change(found, metric)}"
             row[STUDY_METRICS[metric][0]] = cell
         table.append(row)
     return table, comparisons
+
+
+def _paired_change(row: dict, metric: str) -> str:
+    """The paired difference to SRResNet with its interval: ``"-0.27 [-0.35, -0.19]"``, or for
+    :data:`LOG_METRICS` the ratio of geometric means ``"x1.19 [1.12, 1.27]"``."""
+    if metric in LOG_METRICS:
+        ratio, low, high = np.exp([row["difference"], row["low"], row["high"]])
+        return f"x{ratio:.3g} [{low:.3g}, {high:.3g}]"
+    return f"{row['difference']:+.3g} [{row['low']:+.3g}, {row['high']:+.3g}]"
 
 
 def verdict(comparisons: list[dict], method: str, metric: str) -> str:
