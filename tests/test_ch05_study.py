@@ -10,6 +10,12 @@ from gancourse.exercises import ch05 as ex
 
 # -- exercises: the reference passes, the typical wrong answers fail with a useful hint ------------------------
 
+
+def _refused(exercise_id: str, answer, phrase: str) -> None:
+    """The checker fails ``answer`` with a message containing ``phrase``."""
+    result = exercises.check(exercise_id, answer)
+    assert not result and phrase in result.message, result.message
+
 def test_all_chapter_05_exercises_are_registered():
     assert exercises.list_exercises("05") == ["05.best_estimate", "05.content_loss", "05.pixel_shuffle", "05.psnr_y"]
     for name in exercises.list_exercises("05"):
@@ -38,12 +44,9 @@ def test_pixel_shuffle_checker_catches_channel_order_and_a_bare_reshape():
         n, h, w, d = x.shape
         return x.reshape(n, h, w, r, r, -1).transpose(0, 1, 4, 2, 3, 5).reshape(n, h * r, w * r, -1)
 
-    result = exercises.check("05.pixel_shuffle", torch_order)
-    assert not result and "PyTorch's channel order" in result.message
-    result = exercises.check("05.pixel_shuffle", reshape_only)
-    assert not result and "reshape alone" in result.message
-    result = exercises.check("05.pixel_shuffle", swapped)
-    assert not result and "swapped" in result.message
+    for answer, phrase in ((torch_order, "PyTorch's channel order"), (reshape_only, "reshape alone"),
+                           (swapped, "swapped")):
+        _refused("05.pixel_shuffle", answer, phrase)
 
 
 def test_psnr_y_reference_against_an_independent_computation():
@@ -75,12 +78,8 @@ def test_psnr_y_checker_catches_no_crop_rgb_and_the_wrong_peak():
     def peak_219(p, t, border=4):
         return ex.psnr_y(p, t, border) + 20 * np.log10(219 / 255)
 
-    result = exercises.check("05.psnr_y", no_crop)
-    assert not result and "crop 4 px" in result.message
-    result = exercises.check("05.psnr_y", rgb)
-    assert not result and "RGB" in result.message
-    result = exercises.check("05.psnr_y", peak_219)
-    assert not result and "peak is 255" in result.message
+    for answer, phrase in ((no_crop, "crop 4 px"), (rgb, "RGB"), (peak_219, "peak is 255")):
+        _refused("05.psnr_y", answer, phrase)
 
 
 def test_content_loss_checker_catches_linearity_pixels_and_scaling():

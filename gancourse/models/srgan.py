@@ -455,20 +455,15 @@ def evaluate(model, pairs, border: int = 4) -> dict[str, dict[str, np.ndarray]]:
 def dataset(cfg: SRGANConfig, split: str = "train", data_dir=None, n: int | None = None):
     """``(lr, hr)`` arrays of a split, in memory (for evaluation; training streams the data). Offline data:
     :func:`gancourse.data.superres.offline_sr`; a real dataset: its first ``n`` examples (default 256)
-    in file order, centre-cropped, without flips."""
-    from gancourse import data
+    in file order, centre-cropped, without flips (:func:`gancourse.data.superres.load_pairs`)."""
     from gancourse.data import superres as sr_data
 
     if cfg.dataset == OFFLINE:
         if data_dir is not None:
             raise ValueError(f"the {OFFLINE} dataset reads no folder; do not pass data_dir")
         return sr_data.offline_sr(split, cfg.image_size, n=n)
-    spec = data.get(cfg.dataset)
-    plain = cfg.replace(flip=False, random_crop=False, batch_size=1)
-    pairs = list(spec.load(split, plain, data_dir, shuffle=False).unbatch().take(n or 256).as_numpy_iterator())
-    if not pairs:
-        raise ValueError(f"the {split} split of {cfg.dataset} is empty")
-    return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+    return sr_data.load_pairs(cfg.dataset, split, image_size=cfg.image_size, scale=cfg.scale, n=n or 256,
+                              data_dir=data_dir)
 
 
 def batches(cfg: SRGANConfig, data):
