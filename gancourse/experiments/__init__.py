@@ -1,6 +1,8 @@
 """The chapters' studies, ablations and exhibits: code that uses the models, kept out of the model modules.
 
 * :mod:`gancourse.experiments.ch01` - the stabilisation study on the ring of Gaussians.
+* :mod:`gancourse.experiments.ch02` - the cost of 3-D convolutions, the 3D-GAN's feature-classification test
+  and the book's defects.
 * :mod:`gancourse.experiments.ch04` - the DCGAN presets compared on the same data.
 * :mod:`gancourse.experiments.ch08` - the pix2pix objective ablation and the book's batch-1 defects.
 """

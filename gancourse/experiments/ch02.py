@@ -1,0 +1,558 @@
+"""Chapter 02 (3D-GAN): the cost of 3-D convolutions, the networks' counts for every batch-norm placement, the
+training run with its samples over time, the latent interpolation, the memorisation check, the paper's
+feature-classification test on the offline shape classes, the hyper-parameter space for KerasTuner and the
+exhibits of the source book's defects."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+#: Wu et al. (2016), Table 1: a linear SVM on the features of a 3D-GAN discriminator trained without labels (on
+#: ShapeNet's seven major categories) classifies ModelNet40 with 83.3% accuracy and ModelNet10 with 91.0%.
+PAPER_SVM_ACCURACY = {"ModelNet40": 0.833, "ModelNet10": 0.910}
+
+#: The book's 64^3 generator as (input side, input channels, output channels, stride) per transposed convolution.
+BOOK_GENERATOR = ((1, 200, 512, 1), (4, 512, 256, 2), (8, 256, 128, 2), (16, 128, 64, 2), (32, 64, 1, 2))
+
+#: What the source's text and printed code give for the discriminator's Adam optimizer.
+LEARNING_RATES = {"text: D": "0.00001", "code: D": "10e-5", "text and code: G": "0.0025"}
+
+
+# -- the cost of a convolution in 2-D and 3-D ---------------------------------------------------------------------
+
+def conv_params(in_channels: int, filters: int, kernel: int, rank: int, bias: bool = True) -> int:
+    """Weights of a ``Conv{rank}D`` (or its transpose): ``kernel**rank * in_channels * filters`` (+ ``filters``)."""
+    if rank not in (1, 2, 3):
+        raise ValueError(f"rank must be 1, 2 or 3, got {rank!r}")
+    return kernel ** rank * in_channels * filters + (filters if bias else 0)
+
+
+def conv_macs(in_channels: int, filters: int, kernel: int, rank: int, in_side: int, out_side: int,
+              transposed: bool = False) -> int:
+    """Multiply-accumulates of one convolution on one sample, every kernel tap counted.
+
+    A convolution computes ``kernel**rank * in_channels`` products for each of its ``out_side**rank * filters``
+    outputs; a transposed one scatters each of its ``in_side**rank * in_channels`` inputs into
+    ``kernel**rank * filters`` outputs (the taps that ``"same"`` padding crops away included).
+    """
+    positions = (in_side if transposed else out_side) ** rank
+    return positions * kernel ** rank * in_channels * filters
+
+
+def keras_params(in_channels: int, filters: int, kernel: int, rank: int, transposed: bool = False) -> int:
+    """The parameter count Keras gives the layer (built on a dummy input): the check on :func:`conv_params`."""
+    from keras import layers
+
+    cls = {(2, False): layers.Conv2D, (3, False): layers.Conv3D, (2, True): layers.Conv2DTranspose,
+           (3, True): layers.Conv3DTranspose}[(rank, transposed)]
+    layer = cls(filters, kernel)
+    layer.build((None,) + (8,) * rank + (in_channels,))
+    return int(layer.count_params())
+
+
+def cost_rows(layers=BOOK_GENERATOR, kernel: int = 4) -> list[dict]:
+    """The book generator's transposed convolutions in 3-D beside the same layers in 2-D (same side, channels and
+    kernel): parameters (Keras's count), multiply-accumulates per sample and the float32 size of the output of
+    one sample, with the 3-D/2-D ratios. The last row sums the network."""
+    rows, totals = [], {}
+    for in_side, c_in, c_out, stride in layers:
+        out_side = in_side * stride if stride > 1 else in_side + kernel - 1
+        row = {"layer": f"{in_side}->{out_side}, {c_in}->{c_out} channels"}
+        for rank in (2, 3):
+            row[f"{rank}-D params"] = keras_params(c_in, c_out, kernel, rank, transposed=True)
+            row[f"{rank}-D MACs"] = conv_macs(c_in, c_out, kernel, rank, in_side, out_side, transposed=True)
+            row[f"{rank}-D output (MiB)"] = out_side ** rank * c_out * 4 / 2 ** 20
+        for key in list(row)[1:]:
+            totals[key] = totals.get(key, 0) + row[key]
+        rows.append(row)
+    rows.append({"layer": "generator", **totals})
+    for row in rows:
+        row["params ratio"] = row["3-D params"] / row["2-D params"]
+        row["MACs ratio"] = row["3-D MACs"] / row["2-D MACs"]
+    return rows
+
+
+def model_costs(model) -> dict:
+    """Parameters, multiply-accumulates per sample (convolutions only) and the float32 size of every layer's
+    output for one sample, of any Keras model made of Conv/ConvTranspose layers of rank 2 or 3."""
+    from keras import layers
+
+    macs = 0
+    activations = 0
+    for layer in model.layers:
+        out_shape = tuple(layer.output.shape[1:]) if hasattr(layer, "output") else ()
+        if isinstance(layer, (layers.Conv2D, layers.Conv3D, layers.Conv2DTranspose, layers.Conv3DTranspose)):
+            rank = len(layer.kernel_size)
+            transposed = isinstance(layer, (layers.Conv2DTranspose, layers.Conv3DTranspose))
+            in_side = int(layer.input.shape[1])
+            c_in = int(layer.input.shape[-1])
+            macs += conv_macs(c_in, layer.filters, layer.kernel_size[0], rank, in_side, int(out_shape[0]), transposed)
+        if out_shape and not isinstance(layer, layers.InputLayer):
+            activations += int(np.prod(out_shape))
+    return {"params": int(model.count_params()), "macs": int(macs), "activations_mib": activations * 4 / 2 ** 20}
+
+
+# -- the networks and their counts --------------------------------------------------------------------------------
+
+#: The spec's counts of the book's 64^3 networks (built with Keras 3, moving statistics included).
+SPEC_COUNTS = {("generator", "canonical"): 17_572_545, ("generator", "text"): 17_572_549,
+               ("discriminator", "canonical"): 11_051_457, ("discriminator", "description"): 11_051_713,
+               ("discriminator", "text"): 11_051_717, ("discriminator", "repo"): 11_051_461}
+
+#: Where each placement puts batch norm (the layers of the 64^3 networks, numbered from the input), and where the
+#: placement comes from.
+BN_PLACEMENTS = {
+    ("generator", "canonical"): ("1-4", "the architecture description; the course's default"),
+    ("generator", "text"): ("1-5", "the printed code (and the repository)"),
+    ("discriminator", "canonical"): ("2-4", "the course's default (DCGAN's rule: none on D's first layer)"),
+    ("discriminator", "description"): ("1-4", "the architecture description"),
+    ("discriminator", "text"): ("1-5", "the printed code"),
+    ("discriminator", "repo"): ("2-5", "the repository"),
+}
+
+
+def architecture_rows(cfg=None) -> list[dict]:
+    """Every batch-norm variant of the ``book`` networks built at their size (``cfg``: the full ``book`` preset by
+    default) with its parameter count, per-sample multiply-accumulates and activation memory, beside the count the
+    spec gives. Builds the networks: a few seconds at 64^3."""
+    import keras
+
+    from gancourse.models import gan3d
+    from gancourse.nn import voxels
+
+    cfg = gan3d.config("book") if cfg is None else cfg
+    rows = []
+    for (network, variant), (layers_, source) in BN_PLACEMENTS.items():
+        keras.backend.clear_session()
+        if network == "generator":
+            model = voxels.voxel_generator(cfg.cube_len, cfg.latent_dim, cfg.g_filters, variant)
+        else:
+            model = voxels.voxel_discriminator(cfg.cube_len, cfg.d_filters, variant)
+        cost = model_costs(model)
+        rows.append({"network": network, "batch norm on": layers_, "from": source, "parameters": cost["params"],
+                     "spec": SPEC_COUNTS.get((network, variant)) if cfg.cube_len == 64 else None,
+                     "GMACs per sample": cost["macs"] / 1e9,
+                     "activations per sample (MiB)": cost["activations_mib"]})
+        del model
+    keras.backend.clear_session()
+    return rows
+
+
+def voxel_memory(cube_len: int = 64, n: int = 1) -> dict:
+    """Bytes of ``n`` occupancy grids of side ``cube_len`` stored as uint8 and as float32."""
+    cells = n * cube_len ** 3
+    return {"uint8": cells, "float32": 4 * cells}
+
+
+# -- training with snapshots --------------------------------------------------------------------------------------
+
+def train(cfg, volumes: np.ndarray, steps: int, snapshots=(0, 0.25, 0.5, 1.0), n_shown: int = 4,
+          seed: int = 0) -> dict:
+    """Train a :class:`gancourse.models.gan3d.GAN3D` for ``steps`` batches on ``volumes`` (uint8
+    ``(N, L, L, L)``), recording its metrics after every step and, at the given fractions of the run, samples from
+    the same fixed noise.
+
+    Returns ``model``, ``history`` (``{metric: per-step values}``), ``samples`` (``{step: float (n_shown, L, L, L)
+    occupancy probabilities}``), ``step_seconds`` (each step's wall time; the first includes tracing) and
+    ``steps``.
+    """
+    import keras
+
+    from gancourse.models import gan3d
+
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    if volumes.ndim != 4 or volumes.shape[1] != cfg.cube_len:
+        raise ValueError(f"volumes must be (N, {cfg.cube_len}, {cfg.cube_len}, {cfg.cube_len}) for this config, "
+                         f"got {volumes.shape}")
+    model = gan3d.GAN3D(cfg)
+    model.compile()
+    z = model.fixed_noise(n_shown, seed)
+    marks = sorted({int(round(f * steps)) for f in snapshots})
+    history, samples, seconds = {}, {}, []
+
+    class Recorder(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            self.start = time.perf_counter()
+
+        def on_train_batch_end(self, batch, logs=None):
+            seconds.append(time.perf_counter() - self.start)
+            for key, value in (logs or {}).items():
+                history.setdefault(key, []).append(float(value))
+            if batch + 1 in marks:
+                samples[batch + 1] = model.generate(z)[..., 0]
+
+    if 0 in marks:
+        samples[0] = model.generate(z)[..., 0]
+    dataset = gan3d.batches(cfg, volumes).repeat()
+    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Recorder()])
+    return {"model": model, "history": history, "samples": samples, "step_seconds": np.array(seconds),
+            "steps": steps, "z": z}
+
+
+def step_time(run: dict) -> tuple[float, float, float]:
+    """The median time per training step (s) after the first (which traces the graph), with the 10th and 90th
+    percentiles."""
+    t = run["step_seconds"][1:] if len(run["step_seconds"]) > 1 else run["step_seconds"]
+    return float(np.median(t)), float(np.percentile(t, 10)), float(np.percentile(t, 90))
+
+
+def still_moving(values, tolerance: float = 0.05) -> bool:
+    """True when the second half of a curve still trends: a straight line fitted to it changes by more than
+    ``tolerance`` of the curve's mean absolute level over that half (falling or rising)."""
+    values = np.asarray(values, np.float64)
+    half = values[len(values) // 2:]
+    if len(half) < 4:
+        return True
+    slope = np.polyfit(np.arange(len(half)), half, 1)[0]
+    return bool(abs(slope * (len(half) - 1)) > tolerance * max(np.abs(half).mean(), 1e-12))
+
+
+#: A run of fewer updates than this is not called converged, whatever its curves do: a GAN's losses can sit
+#: flat for a while and then move, and a few hundred steps of a 3-D GAN are early training on any data.
+SHORT_RUN = 1000
+
+
+def convergence_text(run: dict, tolerance: float = 0.05) -> str:
+    """A sentence on whether the run converged: it has not if it is shorter than :data:`SHORT_RUN` steps or if
+    either loss still trends over the second half (:func:`still_moving`)."""
+    moving = [k for k in ("d_loss", "g_loss") if k in run["history"] and still_moving(run["history"][k], tolerance)]
+    short = run["steps"] < SHORT_RUN
+    parts = []
+    if moving:
+        parts.append(" and ".join(moving) + " still trended over the second half of the run")
+    else:
+        parts.append("neither loss trended over the second half of the run")
+    if short:
+        parts.append(f"the run took {run['steps']} steps, fewer than the {SHORT_RUN} we ask of a run before "
+                     "calling it converged")
+    verdict = ("The run has **not converged**: what follows shows early training." if moving or short
+               else "By this test the run has converged.")
+    return "; ".join(parts).capitalize() + ". " + verdict
+
+
+# -- interpolation and memorisation -------------------------------------------------------------------------------
+
+def interpolate(model, steps: int = 6, seed: int = 3) -> np.ndarray:
+    """Occupancy grids ``(steps, L, L, L)`` generated along the straight line between two fixed noise vectors."""
+    if steps < 2:
+        raise ValueError(f"an interpolation needs at least 2 steps, got {steps}")
+    z0, z1 = model.fixed_noise(2, seed)
+    t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
+    return model.generate((1 - t) * z0 + t * z1)[..., 0]
+
+
+def memorisation(samples: np.ndarray, train: np.ndarray, test: np.ndarray, threshold: float = 0.5) -> dict:
+    """The memorisation check: each generated shape's IoU with its nearest training shape, beside each held-out
+    test shape's IoU with its nearest training shape (how close a new shape of the same classes comes by chance).
+
+    Returns ``samples`` and ``test`` (the nearest IoUs), ``index`` (each sample's nearest training shape), the
+    Welch comparison row (:func:`gancourse.stats.compare`, samples against test shapes; ``"closer"`` means the
+    samples sit nearer the training set than new shapes do) and ``copies`` (samples with IoU above 0.95).
+    """
+    from gancourse import metrics, stats
+
+    best, index = metrics.nearest_iou(samples, train, threshold)
+    test_best, _ = metrics.nearest_iou(test, train, threshold)
+    row = stats.compare({"held-out shapes": test_best, "generated shapes": best}, higher_is_better=True,
+                        words=("closer", "further"))[0]
+    return {"samples": np.asarray(best), "test": np.asarray(test_best), "index": np.asarray(index), "row": row,
+            "copies": int(np.sum(np.asarray(best) > 0.95))}
+
+
+# -- the paper's evaluation: a linear SVM on discriminator features -----------------------------------------------
+
+def flat_voxels(volumes: np.ndarray) -> np.ndarray:
+    """Raw occupancy grids as float32 vectors ``(n, L**3)``."""
+    volumes = np.asarray(volumes)
+    return volumes.reshape(len(volumes), -1).astype(np.float32)
+
+
+def svm_predictions(train_x, train_y, test_x, c: float = 0.1) -> np.ndarray:
+    """A linear SVM (scikit-learn's ``LinearSVC``, one-vs-rest, on standardised features) fitted on the training
+    features and labels; its predictions for ``test_x``."""
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from sklearn.svm import LinearSVC
+
+    classifier = make_pipeline(StandardScaler(), LinearSVC(C=c, dual="auto", max_iter=20000))
+    classifier.fit(np.asarray(train_x, np.float64), np.asarray(train_y))
+    return classifier.predict(np.asarray(test_x, np.float64))
+
+
+def wilson_interval(correct: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson's score interval of a proportion ``correct / n``."""
+    from scipy import stats as st
+
+    return tuple(float(v) for v in st.binomtest(int(correct), int(n)).proportion_ci(confidence, "wilson"))
+
+
+def mcnemar(a_correct, b_correct) -> dict:
+    """McNemar's exact test for two classifiers scored on the same items: the two-sided binomial test of the
+    discordant pairs (``a`` right and ``b`` wrong: ``a_only``; the reverse: ``b_only``) against 1/2."""
+    from scipy import stats as st
+
+    a, b = np.asarray(a_correct, bool), np.asarray(b_correct, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"McNemar's test needs both classifiers scored on the same items, got {a.shape} and "
+                         f"{b.shape}")
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    p = 1.0 if a_only + b_only == 0 else float(st.binomtest(a_only, a_only + b_only, 0.5).pvalue)
+    return {"a_only": a_only, "b_only": b_only, "p": p}
+
+
+def compare_classifiers(correct: dict, baseline: str, alpha: float = 0.05) -> tuple[list[dict], list[dict]]:
+    """Accuracies of classifiers scored on the same held-out items, and the baseline against each other one.
+
+    ``correct``: ``{name: bool array}`` (item ``i`` right or wrong), the same items for all. Returns
+    ``(rows, comparisons)``: a row per classifier with its accuracy and Wilson 95% interval; per other classifier
+    the paired difference in accuracy (baseline minus it) with its paired-t interval, McNemar's exact p-value,
+    the Holm-adjusted one (over all the comparisons) and the verdict (``"better"``, ``"worse"`` or
+    ``"no difference detected"``, for the baseline).
+    """
+    from gancourse import stats
+
+    if baseline not in correct:
+        raise ValueError(f"no classifier named {baseline!r}; classifiers: {', '.join(correct)}")
+    rows = []
+    for name, right in correct.items():
+        right = np.asarray(right, bool)
+        low, high = wilson_interval(right.sum(), right.size)
+        rows.append({"features": name, "accuracy": float(right.mean()), "95% interval": f"[{low:.3f}, {high:.3f}]",
+                     "held-out shapes": int(right.size)})
+    base = np.asarray(correct[baseline], bool)
+    comparisons = []
+    for name, right in correct.items():
+        if name == baseline:
+            continue
+        right = np.asarray(right, bool)
+        diff, low, high, _ = stats.paired_difference(base.astype(float), right.astype(float))
+        test = mcnemar(base, right)
+        comparisons.append({"comparison": f"{baseline} vs {name}", "difference": diff, "low": low, "high": high,
+                            "baseline right, other wrong": test["a_only"],
+                            "other right, baseline wrong": test["b_only"], "p": test["p"]})
+    for row, adjusted in zip(comparisons, stats.holm([r["p"] for r in comparisons])):
+        row["p_holm"] = adjusted
+        row["verdict"] = (stats.NO_DIFFERENCE if adjusted > alpha or row["difference"] == 0
+                          else "better" if row["difference"] > 0 else "worse")
+    return rows, comparisons
+
+
+def svm_study(model, fresh, train: tuple, test: tuple, c: float = 0.1) -> dict:
+    """The paper's evaluation on labelled shapes: a linear SVM on the features of ``model``'s discriminator
+    (trained), on those of ``fresh``'s (the same architecture, untrained) and on the raw voxels, each fitted on
+    ``train`` ``(volumes, labels)`` and scored on ``test``. Returns ``correct`` (``{name: bool per test item}``),
+    ``rows`` and ``comparisons`` (:func:`compare_classifiers`, the trained discriminator as the baseline) and the
+    feature sizes ``dims``."""
+    (train_v, train_y), (test_v, test_y) = train, test
+    features = {"trained D": model.discriminator_features, "untrained D": fresh.discriminator_features,
+                "raw voxels": flat_voxels}
+    correct, dims = {}, {}
+    for name, extract in features.items():
+        train_x, test_x = extract(train_v), extract(test_v)
+        dims[name] = int(np.asarray(train_x).shape[1])
+        correct[name] = svm_predictions(train_x, train_y, test_x, c) == np.asarray(test_y)
+    rows, comparisons = compare_classifiers(correct, "trained D")
+    for row in rows:
+        row["feature size"] = dims[row["features"]]
+    return {"correct": correct, "rows": rows, "comparisons": comparisons, "dims": dims}
+
+
+def svm_verdict(study: dict) -> str:
+    """One sentence, every clause from a verdict: how the trained discriminator's features compare with the
+    others."""
+    parts = []
+    for row in study["comparisons"]:
+        other = row["comparison"].split(" vs ", 1)[1]
+        if row["verdict"] == "better":
+            parts.append(f"better than {other}")
+        elif row["verdict"] == "worse":
+            parts.append(f"worse than {other}")
+        else:
+            parts.append(f"not detectably different from {other}")
+    family = len(study["comparisons"])
+    return (f"A linear SVM on the trained discriminator's features classifies the held-out shapes "
+            + "; ".join(parts) + f" (McNemar's exact test, Holm-corrected over {family} comparisons at 0.05).")
+
+
+# -- hyper-parameter search ---------------------------------------------------------------------------------------
+
+#: The source's suggested grid for the batch size.
+BATCH_SIZES = (8, 16, 32, 64, 128)
+
+
+def search_space(cfg):
+    """A KerasTuner ``HyperParameters`` space over a :class:`~gancourse.models.gan3d.GAN3DConfig`: both learning
+    rates (log-uniform around the book's), the source's batch sizes and the 80% rule on or off (``d_threshold``
+    1.0 never skips D's update). Each name is a config field (:func:`config_from`)."""
+    import keras_tuner as kt
+
+    hp = kt.HyperParameters()
+    hp.Float("g_learning_rate", 1e-4, 1e-2, sampling="log", default=cfg.g_learning_rate)
+    hp.Float("learning_rate", 1e-6, 1e-3, sampling="log", default=cfg.learning_rate)
+    hp.Choice("batch_size", list(BATCH_SIZES), default=cfg.batch_size if cfg.batch_size in BATCH_SIZES else 32)
+    hp.Choice("d_threshold", [0.8, 1.0], default=0.8 if cfg.d_threshold is not None else 1.0)
+    return hp
+
+
+def config_from(cfg, values: dict):
+    """``cfg`` with a trial's values (a ``HyperParameters.values`` dict); ``d_threshold`` 1.0 means none."""
+    values = dict(values)
+    if values.get("d_threshold") == 1.0:
+        values["d_threshold"] = None
+    return cfg.replace(**values)
+
+
+def draw_trials(cfg, n: int = 5, seed: int = 0) -> list[dict]:
+    """``n`` configurations a random search over :func:`search_space` would try first, as rows (no training)."""
+    import keras_tuner as kt
+
+    space = search_space(cfg)
+    oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective("score", "max"), max_trials=n, seed=seed,
+                                           hyperparameters=space)
+    rows = []
+    for _ in range(n):
+        values = oracle.populate_space(f"trial_{len(rows)}")["values"]
+        rows.append(dict(values))
+    return rows
+
+
+# -- the book's defects -------------------------------------------------------------------------------------------
+
+def _error_of(fn) -> str:
+    try:
+        fn()
+    except Exception as exc:  # the exhibit prints the message
+        return f"{type(exc).__name__}: {exc}"
+    return ""
+
+
+def deconv3d_exhibit() -> dict:
+    """What ``keras.layers.Deconv3D`` (the book's layer) gives in Keras 3, and the replacement's name."""
+    import keras
+
+    return {"error": _error_of(lambda: keras.layers.Deconv3D),
+            "replacement": "Conv3DTranspose" if hasattr(keras.layers, "Conv3DTranspose") else ""}
+
+
+def baked_batch_norm_exhibit(seed: int = 0, n: int = 8) -> dict:
+    """A layer ``BatchNormalization()(x, training=True)`` baked into a functional model, as the book writes it,
+    on a batch whose channels have mean 3 and standard deviation 2.
+
+    Returns the mean and standard deviation of the output for a plain call (``model(x)``: the baked batch
+    statistics), ``predict`` and ``model(x, training=False)`` (both override the flag: moving averages), plus the
+    largest difference between the plain call and ``predict``.
+    """
+    import keras
+    from keras import layers
+
+    x = keras.Input((4, 4, 4, 2))
+    model = keras.Model(x, layers.BatchNormalization()(x, training=True))
+    data = (3 + 2 * np.random.default_rng(seed).standard_normal((n, 4, 4, 4, 2))).astype(np.float32)
+    predicted = model.predict(data, verbose=0)  # first: the plain call below moves the moving averages
+    inference = np.asarray(model(data, training=False))
+    plain = np.asarray(model(data))
+    out = {}
+    for name, value in (("plain call", plain), ("predict", predicted), ("training=False", inference)):
+        out[name] = (float(value.mean()), float(value.std()))
+    out["max difference"] = float(np.abs(plain - predicted).max())
+    return out
+
+
+def generator_modes(generator, z: np.ndarray, threshold: float = 0.5) -> dict:
+    """A generator's output for the same noise with batch norm in training mode (batch statistics, how the book's
+    baked ``training=True`` meant it) and in inference mode (what ``predict`` runs in Keras 3): the mean absolute
+    difference of the occupancy probabilities and the share of voxels whose thresholded occupancy differs. The
+    generator's weights (moving averages included) are restored."""
+    saved = generator.get_weights()
+    try:
+        inference = np.asarray(generator(z, training=False))
+        training = np.asarray(generator(z, training=True))
+    finally:
+        generator.set_weights(saved)
+    return {"mean abs difference": float(np.abs(training - inference).mean()),
+            "voxels flipped": float(np.mean((training > threshold) != (inference > threshold))),
+            "occupied (training mode)": float(np.mean(training > threshold)),
+            "occupied (inference mode)": float(np.mean(inference > threshold))}
+
+
+def trainable_never_reset(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3,
+                          learning_rate: float = 1e-3, seed: int = 0) -> dict:
+    """The book's loop with the Keras 2 idiom: D compiled, ``D.trainable = False``, a stacked ``D(G(z))`` model
+    compiled, then per step ``D.trainable = True``, two ``D.train_on_batch`` calls and ``GAN.train_on_batch``,
+    the flag never set back (``reset=False``, the book's text) or set back before the G step (``reset=True``, the
+    book's repository). Fresh clones of the networks; Adam(``learning_rate``, 0.5) for both.
+
+    Returns for each mode the relative change of D's weights during the G steps (norm of the change over the
+    norm of the weights, summed over steps) and the mean rise of D's probability on the G step's fakes that the
+    change of D alone causes (D after the step minus D before, both on the fakes of G before the step).
+    """
+    import keras
+
+    real = np.asarray(real, np.float32)
+    ones, zeros = np.ones((len(real), 1), np.float32), np.zeros((len(real), 1), np.float32)
+    out = {}
+    for reset in (False, True):
+        keras.utils.set_random_seed(seed)
+        g, d = keras.models.clone_model(generator), keras.models.clone_model(discriminator)
+        g.set_weights(generator.get_weights())
+        d.set_weights(discriminator.get_weights())
+        loss = keras.losses.BinaryCrossentropy(from_logits=True)
+        d.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss=loss)
+        d.trainable = False
+        z_in = keras.Input((latent_dim,))
+        stacked = keras.Model(z_in, d(g(z_in)))
+        stacked.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss=loss)
+        rng = np.random.default_rng(seed)
+        moved, rise = 0.0, []
+        for _ in range(steps):
+            d.trainable = True
+            fakes = g.predict(rng.normal(0, 0.33, (len(real), latent_dim)).astype(np.float32), verbose=0)
+            d.train_on_batch(real, ones)
+            d.train_on_batch(fakes, zeros)
+            if reset:
+                d.trainable = False
+            z = rng.normal(0, 0.33, (len(real), latent_dim)).astype(np.float32)
+            before = [w.copy() for w in d.get_weights()]
+            fakes_before = np.asarray(g(z, training=False))
+            p_before = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
+            stacked.train_on_batch(z, ones)
+            after = d.get_weights()
+            p_after = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
+            change = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
+            norm = np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
+            moved += change / norm
+            rise.append(p_after - p_before)
+        name = "reset before the G step" if reset else "never reset (the book's text)"
+        out[name] = {"relative change of D in G steps": moved, "D's rise on the same fakes": float(np.mean(rise))}
+    return out
+
+
+def undefined_alphas_exhibit() -> str:
+    """The error of a discriminator builder that names its LeakyReLU slopes ``dis_alphas`` and then reads
+    ``alphas[0]``, as the book's step-by-step listing does (a minimal function of our own with that mistake)."""
+    source = ("def build_discriminator(dis_alphas=(0.2, 0.2, 0.2, 0.2, 0.2)):\n"
+              "    first_slope = alphas[0]\n"
+              "    return first_slope\n")
+    namespace: dict = {}
+    exec(compile(source, "<the listing's mistake>", "exec"), namespace)  # noqa: S102 - a fixed string
+    return _error_of(namespace["build_discriminator"])
+
+
+def numpy_aliases_exhibit() -> dict:
+    """What the book's ``np.bool`` and ``np.float`` do in the installed NumPy: ``np.bool`` was removed in 1.24
+    (after a deprecation in 1.20) and came back in 2.0 as NumPy's own boolean type; ``np.float`` stays removed."""
+    return {"numpy": np.__version__,
+            "np.bool": (f"works: it is {np.bool.__module__}.{np.bool.__name__}" if hasattr(np, "bool")
+                        else _error_of(lambda: np.bool)),
+            "np.float": _error_of(lambda: getattr(np, "float")) or "works"}
+
+
+def learning_rate_exhibit(cfg) -> dict:
+    """The discriminator's rate as the text writes it and as the code writes it, their ratio, the preset's
+    values and the ratio of the generator's rate to the discriminator's."""
+    text, code = float(LEARNING_RATES["text: D"]), float(LEARNING_RATES["code: D"])
+    return {"text": text, "code": code, "code / text": code / text, "preset D": cfg.learning_rate,
+            "preset G": cfg.g_learning_rate, "G / D": cfg.g_learning_rate / cfg.learning_rate}

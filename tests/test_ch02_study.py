@@ -1,0 +1,267 @@
+"""Chapter 02 (3D-GAN): the exercises' checkers, the cost and count helpers, the classifier comparison and the
+exhibits of the book's defects."""
+
+import keras
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from gancourse import exercises
+from gancourse.exercises import ch02 as ex
+from gancourse.experiments import ch02
+
+
+def _refused(exercise_id: str, answer, phrase: str) -> None:
+    """The checker fails ``answer`` with a message containing ``phrase``."""
+    result = exercises.check(exercise_id, answer)
+    assert not result and phrase in result.message, result.message
+
+
+# -- exercises -----------------------------------------------------------------------------------------------------
+
+def test_all_chapter_02_exercises_are_registered_and_their_references_pass():
+    assert exercises.list_exercises("02") == ["02.conv3d_params", "02.transposed_sizes", "02.upsample_volume",
+                                              "02.voxel_iou"]
+    for name in exercises.list_exercises("02"):
+        assert exercises.check(name, exercises.get(name).reference), name
+
+
+@pytest.mark.parametrize("side,stack", [(1, [(4, 1, "valid"), (4, 2, "same"), (4, 2, "same")]),
+                                        (3, [(3, 2, "valid"), (5, 3, "same"), (2, 1, "valid")])])
+def test_transposed_sizes_agree_with_keras(side, stack):
+    x = keras.Input((side, side, side, 1))
+    y, got = x, []
+    for kernel, stride, padding in stack:
+        y = keras.layers.Conv3DTranspose(1, kernel, stride, padding=padding)(y)
+        got.append(int(y.shape[1]))
+    assert ex.transposed_sizes(side, stack) == got
+
+
+def test_transposed_sizes_checker_catches_convolution_rules_and_the_wrong_padding_rule():
+    def conv_sizes(side, stack):
+        out = []
+        for k, s, p in stack:
+            side = -(-side // s) if p == "same" else (side - k) // s + 1
+            out.append(side)
+        return out
+
+    _refused("02.transposed_sizes", conv_sizes, "ordinary (strided) convolutions")
+    _refused("02.transposed_sizes", lambda side, stack: ex.transposed_sizes(side, [(k, s, "same") for k, s, _ in stack]),
+             "(side - 1) * stride + kernel")
+
+
+def test_voxel_iou_reference_by_hand_and_checker_hints():
+    a = np.zeros((2, 3, 3, 3))
+    b = np.zeros((2, 3, 3, 3))
+    a[0, 0, 0, :2] = 1  # two voxels
+    b[0, 0, 0, 1:] = 1  # two voxels, one shared
+    np.testing.assert_allclose(ex.voxel_iou(a, b), [1 / 3, 1.0])
+    _refused("02.voxel_iou", lambda a, b, t: float(ex.voxel_iou(a.reshape(1, -1, 1, 1), b.reshape(1, -1, 1, 1), t)[0]),
+             "one IoU per pair")
+
+    def dice(a, b, t):
+        a, b = (a > t).reshape(len(a), -1), (b > t).reshape(len(b), -1)
+        return np.where(a.sum(1) + b.sum(1) == 0, 1.0, 2 * (a & b).sum(1) / np.maximum(a.sum(1) + b.sum(1), 1))
+
+    _refused("02.voxel_iou", dice, "Dice")
+
+    def at_threshold(a, b, t):
+        return ex.voxel_iou(a + 1e-9, b + 1e-9, t)
+
+    _refused("02.voxel_iou", at_threshold, "above the threshold")
+
+    def no_empty_case(a, b, t):
+        a, b = (a > t).reshape(len(a), -1), (b > t).reshape(len(b), -1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return (a & b).sum(1) / (a | b).sum(1)
+
+    _refused("02.voxel_iou", no_empty_case, "define their IoU as 1")
+
+
+@pytest.mark.parametrize("c,f,k,bias", [(1, 64, 4, True), (5, 7, 3, False)])
+def test_conv3d_params_agree_with_keras(c, f, k, bias):
+    for layer in (keras.layers.Conv3D(f, k, use_bias=bias), keras.layers.Conv3DTranspose(f, k, use_bias=bias)):
+        layer.build((None, 8, 8, 8, c))
+        assert layer.count_params() == ex.conv3d_params(c, f, k, bias) == ch02.conv_params(c, f, k, 3, bias)
+
+
+def test_conv3d_params_checker_hints():
+    _refused("02.conv3d_params", lambda c, f, k, b: k * k * c * f + (f if b else 0), "2-D kernel")
+    _refused("02.conv3d_params", lambda c, f, k, b: k ** 3 * c * f, "one bias per filter")
+    _refused("02.conv3d_params", lambda c, f, k, b: k ** 3 * f + (f if b else 0), "multiply by in_channels")
+
+
+def test_upsample_volume_matches_the_books_pad_and_zoom_at_factor_2():
+    v = (np.random.default_rng(0).uniform(size=(30, 30, 30)) > 0.7).astype(np.uint8)
+    out = ex.upsample_volume(v)
+    assert out.shape == (64, 64, 64) and out.dtype == np.uint8
+    np.testing.assert_array_equal(out, ndimage.zoom(np.pad(v, 1), 2, order=0, mode="constant"))
+    assert out.sum() == 8 * v.sum()
+
+
+def test_upsample_volume_checker_hints():
+    _refused("02.upsample_volume", lambda v, f: np.repeat(np.repeat(np.repeat(v, f, 0), f, 1), f, 2),
+             "pad before zooming")
+    _refused("02.upsample_volume", lambda v, f: ndimage.zoom(np.pad(v, 1).astype(float), f, order=1), "order=0")
+    _refused("02.upsample_volume", lambda v, f: ndimage.zoom(np.pad(v, 1), f, order=0, mode="constant"), "np.repeat")
+
+
+# -- costs and counts ----------------------------------------------------------------------------------------------
+
+def test_conv_costs_by_hand_and_against_keras():
+    assert ch02.conv_params(64, 128, 4, 3) == 4 ** 3 * 64 * 128 + 128 == ch02.keras_params(64, 128, 4, 3)
+    assert ch02.keras_params(64, 128, 4, 2, transposed=True) == ch02.conv_params(64, 128, 4, 2)
+    # a stride-2 3-D conv from 32^3 to 16^3: every output position computes k^3 * c_in products per filter
+    assert ch02.conv_macs(64, 128, 4, 3, 32, 16) == 16 ** 3 * 4 ** 3 * 64 * 128
+    # a transposed one scatters every input position into k^3 * filters outputs
+    assert ch02.conv_macs(64, 1, 4, 3, 32, 64, transposed=True) == 32 ** 3 * 4 ** 3 * 64
+    with pytest.raises(ValueError, match="rank must be"):
+        ch02.conv_params(1, 1, 3, 4)
+
+
+def test_cost_rows_ratios():
+    rows = ch02.cost_rows()
+    assert [r["MACs ratio"] for r in rows[:-1]] == [4.0, 16.0, 32.0, 64.0, 128.0]  # kernel 4 times the side
+    assert all(abs(r["params ratio"] - 4) < 0.01 for r in rows)
+    assert rows[-1]["3-D params"] == sum(r["3-D params"] for r in rows[:-1])
+
+
+def test_model_costs_on_a_small_3d_network():
+    x = keras.Input((8, 8, 8, 1))
+    y = keras.layers.Conv3D(4, 3, strides=2, padding="same")(x)
+    y = keras.layers.Conv3DTranspose(2, 4, strides=2, padding="same")(y)
+    cost = ch02.model_costs(keras.Model(x, y))
+    assert cost["params"] == (27 * 4 + 4) + (64 * 4 * 2 + 2)
+    assert cost["macs"] == 4 ** 3 * 27 * 4 + 4 ** 3 * 64 * 4 * 2
+    assert cost["activations_mib"] == pytest.approx((4 ** 3 * 4 + 8 ** 3 * 2) * 4 / 2 ** 20)
+
+
+def test_voxel_memory():
+    assert ch02.voxel_memory(64) == {"uint8": 64 ** 3, "float32": 4 * 64 ** 3}
+    assert ch02.voxel_memory(64)["float32"] == 2 ** 20  # one 64^3 float sample is 1 MiB
+
+
+# -- statistics ----------------------------------------------------------------------------------------------------
+
+def test_mcnemar_counts_discordant_pairs_and_matches_the_binomial_test():
+    a = np.array([1, 1, 1, 1, 1, 1, 1, 0, 1, 1], bool)
+    b = np.array([0, 0, 0, 0, 0, 0, 1, 0, 1, 1], bool)
+    found = ch02.mcnemar(a, b)
+    assert (found["a_only"], found["b_only"]) == (6, 0)
+    assert found["p"] == pytest.approx(2 * 0.5 ** 6)
+    assert ch02.mcnemar(a, a)["p"] == 1.0
+    with pytest.raises(ValueError, match="same items"):
+        ch02.mcnemar(a, a[:5])
+
+
+def test_compare_classifiers_verdicts_and_holm():
+    rng = np.random.default_rng(1)
+    strong = rng.uniform(size=200) < 0.95
+    weak = strong & (rng.uniform(size=200) < 0.6)  # wrong wherever strong is, and on ~40% more
+    same = strong.copy()
+    rows, comparisons = ch02.compare_classifiers({"A": strong, "B": weak, "C": same}, "A")
+    assert [r["features"] for r in rows] == ["A", "B", "C"]
+    by = {c["comparison"]: c for c in comparisons}
+    assert by["A vs B"]["verdict"] == "better" and by["A vs B"]["difference"] > 0
+    assert by["A vs C"]["verdict"] == "no difference detected"
+    assert by["A vs B"]["p_holm"] == pytest.approx(min(1.0, 2 * by["A vs B"]["p"]))
+    rows2, comparisons2 = ch02.compare_classifiers({"B": weak, "A": strong}, "B")
+    assert comparisons2[0]["verdict"] == "worse"
+    assert "worse than A" in ch02.svm_verdict({"comparisons": comparisons2})
+    with pytest.raises(ValueError, match="no classifier named"):
+        ch02.compare_classifiers({"A": strong}, "Z")
+
+
+def test_wilson_interval_contains_the_proportion():
+    low, high = ch02.wilson_interval(45, 50)
+    assert low < 0.9 < high and 0 <= low and high <= 1
+
+
+def test_svm_separates_separable_classes():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-2, 1, (40, 5)), rng.normal(2, 1, (40, 5))])
+    y = np.repeat([0, 1], 40)
+    assert np.mean(ch02.svm_predictions(x[::2], y[::2], x[1::2]) == y[1::2]) > 0.95
+
+
+def test_still_moving_and_convergence_text():
+    assert ch02.still_moving(np.linspace(2, 1, 40))
+    assert not ch02.still_moving(np.ones(40) + 0.001 * np.sin(np.arange(40)))
+    run = {"history": {"d_loss": list(np.ones(40)), "g_loss": list(np.ones(40))}, "steps": 40}
+    assert "not converged" in ch02.convergence_text(run)
+    run["steps"] = 5000
+    assert "has converged" in ch02.convergence_text(run)
+
+
+# -- the book's defects --------------------------------------------------------------------------------------------
+
+def test_deconv3d_is_gone_and_conv3dtranspose_replaces_it():
+    found = ch02.deconv3d_exhibit()
+    assert found["error"].startswith("AttributeError") and "Deconv3D" in found["error"]
+    assert found["replacement"] == "Conv3DTranspose"
+
+
+def test_baked_training_flag_is_overridden_by_predict():
+    found = ch02.baked_batch_norm_exhibit()
+    mean, std = found["plain call"]
+    assert abs(mean) < 1e-3 and abs(std - 1) < 1e-2  # batch statistics: normalised
+    assert found["predict"] == pytest.approx(found["training=False"], abs=1e-5)
+    assert found["predict"][0] > 2.5  # moving averages near their start: the input passes almost unchanged
+    assert found["max difference"] > 1
+
+
+def test_generator_modes_restore_the_weights():
+    x = keras.Input((3,))
+    y = keras.layers.BatchNormalization()(keras.layers.Dense(8)(x))
+    g = keras.Model(x, keras.layers.Activation("sigmoid")(y))
+    before = [w.copy() for w in g.get_weights()]
+    found = ch02.generator_modes(g, np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32) * 5 + 3)
+    assert found["mean abs difference"] > 0
+    for a, b in zip(before, g.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_trainable_never_reset_moves_d_in_the_generator_step():
+    g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6)])
+    d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    real = np.random.default_rng(0).normal(1, 1, (8, 6)).astype(np.float32)
+    found = ch02.trainable_never_reset(g, d, 4, real, steps=2, learning_rate=1e-2)
+    book, fixed = found["never reset (the book's text)"], found["reset before the G step"]
+    assert book["relative change of D in G steps"] > 0
+    assert book["D's rise on the same fakes"] > 0  # the G step also pushes D towards "real" on the fakes
+    assert fixed["relative change of D in G steps"] == 0 and fixed["D's rise on the same fakes"] == 0
+
+
+def test_undefined_alphas_numpy_aliases_and_learning_rates():
+    assert ch02.undefined_alphas_exhibit() == "NameError: name 'alphas' is not defined"
+    found = ch02.numpy_aliases_exhibit()
+    assert found["np.float"].startswith("AttributeError")
+    assert found["np.bool"].startswith("works") == hasattr(np, "bool")
+
+    class Cfg:
+        learning_rate, g_learning_rate = 1e-5, 0.0025
+
+    rates = ch02.learning_rate_exhibit(Cfg)
+    assert rates["code"] == pytest.approx(1e-4) and rates["code / text"] == pytest.approx(10)
+    assert rates["G / D"] == pytest.approx(250)
+
+
+# -- hyper-parameter space -----------------------------------------------------------------------------------------
+
+def test_search_space_draws_configs_in_range():
+    pytest.importorskip("keras_tuner")
+
+    class Cfg:
+        g_learning_rate, learning_rate, batch_size, d_threshold = 0.0025, 1e-5, 32, 0.8
+
+        def replace(self, **kw):
+            return kw
+
+    space = ch02.search_space(Cfg())
+    assert {h.name for h in space.space} == {"g_learning_rate", "learning_rate", "batch_size", "d_threshold"}
+    trials = ch02.draw_trials(Cfg(), 4, seed=1)
+    assert len(trials) == 4
+    for t in trials:
+        assert 1e-4 <= t["g_learning_rate"] <= 1e-2 and 1e-6 <= t["learning_rate"] <= 1e-3
+        assert t["batch_size"] in ch02.BATCH_SIZES and t["d_threshold"] in (0.8, 1.0)
+    assert ch02.config_from(Cfg(), {"d_threshold": 1.0, "batch_size": 8}) == {"d_threshold": None, "batch_size": 8}
