@@ -40,12 +40,13 @@ def grade_transposed_sizes(answer) -> None:
             continue
         hint = ""
         assert len(got) == len(want), f"{name}: expected one side per layer ({len(want)}), got {len(got)}"
-        conv = []
-        s = side
+        conv_ceil, conv_valid, s_ceil, s_valid = [], [], side, side
         for kernel, stride, padding in stack:
-            s = -(-s // stride) if padding == "same" else (s - kernel) // stride + 1
-            conv.append(s)
-        if got == conv:
+            s_ceil = -(-s_ceil // stride) if padding == "same" else (s_ceil - kernel) // stride + 1
+            s_valid = (s_valid - kernel) // stride + 1
+            conv_ceil.append(s_ceil)
+            conv_valid.append(s_valid)
+        if got in (conv_ceil, conv_valid):
             hint = " Those are the sizes of ordinary (strided) convolutions; a transposed one grows the cube."
         elif any(p == "valid" for _, _, p in stack) and got == transposed_sizes(
                 side, [(k, s, "same") for k, s, _ in stack]):

@@ -148,29 +148,31 @@ def voxel_memory(cube_len: int = 64, n: int = 1) -> dict:
 
 # -- training with snapshots --------------------------------------------------------------------------------------
 
-def train(cfg, volumes: np.ndarray, steps: int, snapshots=(0, 0.25, 0.5, 1.0), n_shown: int = 4,
-          seed: int = 0) -> dict:
+def train(cfg, volumes: np.ndarray, steps: int, log_every: int = 10, snapshots=(0, 0.25, 0.5, 1.0),
+          n_shown: int = 4, seed: int = 0) -> dict:
     """Train a :class:`gancourse.models.gan3d.GAN3D` for ``steps`` batches on ``volumes`` (uint8
-    ``(N, L, L, L)``), recording its metrics after every step and, at the given fractions of the run, samples from
-    the same fixed noise.
+    ``(N, L, L, L)``), recording the mean of its metrics over every ``log_every`` steps and, at the given fractions
+    of the run (rounded to a window's end), samples from the same fixed noise.
 
-    Returns ``model``, ``history`` (``{metric: per-step values}``), ``samples`` (``{step: float (n_shown, L, L, L)
-    occupancy probabilities}``), ``step_seconds`` (each step's wall time; the first includes tracing) and
-    ``steps``.
+    Returns ``model``, ``history`` (``{metric: one mean per window}``), ``samples`` (``{step: float (n_shown, L, L,
+    L) occupancy probabilities}``), ``step_seconds`` (each step's wall time; the first includes building the
+    graph), ``steps``, ``log_every`` and ``z`` (the fixed noise).
     """
     import keras
 
     from gancourse.models import gan3d
 
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1, got {steps}")
-    if volumes.ndim != 4 or volumes.shape[1] != cfg.cube_len:
+    if steps < log_every or steps % log_every:
+        raise ValueError(f"steps must be a positive multiple of log_every={log_every}, got {steps}")
+    volumes = np.asarray(volumes)
+    if volumes.ndim != 4 or volumes.shape[1:] != (cfg.cube_len,) * 3:
         raise ValueError(f"volumes must be (N, {cfg.cube_len}, {cfg.cube_len}, {cfg.cube_len}) for this config, "
                          f"got {volumes.shape}")
     model = gan3d.GAN3D(cfg)
     model.compile()
     z = model.fixed_noise(n_shown, seed)
-    marks = sorted({int(round(f * steps)) for f in snapshots})
+    windows = steps // log_every
+    marks = sorted({int(round(f * windows)) for f in snapshots})
     history, samples, seconds = {}, {}, []
 
     class Recorder(keras.callbacks.Callback):
@@ -179,17 +181,40 @@ def train(cfg, volumes: np.ndarray, steps: int, snapshots=(0, 0.25, 0.5, 1.0), n
 
         def on_train_batch_end(self, batch, logs=None):
             seconds.append(time.perf_counter() - self.start)
+
+        def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
                 history.setdefault(key, []).append(float(value))
-            if batch + 1 in marks:
-                samples[batch + 1] = model.generate(z)[..., 0]
+            if epoch + 1 in marks:
+                samples[(epoch + 1) * log_every] = model.generate(z)[..., 0]
 
     if 0 in marks:
         samples[0] = model.generate(z)[..., 0]
     dataset = gan3d.batches(cfg, volumes).repeat()
-    model.fit(dataset, epochs=1, steps_per_epoch=steps, verbose=0, callbacks=[Recorder()])
+    model.fit(dataset, epochs=windows, steps_per_epoch=log_every, verbose=0, callbacks=[Recorder()])
     return {"model": model, "history": history, "samples": samples, "step_seconds": np.array(seconds),
-            "steps": steps, "z": z}
+            "steps": steps, "log_every": log_every, "z": z}
+
+
+#: The chapter's run per profile: training steps, the window the curves average over, generated shapes in the
+#: memorisation check.
+RUN_SETTINGS = {"smoke": {"steps": 200, "log_every": 10, "n_memorisation": 32},
+                "standard": {"steps": 3000, "log_every": 50, "n_memorisation": 128},
+                "full": {"steps": 20000, "log_every": 200, "n_memorisation": 256}}
+
+
+def chapter_config(profile: str):
+    """The chapter's configuration and run settings for a profile: the ``paper`` preset (the 80% rule) scaled to
+    the profile, on the offline shapes in every profile (the feature-classification test needs labelled
+    classes). Returns ``(cfg, settings)``."""
+    from gancourse.models import gan3d
+
+    if profile not in RUN_SETTINGS:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(RUN_SETTINGS)}")
+    cfg = gan3d.config("paper").scaled(profile)
+    if cfg.dataset != "offline_shapes":
+        cfg = cfg.replace(dataset="offline_shapes", cube_len=min(cfg.cube_len, 32))
+    return cfg, dict(RUN_SETTINGS[profile])
 
 
 def step_time(run: dict) -> tuple[float, float, float]:
