@@ -109,8 +109,9 @@ def _fit_model(model: str, cfg):
 def legacy_loop(model: str, cfg):
     """The Keras 2 style loop on freshly built networks of ``model``: :class:`~gancourse.legacy.LegacyLoop`
     for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation,
-    :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN."""
-    from gancourse.legacy import LegacyCycleLoop, LegacyLoop, LegacyPairedLoop, LegacySRLoop
+    :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN,
+    :class:`~gancourse.legacy.LegacyGAN3DLoop` for 3D-GAN."""
+    from gancourse.legacy import LegacyCycleLoop, LegacyGAN3DLoop, LegacyLoop, LegacyPairedLoop, LegacySRLoop
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
@@ -125,6 +126,8 @@ def legacy_loop(model: str, cfg):
         return LegacyCycleLoop(net.g_ab, net.g_ba, net.d_a, net.d_b, lambda: cfg.make_optimizer("generators"),
                                lambda_cycle=cfg.lambda_cycle, identity_weight=cfg.identity_weight)
     d_opt, g_opt = cfg.make_optimizer("discriminator"), cfg.make_optimizer("generator")
+    if hasattr(cfg, "cube_len"):
+        return LegacyGAN3DLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt, noise_std=cfg.z_std)
     if isinstance(net, GAN):
         return LegacyLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt)
     if hasattr(cfg, "l1_weight"):

@@ -69,7 +69,8 @@ def _train(args) -> int:
             raise ValueError(f"{out} holds a run with a different config ({', '.join(changed)} differ); "
                              "use another --out, or the same settings to resume")
     channels = getattr(cfg, "channels", 3)
-    shape = (f" image={cfg.image_size}x{cfg.image_size}x{channels}" if hasattr(cfg, "image_size") else "")
+    shape = (f" image={cfg.image_size}x{cfg.image_size}x{channels}" if hasattr(cfg, "image_size")
+             else f" voxels={cfg.cube_len}^3" if hasattr(cfg, "cube_len") else "")
     source = getattr(cfg, "dataset", getattr(cfg, "data", "?"))
     print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} data={source}{shape} "
           f"epochs={cfg.epochs} -> {out}")
@@ -118,6 +119,9 @@ def _sample(args) -> int:
                          "plot them with gancourse.viz instead")
     viz.save_grid(pictures, target)
     print(f"wrote {args.n} samples of the epoch-{epoch} model to {target}")
+    if hasattr(model, "save_renders"):  # voxel shapes: surfaces and the grids themselves
+        for path in model.save_renders(inputs, target.with_suffix("")):
+            print(f"wrote {path}")
     return 0
 
 

@@ -21,7 +21,8 @@ same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.training.GAN` (:class:`LegacyPairedLoop` against
 :class:`gancourse.models.pix2pix.Pix2Pix`, :class:`LegacyCycleLoop` against
 :class:`gancourse.models.cyclegan.CycleGAN`, :class:`LegacySRLoop` against
-:class:`gancourse.models.srgan.SRGAN`); the course never trains with
+:class:`gancourse.models.srgan.SRGAN`, :class:`LegacyGAN3DLoop` against
+:class:`gancourse.models.gan3d.GAN3D`); the course never trains with
 them otherwise.
 """
 
@@ -44,11 +45,18 @@ class LegacyLoop:
         d_optimizer, g_optimizer: two optimizer instances.
         toggle: set ``D.trainable`` True before D's updates and False before G's
             (``False`` reproduces the sources' code and the Keras 3 trap).
+        reset: with ``toggle``, set ``D.trainable`` back to False before G's update
+            (``False``: the 3D-GAN book's loop, which never does, so the stacked
+            model's first ``train_on_batch`` collects D's weights and every
+            generator step also moves D towards calling fakes real).
+        noise_std: standard deviation of the normal noise (3D-GAN: 0.33).
     """
 
-    def __init__(self, generator, discriminator, latent_dim: int, d_optimizer, g_optimizer, *, toggle: bool = True):
+    def __init__(self, generator, discriminator, latent_dim: int, d_optimizer, g_optimizer, *, toggle: bool = True,
+                 reset: bool = True, noise_std: float = 1.0):
         self.generator, self.discriminator = generator, discriminator
-        self.latent_dim, self.toggle = int(latent_dim), toggle
+        self.latent_dim, self.toggle, self.reset = int(latent_dim), toggle, reset
+        self.noise_std = float(noise_std)
         discriminator.compile(optimizer=d_optimizer, loss=_bce())
         discriminator.trainable = False
         z = keras.Input((self.latent_dim,))
@@ -56,20 +64,34 @@ class LegacyLoop:
         self.stacked.compile(optimizer=g_optimizer, loss=_bce())
         self.rng = np.random.default_rng(0)
 
+    def noise(self, n: int) -> np.ndarray:
+        """``(n, latent_dim)`` normal noise with the loop's standard deviation."""
+        return (self.noise_std * self.rng.standard_normal((n, self.latent_dim))).astype(np.float32)
+
     def step(self, real: np.ndarray) -> tuple[float, float]:
         """One D update on real and fake batches, then one G update. Returns (d_loss, g_loss)."""
         n = len(real)
         ones, zeros = np.ones((n, 1), np.float32), np.zeros((n, 1), np.float32)
-        fake = self.generator.predict(self.rng.standard_normal((n, self.latent_dim)).astype(np.float32), verbose=0)
+        fake = self.generator.predict(self.noise(n), verbose=0)
         if self.toggle:
             self.discriminator.trainable = True
         d_loss = 0.5 * (float(self.discriminator.train_on_batch(real, ones))
                         + float(self.discriminator.train_on_batch(fake, zeros)))
-        if self.toggle:
+        if self.toggle and self.reset:
             self.discriminator.trainable = False
-        noise = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
-        g_loss = float(self.stacked.train_on_batch(noise, ones))
+        g_loss = float(self.stacked.train_on_batch(self.noise(n), ones))
         return d_loss, g_loss
+
+
+class LegacyGAN3DLoop(LegacyLoop):
+    """The 3D-GAN book's loop: :class:`LegacyLoop` with N(0, 0.33^2) noise. ``reset=False`` is the book's own
+    version (``D.trainable`` set True for D's update and never set back); the default resets it, the loop
+    ``python -m gancourse bench gan3d`` times against :class:`gancourse.models.gan3d.GAN3D`."""
+
+    def __init__(self, generator, discriminator, latent_dim: int, d_optimizer, g_optimizer, *, reset: bool = True,
+                 noise_std: float = 0.33):
+        super().__init__(generator, discriminator, latent_dim, d_optimizer, g_optimizer, toggle=True, reset=reset,
+                         noise_std=noise_std)
 
 
 class LegacyPairedLoop:

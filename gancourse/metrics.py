@@ -550,3 +550,60 @@ def sr_scores(predictions: np.ndarray, targets: np.ndarray, border: int = SR_BOR
         ft = np.asarray(features(np.asarray(targets, np.float32)), np.float64)
         scores["feature_mse"] = ((fp - ft) ** 2).reshape(len(fp), -1).mean(axis=1)
     return scores
+
+
+# ---------------------------------------------------------------------------
+# Voxel grids (3D-GAN)
+# ---------------------------------------------------------------------------
+def _occupancy(volumes, threshold: float, what: str) -> np.ndarray:
+    """``(n, V)`` booleans: ``volumes`` (``(n, L, L, L)`` or ``(n, L, L, L, 1)``) above ``threshold``."""
+    v = np.asarray(volumes)
+    if v.ndim == 5 and v.shape[-1] == 1:
+        v = v[..., 0]
+    if v.ndim != 4 or len(set(v.shape[1:])) != 1:
+        raise ValueError(f"{what} must be cubes (n, L, L, L) or (n, L, L, L, 1), got shape {np.shape(volumes)}")
+    if v.dtype != bool and not np.all(np.isfinite(v)):
+        raise ValueError(f"{what} contain NaN or inf")
+    return (v > threshold).reshape(len(v), -1)
+
+
+def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU ``(len(a), len(b))`` of boolean rows; two empty grids have IoU 1."""
+    inter = a.astype(np.float32) @ b.astype(np.float32).T
+    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def voxel_iou(a, b, threshold: float = 0.5) -> np.ndarray:
+    """``(n,)``: intersection over union of the occupied voxels (value > ``threshold``) of each pair ``a[i]``,
+    ``b[i]``; two empty grids have IoU 1. A single ``(L, L, L)`` grid on either side is compared with every grid of the
+    other."""
+    a, b = np.asarray(a), np.asarray(b)
+    a, b = (a[None] if a.ndim == 3 else a), (b[None] if b.ndim == 3 else b)
+    x, y = _occupancy(a, threshold, "a"), _occupancy(b, threshold, "b")
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(f"a and b must be cubes of the same size, got {x.shape[1]} and {y.shape[1]} voxels")
+    if len(x) != len(y) and 1 not in (len(x), len(y)):
+        raise ValueError(f"a and b must hold as many grids (or one of them a single grid), got {len(x)} and {len(y)}")
+    inter = np.logical_and(x, y).sum(1)
+    union = np.logical_or(x, y).sum(1)
+    return np.where(union > 0, inter / np.maximum(union, 1), 1.0)
+
+
+def nearest_iou(samples, references, threshold: float = 0.5, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """For each sample, the reference grid it overlaps most: ``(best IoU (n,), reference index (n,))``.
+
+    The memorisation check of a voxel GAN: a sample whose nearest training
+    shape has IoU near 1 is a copy. Compare with the same number for held-out
+    real shapes, which the model never saw.
+    """
+    q, r = _occupancy(samples, threshold, "samples"), _occupancy(references, threshold, "references")
+    if q.shape[1] != r.shape[1]:
+        raise ValueError(f"samples and references must be cubes of the same size, got {q.shape[1]} and "
+                         f"{r.shape[1]} voxels")
+    best, index = [], []
+    for i in range(0, len(q), batch_size):
+        iou = _iou_matrix(q[i:i + batch_size], r)
+        index.append(iou.argmax(1))
+        best.append(iou.max(1))
+    return np.concatenate(best), np.concatenate(index)

@@ -20,6 +20,8 @@ PARAMETERS = {
     ("gan", "ring"): {"generator": 17_154, "discriminator": 17_025},
     ("gan", "line"): {"generator": 1_153, "discriminator": 1_153},
     ("gan", "book"): {"generator": 693_784, "discriminator": 643_501},
+    ("gan3d", "book"): {"generator": 17_572_545, "discriminator": 11_051_457},  # 64^3
+    ("gan3d", "paper"): {"generator": 17_572_545, "discriminator": 11_051_457},
     ("dcgan", "modern"): {"generator": 784_641, "discriminator": 138_945},
     ("dcgan", "paper"): {"generator": 18_920_323, "discriminator": 4_317_441},
     ("dcgan", "book"): {"generator": 34_872_195, "discriminator": 20_361_473},
@@ -61,7 +63,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, dcgan, srgan, cyclegan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, dcgan, srgan, cyclegan, pix2pix"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]
@@ -82,7 +84,7 @@ def test_smoke_profile_keeps_the_structure(name, preset):
     entry = models.get(name)
     full = entry.config(preset)
     smoke = full.scaled("smoke")
-    same_size = {k: getattr(full, k) for k in ("image_size", "channels") if hasattr(full, k)}
+    same_size = {k: getattr(full, k) for k in ("image_size", "channels", "cube_len") if hasattr(full, k)}
     small = entry.model_class(smoke.replace(**same_size))
     big = entry.model_class(full)
     for key, net in big.networks.items():

@@ -6,7 +6,9 @@ Every dataset is an entry of :data:`REGISTRY` (a :class:`DatasetSpec`), and
 ``pairs`` datasets yield ``(input, target)`` batches of that form and
 ``unpaired`` datasets ``(a, b)`` batches of two unrelated domains and
 ``superres`` datasets ``(lr, hr)`` batches, the LR image made from the HR
-image by :func:`gancourse.data.superres.degrade`. A model
+image by :func:`gancourse.data.superres.degrade`, and ``voxels`` datasets
+``float32`` ``(B, L, L, L, 1)`` occupancy batches in ``{0, 1}`` (stored
+``uint8``; :func:`voxel_arrays` gives a split's grids and labels). A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
@@ -35,12 +37,15 @@ offline_unpaired       unpaired yes     in memory  photo crops / other photo hal
 celeba                 superres no      streamed   CelebA aligned faces (manual download), 178 px squares -> HR, x4 LR
 sr_folder              superres no      streamed   a folder of photos you provide (DIV2K, your own) -> HR, x4 LR
 offline_sr             superres yes     in memory  HR crops of photos the dependencies ship, x4 LR; held-out test photos
+shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 category, 30^3 grids padded to 32^3 (64^3)
+offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
 :mod:`gancourse.data.cache`) unless ``data_dir`` holds them; MNIST and
 Fashion-MNIST are downloaded by Keras; CelebA is downloaded by hand (its
-loader's error says where). Streamed datasets decode their files
+loader's error says where); the 3D ShapeNets archive is downloaded into the
+cache on first use unless ``data_dir`` holds it (academic use only). Streamed datasets decode their files
 inside ``tf.data`` after checking every file's header up front, and are cached
 decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 
@@ -50,6 +55,7 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.paired` - the pix2pix datasets and offline pairs.
 * :mod:`gancourse.data.unpaired` - the CycleGAN datasets, the unaligned loader, offline unpaired data.
 * :mod:`gancourse.data.superres` - super-resolution pairs: CelebA, image folders, offline crops, Set5/Set14/BSD100.
+* :mod:`gancourse.data.voxels` - voxel grids: 3D ShapeNets ``.mat`` files and offline procedural shapes.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
@@ -61,11 +67,12 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired
+from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired, voxels
 from gancourse.data.cache import DatasetError
+from gancourse.data.voxels import voxel_arrays
 
 __all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
-           "DatasetSpec", "arrays", "get", "load"]
+           "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,8 +83,9 @@ class DatasetSpec:
         name: the name configs use (``cfg.dataset``).
         kind: ``"images"`` (batches ``(B, H, W, C)``), ``"pairs"``
             (batches ``(input, target)``, each ``(B, H, W, C)``),
-            ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains) or
-            ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``).
+            ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains),
+            ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``) or
+            ``"voxels"`` (``float32`` occupancy batches ``(B, L, L, L, 1)`` in ``{0, 1}``, stored ``uint8``).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -100,7 +108,7 @@ class DatasetSpec:
         return split
 
     def load(self, split: str, cfg, data_dir=None, *, shuffle: bool = True):
-        """The batched ``tf.data.Dataset`` of ``split``, values in ``[-1, 1]``.
+        """The batched ``tf.data.Dataset`` of ``split``, values in ``[-1, 1]`` (voxels: ``{0, 1}``).
 
         Args:
             split: one of :attr:`splits`.
@@ -108,11 +116,15 @@ class DatasetSpec:
                 and ``seed`` (and, for pairs and unpaired data, optionally ``jitter``;
                 unpaired data also ``flip``; super-resolution data: ``image_size``
                 is the HR size, optionally ``scale``, ``random_crop`` and ``flip``,
-                and ``channels`` may be absent).
+                and ``channels`` may be absent; voxel data reads ``cube_len``,
+                ``batch_size``, ``seed`` and ``category`` (``shapenet``) or
+                ``classes`` (``offline_shapes``) instead).
             data_dir: the image folder (``faces``, ``sr_folder``), CelebA's zip or
                 its folder (``celeba``), or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
-                ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets),
+                ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets), or the
+                3D ShapeNets data (``shapenet``: the archive, its ``volumetric_data``
+                folder or a folder above it),
                 instead of the download cache; the other datasets read no folder
                 and refuse it.
             shuffle: reshuffle every epoch, reproducibly with ``cfg.seed``.
@@ -130,8 +142,9 @@ class DatasetSpec:
 
     @property
     def reads_folder(self) -> bool:
-        """Whether ``data_dir`` can point at this dataset's files (every dataset read from files is streamed)."""
-        return self.streamed
+        """Whether ``data_dir`` can point at this dataset's files: the streamed datasets and ``shapenet``
+        (read into memory as ``uint8`` grids)."""
+        return self.streamed or (self.kind == "voxels" and not self.offline)
 
 
 def _face_folder(data_dir):
@@ -171,6 +184,14 @@ def _offline_unpaired(split, cfg, data_dir, shuffle):
 
 def _superres(name, split, cfg, data_dir, shuffle):
     return superres.superres_dataset(name, split, cfg, data_dir, shuffle=shuffle)
+
+
+def _shapenet(split, cfg, data_dir, shuffle):
+    return voxels.shapenet_dataset(split, cfg, data_dir, shuffle=shuffle)
+
+
+def _offline_shapes(split, cfg, data_dir, shuffle):
+    return voxels.offline_dataset(split, cfg, shuffle=shuffle)
 
 
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
@@ -222,12 +243,19 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline_sr", "superres", True, superres.OFFLINE_SPLITS,
                 "HR crops of photos scikit-image, scikit-learn and Matplotlib ship, x4 bicubic LR "
                 "(test: held-out photos)", False, functools.partial(_superres, "offline_sr")),
+    DatasetSpec("shapenet", "voxels", False, voxels.SPLITS,
+                "3D ShapeNets volumes (3DShapeNetsCode.zip, academic use only) of one ModelNet40 category "
+                "(cfg.category), 30^3 padded to 32^3, zoomed to 64^3", False, _shapenet),
+    DatasetSpec("offline_shapes", "voxels", True, voxels.SPLITS,
+                "procedural chairs, tables, airplanes and lamps voxelised at 16^3, 32^3 or 64^3; "
+                "600 train / 150 test", False, _offline_shapes),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
 PAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "pairs")
 UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "unpaired")
 SUPERRES_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "superres")
+VOXEL_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "voxels")
 
 
 def get(name: str) -> DatasetSpec:
@@ -244,6 +272,9 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
     ``int32`` or ``None`` (faces). For evaluation and small data: a whole split
     in memory. Paired datasets: :func:`gancourse.data.paired.load_pix2pix`."""
     spec = get(name)
+    if spec.kind == "voxels":
+        raise ValueError(f"{name} is a voxel dataset; read its uint8 grids and labels with "
+                         "gancourse.data.voxel_arrays")
     if spec.kind == "superres":
         raise ValueError(f"{name} is a super-resolution dataset; read its (lr, hr) arrays with "
                          "gancourse.data.superres.load_pairs or offline_sr")

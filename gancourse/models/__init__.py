@@ -24,6 +24,7 @@ import importlib
 #: ``{model name: module}``, in chapter order.
 REGISTRY = {
     "gan": "gancourse.models.gan",
+    "gan3d": "gancourse.models.gan3d",
     "dcgan": "gancourse.models.dcgan",
     "srgan": "gancourse.models.srgan",
     "cyclegan": "gancourse.models.cyclegan",

@@ -163,6 +163,12 @@ class AdversarialModel(keras.Model):
         """
         return steps.apply(self.optimizer_for(group), self.group_variables(group), loss_fn)
 
+    def update_if(self, group: str, loss_fn, condition):
+        """:meth:`update` taken only where ``condition(loss_fn())`` is true (see
+        :func:`gancourse.training.steps.apply_if`); returns ``(loss_fn's output, 1.0 or 0.0)``."""
+        self.build_optimizers()
+        return steps.apply_if(self.optimizer_for(group), self.group_variables(group), loss_fn, condition)
+
     # -- state -------------------------------------------------------------------
     def extra_state(self) -> dict:
         """Trackable state beyond networks, optimizers and the random state (image pools, EMA weights...)."""

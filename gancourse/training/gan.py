@@ -131,9 +131,14 @@ class GAN(AdversarialModel):
             loss = self.discriminator_loss(real, fakes, real_out, fake_out) + self.regularizer("discriminator")
             return loss, real_out, fake_out
 
-        loss, real_out, fake_out = self.update("discriminator", loss_fn)
+        loss, real_out, fake_out = self.discriminator_update(loss_fn)
         self.after_update("discriminator")
         return (loss, self.accuracy(real_out, fake_out), self.mean_score(real_out), self.mean_score(fake_out))
+
+    def discriminator_update(self, loss_fn):
+        """The optimizer step of :meth:`discriminator_step` (``loss_fn`` returns ``(loss, D(real), D(fake))``);
+        a model that updates D only sometimes overrides it (3D-GAN's accuracy rule)."""
+        return self.update("discriminator", loss_fn)
 
     def accuracy(self, real_out, fake_out):
         """D's accuracy at the objective's threshold, or ``None`` for a critic without one."""

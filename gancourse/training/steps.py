@@ -16,6 +16,19 @@ import tensorflow as tf
 from gancourse import losses
 
 
+def _gradients(variables, loss_fn):
+    """``(loss_fn()'s output, gradients of its loss for variables)``; a variable without a gradient is an error."""
+    with tf.GradientTape() as tape:
+        out = loss_fn()
+    loss = out[0] if isinstance(out, tuple) else out
+    grads = tape.gradient(loss, variables)
+    missing = [v.path if hasattr(v, "path") else v.name for v, g in zip(variables, grads) if g is None]
+    if missing:
+        raise ValueError(f"the loss does not depend on {len(missing)} variable(s) of the updated group "
+                         f"(first: {missing[0]}); update only the networks the loss uses")
+    return out, grads
+
+
 def apply(optimizer, variables, loss_fn):
     """One optimizer step: record ``loss_fn()`` on a tape, differentiate, apply to ``variables`` only.
 
@@ -33,16 +46,35 @@ def apply(optimizer, variables, loss_fn):
             loss, which means the update group and the loss disagree).
     """
     variables = list(variables)
-    with tf.GradientTape() as tape:
-        out = loss_fn()
-    loss = out[0] if isinstance(out, tuple) else out
-    grads = tape.gradient(loss, variables)
-    missing = [v.path if hasattr(v, "path") else v.name for v, g in zip(variables, grads) if g is None]
-    if missing:
-        raise ValueError(f"the loss does not depend on {len(missing)} variable(s) of the updated group "
-                         f"(first: {missing[0]}); update only the networks the loss uses")
+    out, grads = _gradients(variables, loss_fn)
     optimizer.apply_gradients(zip(grads, variables))
     return out
+
+
+def apply_if(optimizer, variables, loss_fn, condition):
+    """:func:`apply`, but the step is taken only where ``condition(loss_fn's output)`` is true.
+
+    A skipped step leaves the variables *and* the optimizer's state (moments,
+    step counter) untouched; a zero gradient would not, since Adam keeps moving
+    on its momentum. The optimizer must be built beforehand
+    (:meth:`~gancourse.training.base.AdversarialModel.build_optimizers`): a
+    conditional branch cannot create its state.
+
+    Returns:
+        ``(what loss_fn returned, 1.0 if the step was taken else 0.0)``.
+    """
+    variables = list(variables)
+    if not optimizer.built:
+        raise ValueError("a conditional update needs a built optimizer; call build_optimizers() after compile()")
+    out, grads = _gradients(variables, loss_fn)
+    take = tf.convert_to_tensor(condition(out), dtype=tf.bool)
+
+    def step():
+        optimizer.apply_gradients(zip(grads, variables))
+        return tf.constant(1.0)
+
+    taken = tf.cond(take, step, lambda: tf.constant(0.0))
+    return out, taken
 
 
 def judge(discriminator, source, image, training=True):
