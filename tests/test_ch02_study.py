@@ -167,7 +167,7 @@ def test_compare_classifiers_verdicts_and_holm():
     assert by["A vs B"]["p_holm"] == pytest.approx(min(1.0, 2 * by["A vs B"]["p"]))
     rows2, comparisons2 = ch02.compare_classifiers({"B": weak, "A": strong}, "B")
     assert comparisons2[0]["verdict"] == "worse"
-    assert "worse than A" in ch02.svm_verdict({"comparisons": comparisons2})
+    assert "worse than the A" in ch02.svm_verdict({"comparisons": comparisons2})
     with pytest.raises(ValueError, match="no classifier named"):
         ch02.compare_classifiers({"A": strong}, "Z")
 
@@ -226,7 +226,7 @@ def test_trainable_never_reset_moves_d_in_the_generator_step():
     d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
     real = np.random.default_rng(0).normal(1, 1, (8, 6)).astype(np.float32)
     found = ch02.trainable_never_reset(g, d, 4, real, steps=2, learning_rate=1e-2)
-    book, fixed = found["never reset (the book's text)"], found["reset before the G step"]
+    book, fixed = found["never reset (the book's text)"], found["reset before the G step (the repository)"]
     assert book["relative change of D in G steps"] > 0
     assert book["D's rise on the same fakes"] > 0  # the G step also pushes D towards "real" on the fakes
     assert fixed["relative change of D in G steps"] == 0 and fixed["D's rise on the same fakes"] == 0
@@ -265,3 +265,31 @@ def test_search_space_draws_configs_in_range():
         assert 1e-4 <= t["g_learning_rate"] <= 1e-2 and 1e-6 <= t["learning_rate"] <= 1e-3
         assert t["batch_size"] in ch02.BATCH_SIZES and t["d_threshold"] in (0.8, 1.0)
     assert ch02.config_from(Cfg(), {"d_threshold": 1.0, "batch_size": 8}) == {"d_threshold": None, "batch_size": 8}
+
+
+# -- the chapter's run, on the real model at the smoke size ------------------------------------------------------
+
+def test_chapter_run_svm_study_and_memorisation_on_a_short_smoke_run():
+    from gancourse.data import voxels
+    from gancourse.models import gan3d
+
+    cfg, settings = ch02.chapter_config("smoke")
+    assert cfg.dataset == "offline_shapes" and cfg.d_threshold == 0.8 and settings["steps"] % settings["log_every"] == 0
+    train_v, train_y = voxels.offline_shapes("train", cfg.cube_len, n=64)
+    test_v, test_y = voxels.offline_shapes("test", cfg.cube_len, n=24)
+    with pytest.raises(ValueError, match="multiple of the config's steps_per_execution"):
+        ch02.train(cfg, train_v, 10, log_every=5)
+    run = ch02.train(cfg, train_v, 16, log_every=8, snapshots=(0, 1.0), n_shown=2)
+    assert sorted(run["samples"]) == [0, 16] and run["samples"][16].shape == (2,) + (cfg.cube_len,) * 3
+    assert len(run["history"]["d_loss"]) == 2 and 0 <= run["history"]["d_updates"][-1] <= 1
+    assert len(run["step_seconds"]) == 16 // cfg.steps_per_execution
+    assert "not converged" in ch02.convergence_text(run)
+    walk = ch02.interpolate(run["model"], steps=3)
+    assert walk.shape == (3,) + (cfg.cube_len,) * 3 and walk.min() >= 0 and walk.max() <= 1
+    check = ch02.memorisation(run["model"].sample_voxels(4, seed=1), train_v, test_v)
+    assert check["samples"].shape == (4,) and check["test"].shape == (24,) and check["index"].max() < 64
+    study = ch02.svm_study(run["model"], gan3d.GAN3D(cfg), (train_v, train_y), (test_v, test_y))
+    assert [r["features"] for r in study["rows"]] == ["trained D", "untrained D", "raw voxels"]
+    assert study["dims"]["raw voxels"] == cfg.cube_len ** 3
+    assert all(len(c) == 24 for c in study["correct"].values())
+    assert len(study["comparisons"]) == 2 and all(0 <= c["p_holm"] <= 1 for c in study["comparisons"])

@@ -16,7 +16,8 @@ PAPER_SVM_ACCURACY = {"ModelNet40": 0.833, "ModelNet10": 0.910}
 #: The book's 64^3 generator as (input side, input channels, output channels, stride) per transposed convolution.
 BOOK_GENERATOR = ((1, 200, 512, 1), (4, 512, 256, 2), (8, 256, 128, 2), (16, 128, 64, 2), (32, 64, 1, 2))
 
-#: What the source's text and printed code give for the discriminator's Adam optimizer.
+#: The rates as the source writes them: the book's listing for D ("text"), the script in its repository for D
+#: ("code"), both for G.
 LEARNING_RATES = {"text: D": "0.00001", "code: D": "10e-5", "text and code: G": "0.0025"}
 
 
@@ -155,8 +156,9 @@ def train(cfg, volumes: np.ndarray, steps: int, log_every: int = 10, snapshots=(
     of the run (rounded to a window's end), samples from the same fixed noise.
 
     Returns ``model``, ``history`` (``{metric: one mean per window}``), ``samples`` (``{step: float (n_shown, L, L,
-    L) occupancy probabilities}``), ``step_seconds`` (each step's wall time; the first includes building the
-    graph), ``steps``, ``log_every`` and ``z`` (the fixed noise).
+    L) occupancy probabilities}``), ``step_seconds`` (the wall time per step of each call Keras makes, which runs
+    ``cfg.steps_per_execution`` steps; the first call includes building the graph), ``steps``, ``log_every`` and
+    ``z`` (the fixed noise).
     """
     import keras
 
@@ -164,6 +166,9 @@ def train(cfg, volumes: np.ndarray, steps: int, log_every: int = 10, snapshots=(
 
     if steps < log_every or steps % log_every:
         raise ValueError(f"steps must be a positive multiple of log_every={log_every}, got {steps}")
+    if log_every % cfg.steps_per_execution:
+        raise ValueError(f"log_every={log_every} must be a multiple of the config's steps_per_execution="
+                         f"{cfg.steps_per_execution} (Keras runs that many steps per call)")
     volumes = np.asarray(volumes)
     if volumes.ndim != 4 or volumes.shape[1:] != (cfg.cube_len,) * 3:
         raise ValueError(f"volumes must be (N, {cfg.cube_len}, {cfg.cube_len}, {cfg.cube_len}) for this config, "
@@ -176,11 +181,16 @@ def train(cfg, volumes: np.ndarray, steps: int, log_every: int = 10, snapshots=(
     history, samples, seconds = {}, {}, []
 
     class Recorder(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.done = 0
+
         def on_train_batch_begin(self, batch, logs=None):
             self.start = time.perf_counter()
 
         def on_train_batch_end(self, batch, logs=None):
-            seconds.append(time.perf_counter() - self.start)
+            ran = batch + 1 - self.done  # steps in this call
+            self.done = batch + 1
+            seconds.append((time.perf_counter() - self.start) / max(ran, 1))
 
         def on_epoch_end(self, epoch, logs=None):
             for key, value in (logs or {}).items():
@@ -198,8 +208,8 @@ def train(cfg, volumes: np.ndarray, steps: int, log_every: int = 10, snapshots=(
 
 #: The chapter's run per profile: training steps, the window the curves average over, generated shapes in the
 #: memorisation check.
-RUN_SETTINGS = {"smoke": {"steps": 200, "log_every": 10, "n_memorisation": 32},
-                "standard": {"steps": 3000, "log_every": 50, "n_memorisation": 128},
+RUN_SETTINGS = {"smoke": {"steps": 200, "log_every": 8, "n_memorisation": 32},
+                "standard": {"steps": 3000, "log_every": 40, "n_memorisation": 128},
                 "full": {"steps": 20000, "log_every": 200, "n_memorisation": 256}}
 
 
@@ -218,8 +228,8 @@ def chapter_config(profile: str):
 
 
 def step_time(run: dict) -> tuple[float, float, float]:
-    """The median time per training step (s) after the first (which traces the graph), with the 10th and 90th
-    percentiles."""
+    """The median time per training step (s) over the calls after the first (which builds the graph), with the
+    10th and 90th percentiles."""
     t = run["step_seconds"][1:] if len(run["step_seconds"]) > 1 else run["step_seconds"]
     return float(np.median(t)), float(np.percentile(t, 10)), float(np.percentile(t, 90))
 
@@ -245,17 +255,16 @@ def convergence_text(run: dict, tolerance: float = 0.05) -> str:
     either loss still trends over the second half (:func:`still_moving`)."""
     moving = [k for k in ("d_loss", "g_loss") if k in run["history"] and still_moving(run["history"][k], tolerance)]
     short = run["steps"] < SHORT_RUN
-    parts = []
-    if moving:
-        parts.append(" and ".join(moving) + " still trended over the second half of the run")
-    else:
-        parts.append("neither loss trended over the second half of the run")
+    parts = [f"over the second half of the run, {' and '.join(moving)} still "
+             f"{'trends' if len(moving) == 1 else 'trend'} (a fitted line moves by more than {tolerance:.0%} of "
+             "its level)" if moving else "over the second half of the run, neither loss trends"]
     if short:
-        parts.append(f"the run took {run['steps']} steps, fewer than the {SHORT_RUN} we ask of a run before "
-                     "calling it converged")
+        parts.append(f"the run took {run['steps']} steps, fewer than the {SHORT_RUN} we ask of a run before calling "
+                     "it converged")
     verdict = ("The run has **not converged**: what follows shows early training." if moving or short
                else "By this test the run has converged.")
-    return "; ".join(parts).capitalize() + ". " + verdict
+    text = "; ".join(parts)
+    return text[0].upper() + text[1:] + ". " + verdict
 
 
 # -- interpolation and memorisation -------------------------------------------------------------------------------
@@ -275,7 +284,8 @@ def memorisation(samples: np.ndarray, train: np.ndarray, test: np.ndarray, thres
 
     Returns ``samples`` and ``test`` (the nearest IoUs), ``index`` (each sample's nearest training shape), the
     Welch comparison row (:func:`gancourse.stats.compare`, samples against test shapes; ``"closer"`` means the
-    samples sit nearer the training set than new shapes do) and ``copies`` (samples with IoU above 0.95).
+    samples sit nearer the training set than new shapes do), ``phrase`` (the verdict in words) and ``copies``
+    (samples with IoU above 0.95).
     """
     from gancourse import metrics, stats
 
@@ -283,8 +293,11 @@ def memorisation(samples: np.ndarray, train: np.ndarray, test: np.ndarray, thres
     test_best, _ = metrics.nearest_iou(test, train, threshold)
     row = stats.compare({"held-out shapes": test_best, "generated shapes": best}, higher_is_better=True,
                         words=("closer", "further"))[0]
+    phrase = {"closer": "closer to the training set than new shapes are",
+              "further": "further from the training set than new shapes are"}.get(row["verdict"],
+                                                                                  "not detectably closer or further")
     return {"samples": np.asarray(best), "test": np.asarray(test_best), "index": np.asarray(index), "row": row,
-            "copies": int(np.sum(np.asarray(best) > 0.95))}
+            "copies": int(np.sum(np.asarray(best) > 0.95)), "phrase": phrase}
 
 
 # -- the paper's evaluation: a linear SVM on discriminator features -----------------------------------------------
@@ -386,20 +399,16 @@ def svm_study(model, fresh, train: tuple, test: tuple, c: float = 0.1) -> dict:
 
 
 def svm_verdict(study: dict) -> str:
-    """One sentence, every clause from a verdict: how the trained discriminator's features compare with the
-    others."""
+    """One sentence, every clause from a verdict: the trained discriminator's features against each other
+    representation."""
     parts = []
     for row in study["comparisons"]:
         other = row["comparison"].split(" vs ", 1)[1]
-        if row["verdict"] == "better":
-            parts.append(f"better than {other}")
-        elif row["verdict"] == "worse":
-            parts.append(f"worse than {other}")
-        else:
-            parts.append(f"not detectably different from {other}")
-    family = len(study["comparisons"])
-    return (f"A linear SVM on the trained discriminator's features classifies the held-out shapes "
-            + "; ".join(parts) + f" (McNemar's exact test, Holm-corrected over {family} comparisons at 0.05).")
+        word = {"better": "better than", "worse": "worse than"}.get(row["verdict"], "not detectably different from")
+        parts.append(f"{word} those of the {other}" if other.endswith(" D") else f"{word} the {other}")
+    return (f"On the held-out shapes, the linear SVM on the trained discriminator's features is "
+            + " and ".join(parts) + f" (McNemar's exact test, Holm-corrected over {len(study['comparisons'])} "
+            f"comparison{'s' if len(study['comparisons']) != 1 else ''} at 0.05).")
 
 
 # -- hyper-parameter search ---------------------------------------------------------------------------------------
@@ -505,16 +514,18 @@ def generator_modes(generator, z: np.ndarray, threshold: float = 0.5) -> dict:
 
 def trainable_never_reset(generator, discriminator, latent_dim: int, real: np.ndarray, steps: int = 3,
                           learning_rate: float = 1e-3, seed: int = 0) -> dict:
-    """The book's loop with the Keras 2 idiom: D compiled, ``D.trainable = False``, a stacked ``D(G(z))`` model
-    compiled, then per step ``D.trainable = True``, two ``D.train_on_batch`` calls and ``GAN.train_on_batch``,
-    the flag never set back (``reset=False``, the book's text) or set back before the G step (``reset=True``, the
-    book's repository). Fresh clones of the networks; Adam(``learning_rate``, 0.5) for both.
+    """The book's loop (:class:`gancourse.legacy.LegacyGAN3DLoop`) on fresh copies of the networks, with
+    ``D.trainable`` never set back after D's update (``reset=False``, the book's text) and set back before the G
+    step (``reset=True``, the book's repository), measuring the generator's step alone. Adam(``learning_rate``,
+    0.5) for both networks.
 
-    Returns for each mode the relative change of D's weights during the G steps (norm of the change over the
-    norm of the weights, summed over steps) and the mean rise of D's probability on the G step's fakes that the
-    change of D alone causes (D after the step minus D before, both on the fakes of G before the step).
+    Returns for each loop the relative change of D's weights during the G steps (norm of the change over the
+    norm of the weights, summed over steps) and the mean rise of D's probability of "real" on the G step's
+    fakes that the change of D alone causes (D after the step minus D before, both on the fakes of G before it).
     """
     import keras
+
+    from gancourse.legacy import LegacyGAN3DLoop
 
     real = np.asarray(real, np.float32)
     ones, zeros = np.ones((len(real), 1), np.float32), np.zeros((len(real), 1), np.float32)
@@ -524,34 +535,27 @@ def trainable_never_reset(generator, discriminator, latent_dim: int, real: np.nd
         g, d = keras.models.clone_model(generator), keras.models.clone_model(discriminator)
         g.set_weights(generator.get_weights())
         d.set_weights(discriminator.get_weights())
-        loss = keras.losses.BinaryCrossentropy(from_logits=True)
-        d.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss=loss)
-        d.trainable = False
-        z_in = keras.Input((latent_dim,))
-        stacked = keras.Model(z_in, d(g(z_in)))
-        stacked.compile(optimizer=keras.optimizers.Adam(learning_rate, beta_1=0.5), loss=loss)
-        rng = np.random.default_rng(seed)
+        loop = LegacyGAN3DLoop(g, d, latent_dim, keras.optimizers.Adam(learning_rate, beta_1=0.5),
+                               keras.optimizers.Adam(learning_rate, beta_1=0.5), reset=reset)
         moved, rise = 0.0, []
-        for _ in range(steps):
+        for _ in range(steps):  # LegacyLoop.step, with the G step measured on its own
+            fakes = g.predict(loop.noise(len(real)), verbose=0)
             d.trainable = True
-            fakes = g.predict(rng.normal(0, 0.33, (len(real), latent_dim)).astype(np.float32), verbose=0)
             d.train_on_batch(real, ones)
             d.train_on_batch(fakes, zeros)
             if reset:
                 d.trainable = False
-            z = rng.normal(0, 0.33, (len(real), latent_dim)).astype(np.float32)
+            z = loop.noise(len(real))
             before = [w.copy() for w in d.get_weights()]
             fakes_before = np.asarray(g(z, training=False))
             p_before = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
-            stacked.train_on_batch(z, ones)
-            after = d.get_weights()
+            loop.stacked.train_on_batch(z, ones)
             p_after = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
-            change = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, before)))
-            norm = np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
-            moved += change / norm
+            change = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(d.get_weights(), before)))
+            moved += change / np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
             rise.append(p_after - p_before)
-        name = "reset before the G step" if reset else "never reset (the book's text)"
-        out[name] = {"relative change of D in G steps": moved, "D's rise on the same fakes": float(np.mean(rise))}
+        name = "reset before the G step (the repository)" if reset else "never reset (the book's text)"
+        out[name] = {"relative change of D in G steps": float(moved), "D's rise on the same fakes": float(np.mean(rise))}
     return out
 
 
@@ -576,8 +580,8 @@ def numpy_aliases_exhibit() -> dict:
 
 
 def learning_rate_exhibit(cfg) -> dict:
-    """The discriminator's rate as the text writes it and as the code writes it, their ratio, the preset's
-    values and the ratio of the generator's rate to the discriminator's."""
+    """The discriminator's rate as the book's listing writes it (``text``) and as its repository's script does
+    (``code``), their ratio, the preset's values and the ratio of the generator's rate to the discriminator's."""
     text, code = float(LEARNING_RATES["text: D"]), float(LEARNING_RATES["code: D"])
     return {"text": text, "code": code, "code / text": code / text, "preset D": cfg.learning_rate,
             "preset G": cfg.g_learning_rate, "G / D": cfg.g_learning_rate / cfg.learning_rate}
