@@ -9,6 +9,8 @@ import time
 
 import numpy as np
 
+from gancourse.experiments.ch05 import _error_of  # one helper for every chapter's error exhibits
+
 #: Wu et al. (2016), Table 1: a linear SVM on the features of a 3D-GAN discriminator trained without labels (on
 #: ShapeNet's seven major categories) classifies ModelNet40 with 83.3% accuracy and ModelNet10 with 91.0%.
 PAPER_SVM_ACCURACY = {"ModelNet40": 0.833, "ModelNet10": 0.910}
@@ -454,14 +456,6 @@ def draw_trials(cfg, n: int = 5, seed: int = 0) -> list[dict]:
 
 
 # -- the book's defects -------------------------------------------------------------------------------------------
-
-def _error_of(fn) -> str:
-    try:
-        fn()
-    except Exception as exc:  # the exhibit prints the message
-        return f"{type(exc).__name__}: {exc}"
-    return ""
-
 
 def deconv3d_exhibit() -> dict:
     """What ``keras.layers.Deconv3D`` (the book's layer) gives in Keras 3, and the replacement's name."""
