@@ -39,7 +39,8 @@ floor of the usable cube (airplanes float), inside the grid with an empty
 margin of :func:`margin` voxels on every side. The random draws are fractions
 of the cube, so the same seed gives the same objects at 16^3, 32^3 and 64^3
 (rounded to the grid). :func:`offline_shapes` gives fixed train and test sets
-(:data:`OFFLINE_N`) drawn from disjoint random streams and cached.
+(:data:`OFFLINE_N`) drawn from independent random streams (no test grid
+equals a training grid) and cached.
 """
 
 from __future__ import annotations
@@ -203,24 +204,34 @@ def procedural_shapes(n: int, cube_len: int = 32, classes=SHAPE_CLASSES, seed: i
     classes = _check_classes(classes)
     if int(n) < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = np.random.default_rng(seed)
-    voxels = np.zeros((int(n),) + (cube_len,) * 3, dtype=np.uint8)
-    labels = (np.arange(int(n)) % len(classes)).astype(np.int32)
+    return _draw(int(n), cube_len, classes, np.random.default_rng(seed), frozenset())
+
+
+def _draw(n: int, cube_len: int, classes: tuple, rng: np.random.Generator, exclude: frozenset):
+    """:func:`procedural_shapes` from ``rng``; a shape whose grid's bytes are in ``exclude`` is drawn again."""
+    voxels = np.zeros((n,) + (cube_len,) * 3, dtype=np.uint8)
+    labels = (np.arange(n) % len(classes)).astype(np.int32)
 
     def u(low=0.0, high=1.0):
         return float(rng.uniform(low, high))
 
     for i, label in enumerate(labels):
-        grid = _Grid(cube_len)
-        _BUILDERS[classes[label]](grid, u)
+        while True:
+            grid = _Grid(cube_len)
+            _BUILDERS[classes[label]](grid, u)
+            if grid.voxels.tobytes() not in exclude:
+                break
         voxels[i] = grid.voxels
     return voxels, labels
 
 
 @functools.lru_cache(maxsize=8)
 def _offline(split: str, cube_len: int, n: int, seed: int, classes: tuple) -> tuple[np.ndarray, np.ndarray]:
-    stream = np.random.SeedSequence([seed, SPLITS.index(split)])  # train and test: disjoint random streams
-    voxels, labels = procedural_shapes(n, cube_len, classes, seed=stream)
+    rng = np.random.default_rng([seed, SPLITS.index(split)])  # train and test: two independent random streams
+    exclude = frozenset()
+    if split == "test":  # no test grid repeats a grid of the default training set (memorisation checks)
+        exclude = frozenset(x.tobytes() for x in _offline("train", cube_len, OFFLINE_N["train"], seed, classes)[0])
+    voxels, labels = _draw(n, cube_len, classes, rng, exclude)
     for array in (voxels, labels):
         array.flags.writeable = False  # shared by every caller (cached)
     return voxels, labels
@@ -231,8 +242,11 @@ def offline_shapes(split: str = "train", cube_len: int = 32, n: int | None = Non
     """The fixed offline set: ``(voxels uint8 (n, L, L, L), labels int32 (n,))`` of :func:`procedural_shapes`.
 
     ``train`` and ``test`` are drawn from two independent random streams of
-    ``seed``; ``n`` defaults to :data:`OFFLINE_N` (600 train, 150 test). The
-    arrays are cached and read-only (copy them to change them).
+    ``seed``, and a test shape whose grid equals one of the default training
+    set's (600 shapes; at 16^3 a few draws round to the same grid) is drawn
+    again, so a test shape is never a copy of a training shape. ``n`` defaults
+    to :data:`OFFLINE_N` (600 train, 150 test). The arrays are cached and
+    read-only (copy them to change them).
 
     Raises:
         ValueError: unknown split, cube length or class.
