@@ -135,11 +135,11 @@ def _table(g: _Grid, u) -> None:
 
 
 def _airplane(g: _Grid, u) -> None:
-    length, body = g.size(u(0.75, 1.0), 6), g.size(u(0.1, 0.18))
+    length, body = g.size(u(0.75, 1.0), 6), g.size(u(0.09, 0.16))
     span, chord, wing_t = g.size(u(0.6, 1.0), body + 4), g.size(u(0.15, 0.28)), g.size(u(0.03, 0.06))
     wing_at = u(0.3, 0.5)
     stab_span, stab_chord = g.size(u(0.25, 0.45), body + 2), g.size(u(0.08, 0.15))
-    fin_h, fin_chord, fin_t = g.size(u(0.1, 0.22)), g.size(u(0.1, 0.18)), g.size(u(0.03, 0.05))
+    fin_h, fin_chord, fin_t = g.size(u(0.08, 0.18)), g.size(u(0.1, 0.18)), g.size(u(0.03, 0.05))
     wing_t, fin_t, stab_span = min(wing_t, body), min(fin_t, body), min(stab_span, span)
     stab_chord, fin_chord = min(stab_chord, length // 4), min(fin_chord, length // 3)
     chord = min(chord, length - stab_chord - 2)  # the wings keep a gap before the tail plane
@@ -158,7 +158,7 @@ def _lamp(g: _Grid, u) -> None:
     base_w, base_t = g.size(u(0.3, 0.5), pole_t + 2), g.size(u(0.04, 0.08))
     pole_h, shade_h = g.size(u(0.35, 0.55), 2), g.size(u(0.2, 0.32), 2)
     shade_w = g.size(u(0.4, 0.7), pole_t + 2)
-    top_w = max(pole_t, int(round(shade_w * u(0.35, 0.7))))
+    top_w = max(pole_t + 2, int(round(shade_w * u(0.35, 0.7))))
     shade_h = min(shade_h, g.usable - base_t - pole_h)
     widest = max(base_w, shade_w)
     cx, cy = g.place(u(), widest) + widest // 2, g.place(u(), widest) + widest // 2  # the pole's axis
