@@ -156,6 +156,9 @@ def test_offline_sets_are_fixed_cached_disjoint_and_fast():
         assert not train.flags.writeable
     small, _ = offline_shapes("train", 16, n=20, classes=("chair", "table"))
     assert small.shape == (20, 16, 16, 16)
+    picked, labels = data.voxel_arrays("offline_shapes", "train", cube_len=16, n=20, classes=("chair", "table"))
+    assert picked is small and list(labels[:4]) == [0, 1, 0, 1]
+    assert not np.array_equal(data.voxel_arrays("offline_shapes", "train", cube_len=16, n=20, seed=1)[0], small)
     with pytest.raises(ValueError, match="unknown split 'val' for offline_shapes; choose one of train, test"):
         offline_shapes("val", 16)
 
@@ -242,6 +245,13 @@ def test_shapenet_volumes_reads_every_file_sorted_from_any_of_the_folders(tmp_pa
             assert grids.shape == (count,) + (cube_len,) * 3 and grids.dtype == np.uint8
             for grid, path in zip(grids, written[split]):
                 np.testing.assert_array_equal(grid, preprocess(scipy.io.loadmat(path)["instance"], cube_len))
+
+
+def test_the_volumetric_folder_may_sit_under_any_top_folder(tmp_path):
+    _tree(tmp_path)
+    (tmp_path / "3DShapeNets").rename(tmp_path / "unpacked")
+    assert voxels.volumetric_root(tmp_path) == tmp_path / "unpacked" / "volumetric_data"
+    assert len(voxels.shapenet_files(tmp_path, "chair", "test")) == 2
 
 
 def test_shapenet_errors_name_the_problem(tmp_path):

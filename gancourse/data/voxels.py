@@ -15,8 +15,7 @@ the cache by :func:`gancourse.data.cache.fetch` and unpacked by
 :func:`gancourse.data.cache.safe_extract`), the 40 ModelNet40 categories
 (:data:`CATEGORIES`), each as ``volumetric_data/<category>/30/{train,test}/*.mat``.
 Every file holds one 30^3 grid, ``scipy.io.loadmat(path)["instance"]``
-(:func:`load_mat`); a model appears in several files, one per rotation (the
-``_<k>`` suffix of the name). :func:`preprocess` pads one empty voxel on every
+(:func:`load_mat`). :func:`preprocess` pads one empty voxel on every
 side (30 -> 32) and, for 64^3, repeats every voxel twice along each axis
 (nearest-neighbour zoom by 2); for 16^3 it max-pools 2x2x2 blocks, so thin
 parts (legs, wings) survive. :func:`shapenet_volumes` reads *all* the files of
@@ -320,7 +319,7 @@ def volumetric_root(data_dir=None) -> Path:
     """The ``volumetric_data`` folder (it holds ``<category>/30/{train,test}``).
 
     ``data_dir`` may be that folder, its parent (``3DShapeNets``), the folder
-    the archive was extracted into, or the ``3DShapeNetsCode.zip`` archive
+    the archive was extracted into (``volumetric_data`` one level below it), or the ``3DShapeNetsCode.zip`` archive
     itself (extracted next to itself once). Without ``data_dir`` the archive is
     downloaded into the cache once (:data:`SHAPENETS_URL`) and extracted safely.
 
@@ -350,7 +349,9 @@ def volumetric_root(data_dir=None) -> Path:
 
 
 def _find_root(folder: Path) -> Path | None:
-    for candidate in (folder, folder / "volumetric_data", folder / "3DShapeNets" / "volumetric_data"):
+    """``folder`` or the ``volumetric_data`` folder in it or one level below it (``3DShapeNets/``), if any."""
+    below = sorted(folder.glob("*/volumetric_data")) if folder.is_dir() else []
+    for candidate in [folder, folder / "volumetric_data"] + below:
         if _has_categories(candidate):
             return candidate
     return None
@@ -405,8 +406,8 @@ def shapenet_volumes(data_dir=None, category: str = "airplane", split: str = "tr
 # ---------------------------------------------------------------------------
 def voxel_dataset(volumes, batch_size: int, *, shuffle: bool = True, seed: int = 0, upsample: int = 1):
     """A batched ``tf.data.Dataset`` of ``float32`` ``(B, L, L, L, 1)`` batches in ``{0, 1}`` from ``uint8``
-    ``(N, L, L, L)`` grids kept in memory as they are (each batch is gathered and cast inside the
-    pipeline). Reshuffled every epoch with ``seed`` when ``shuffle``; the last incomplete batch is
+    ``(N, L, L, L)`` grids, held once as a ``uint8`` tensor (each batch is gathered and cast inside the
+    pipeline; no Python runs per batch). Reshuffled every epoch with ``seed`` when ``shuffle``; the last incomplete batch is
     dropped. ``upsample`` 2 repeats every voxel twice along each axis (a 32^3 store served as 64^3).
 
     Raises:
@@ -424,13 +425,10 @@ def voxel_dataset(volumes, batch_size: int, *, shuffle: bool = True, seed: int =
     if len(volumes) < batch_size:
         raise ValueError(f"only {len(volumes)} voxel grids for batch_size={batch_size}; lower batch_size or add data")
     side = volumes.shape[1] * upsample
-
-    def gather(index):
-        return volumes[np.sort(index)].astype(np.uint8)
+    store = tf.constant(volumes.view(np.uint8) if volumes.dtype == np.bool_ else volumes)  # the uint8 grids, once
 
     def to_batch(index):
-        batch = tf.numpy_function(gather, [index], tf.uint8, stateful=False)
-        batch = tf.cast(tf.ensure_shape(batch, (batch_size,) + volumes.shape[1:]), tf.float32)
+        batch = tf.cast(tf.gather(store, index), tf.float32)
         for axis in (1, 2, 3) if upsample == 2 else ():
             batch = tf.repeat(batch, 2, axis=axis)
         return tf.reshape(batch, (batch_size, side, side, side, 1))
@@ -447,12 +445,12 @@ def _cfg_classes(cfg) -> tuple[str, ...]:
 
 
 def voxel_arrays(name: str, split: str = "train", cfg=None, *, cube_len: int | None = None,
-                 category: str | None = None, classes=None, n: int | None = None, data_dir=None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 category: str | None = None, classes=None, n: int | None = None, seed: int = 0,
+                 data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """``(volumes uint8 (N, L, L, L), labels int32 (N,))`` of a voxel dataset's split, for evaluation.
 
     ``offline_shapes``: :func:`offline_shapes` (labels index ``classes``,
-    default all of :data:`SHAPE_CLASSES`; ``n`` as there). ``shapenet``:
+    default all of :data:`SHAPE_CLASSES`; ``n`` and ``seed`` as there). ``shapenet``:
     :func:`shapenet_volumes` of ``category`` (labels: the category's index in
     :data:`CATEGORIES`). Settings come from the keywords, else from ``cfg``
     (``cube_len``, ``category``, ``classes``), else the defaults (32^3, airplane).
@@ -466,11 +464,11 @@ def voxel_arrays(name: str, split: str = "train", cfg=None, *, cube_len: int | N
         raise ValueError(f"unknown split {split!r} for {name}; choose one of {', '.join(SPLITS)}")
     if name == "offline_shapes":
         chosen = _cfg_classes(cfg) if classes is None else _check_classes(classes)
-        return offline_shapes(split, cube_len, n, classes=chosen)
+        return offline_shapes(split, cube_len, n, seed, classes=chosen)
     if name == "shapenet":
         category = category or getattr(cfg, "category", None) or "airplane"
         volumes = shapenet_volumes(data_dir, category, split, cube_len)
-        volumes = volumes if n is None else volumes[:n]
+        volumes = volumes if n is None else volumes[:n]  # the first n files in sorted order
         return volumes, np.full(len(volumes), CATEGORIES.index(category), dtype=np.int32)
     raise ValueError(f"{name!r} is not a voxel dataset; choose shapenet or offline_shapes")
 
