@@ -27,7 +27,7 @@ debugging leftover). Licence: :data:`LICENCE`.
 built from axis-aligned boxes with proportions and positions drawn from a seed:
 
 * chair: a seat on four legs with a back rising from the seat's rear edge;
-* table: a top on four legs (wider and higher than a chair's seat; no back);
+* table: a top on four legs (usually wider and higher than a chair's seat; no back);
 * airplane: a fuselage along axis 0, wings across it, a tail plane and a fin
   standing on the rear of the fuselage;
 * lamp: a square base, a thin pole and a shade that narrows upwards.
@@ -99,8 +99,9 @@ class _Grid:
 
     def box(self, x0, dx, y0, dy, z0, dz) -> None:
         hi = self.lo + self.usable
-        assert self.lo <= x0 and x0 + dx <= hi and self.lo <= y0 and y0 + dy <= hi and self.lo <= z0 \
-            and z0 + dz <= hi and min(dx, dy, dz) >= 1, "procedural part outside the usable cube"
+        if not all(self.lo <= start and start + extent <= hi and extent >= 1
+                   for start, extent in ((x0, dx), (y0, dy), (z0, dz))):
+            raise RuntimeError(f"procedural part {(x0, dx, y0, dy, z0, dz)} outside the usable cube [{self.lo}, {hi})")
         self.voxels[x0:x0 + dx, y0:y0 + dy, z0:z0 + dz] = 1
 
 
