@@ -15,8 +15,7 @@ the cache by :func:`gancourse.data.cache.fetch` and unpacked by
 :func:`gancourse.data.cache.safe_extract`), the 40 ModelNet40 categories
 (:data:`CATEGORIES`), each as ``volumetric_data/<category>/30/{train,test}/*.mat``.
 Every file holds one 30^3 grid, ``scipy.io.loadmat(path)["instance"]``
-(:func:`load_mat`); a model appears in several files, one per rotation (the
-``_<k>`` suffix of the name). :func:`preprocess` pads one empty voxel on every
+(:func:`load_mat`). :func:`preprocess` pads one empty voxel on every
 side (30 -> 32) and, for 64^3, repeats every voxel twice along each axis
 (nearest-neighbour zoom by 2); for 16^3 it max-pools 2x2x2 blocks, so thin
 parts (legs, wings) survive. :func:`shapenet_volumes` reads *all* the files of
@@ -28,7 +27,7 @@ debugging leftover). Licence: :data:`LICENCE`.
 built from axis-aligned boxes with proportions and positions drawn from a seed:
 
 * chair: a seat on four legs with a back rising from the seat's rear edge;
-* table: a top on four legs (wider and higher than a chair's seat; no back);
+* table: a top on four legs (usually wider and higher than a chair's seat; no back);
 * airplane: a fuselage along axis 0, wings across it, a tail plane and a fin
   standing on the rear of the fuselage;
 * lamp: a square base, a thin pole and a shade that narrows upwards.
@@ -39,7 +38,8 @@ floor of the usable cube (airplanes float), inside the grid with an empty
 margin of :func:`margin` voxels on every side. The random draws are fractions
 of the cube, so the same seed gives the same objects at 16^3, 32^3 and 64^3
 (rounded to the grid). :func:`offline_shapes` gives fixed train and test sets
-(:data:`OFFLINE_N`) drawn from disjoint random streams and cached.
+(:data:`OFFLINE_N`) drawn from independent random streams (no test grid
+equals a training grid) and cached.
 """
 
 from __future__ import annotations
@@ -99,8 +99,9 @@ class _Grid:
 
     def box(self, x0, dx, y0, dy, z0, dz) -> None:
         hi = self.lo + self.usable
-        assert self.lo <= x0 and x0 + dx <= hi and self.lo <= y0 and y0 + dy <= hi and self.lo <= z0 \
-            and z0 + dz <= hi and min(dx, dy, dz) >= 1, "procedural part outside the usable cube"
+        if not all(self.lo <= start and start + extent <= hi and extent >= 1
+                   for start, extent in ((x0, dx), (y0, dy), (z0, dz))):
+            raise RuntimeError(f"procedural part {(x0, dx, y0, dy, z0, dz)} outside the usable cube [{self.lo}, {hi})")
         self.voxels[x0:x0 + dx, y0:y0 + dy, z0:z0 + dz] = 1
 
 
@@ -134,11 +135,11 @@ def _table(g: _Grid, u) -> None:
 
 
 def _airplane(g: _Grid, u) -> None:
-    length, body = g.size(u(0.75, 1.0), 6), g.size(u(0.1, 0.18))
+    length, body = g.size(u(0.75, 1.0), 6), g.size(u(0.09, 0.16))
     span, chord, wing_t = g.size(u(0.6, 1.0), body + 4), g.size(u(0.15, 0.28)), g.size(u(0.03, 0.06))
     wing_at = u(0.3, 0.5)
     stab_span, stab_chord = g.size(u(0.25, 0.45), body + 2), g.size(u(0.08, 0.15))
-    fin_h, fin_chord, fin_t = g.size(u(0.1, 0.22)), g.size(u(0.1, 0.18)), g.size(u(0.03, 0.05))
+    fin_h, fin_chord, fin_t = g.size(u(0.08, 0.18)), g.size(u(0.1, 0.18)), g.size(u(0.03, 0.05))
     wing_t, fin_t, stab_span = min(wing_t, body), min(fin_t, body), min(stab_span, span)
     stab_chord, fin_chord = min(stab_chord, length // 4), min(fin_chord, length // 3)
     chord = min(chord, length - stab_chord - 2)  # the wings keep a gap before the tail plane
@@ -157,7 +158,7 @@ def _lamp(g: _Grid, u) -> None:
     base_w, base_t = g.size(u(0.3, 0.5), pole_t + 2), g.size(u(0.04, 0.08))
     pole_h, shade_h = g.size(u(0.35, 0.55), 2), g.size(u(0.2, 0.32), 2)
     shade_w = g.size(u(0.4, 0.7), pole_t + 2)
-    top_w = max(pole_t, int(round(shade_w * u(0.35, 0.7))))
+    top_w = max(pole_t + 2, int(round(shade_w * u(0.35, 0.7))))
     shade_h = min(shade_h, g.usable - base_t - pole_h)
     widest = max(base_w, shade_w)
     cx, cy = g.place(u(), widest) + widest // 2, g.place(u(), widest) + widest // 2  # the pole's axis
@@ -203,24 +204,34 @@ def procedural_shapes(n: int, cube_len: int = 32, classes=SHAPE_CLASSES, seed: i
     classes = _check_classes(classes)
     if int(n) < 0:
         raise ValueError(f"n must be >= 0, got {n}")
-    rng = np.random.default_rng(seed)
-    voxels = np.zeros((int(n),) + (cube_len,) * 3, dtype=np.uint8)
-    labels = (np.arange(int(n)) % len(classes)).astype(np.int32)
+    return _draw(int(n), cube_len, classes, np.random.default_rng(seed), frozenset())
+
+
+def _draw(n: int, cube_len: int, classes: tuple, rng: np.random.Generator, exclude: frozenset):
+    """:func:`procedural_shapes` from ``rng``; a shape whose grid's bytes are in ``exclude`` is drawn again."""
+    voxels = np.zeros((n,) + (cube_len,) * 3, dtype=np.uint8)
+    labels = (np.arange(n) % len(classes)).astype(np.int32)
 
     def u(low=0.0, high=1.0):
         return float(rng.uniform(low, high))
 
     for i, label in enumerate(labels):
-        grid = _Grid(cube_len)
-        _BUILDERS[classes[label]](grid, u)
+        while True:
+            grid = _Grid(cube_len)
+            _BUILDERS[classes[label]](grid, u)
+            if grid.voxels.tobytes() not in exclude:
+                break
         voxels[i] = grid.voxels
     return voxels, labels
 
 
 @functools.lru_cache(maxsize=8)
 def _offline(split: str, cube_len: int, n: int, seed: int, classes: tuple) -> tuple[np.ndarray, np.ndarray]:
-    stream = np.random.SeedSequence([seed, SPLITS.index(split)])  # train and test: disjoint random streams
-    voxels, labels = procedural_shapes(n, cube_len, classes, seed=stream)
+    rng = np.random.default_rng([seed, SPLITS.index(split)])  # train and test: two independent random streams
+    exclude = frozenset()
+    if split == "test":  # no test grid repeats a grid of the default training set (memorisation checks)
+        exclude = frozenset(x.tobytes() for x in _offline("train", cube_len, OFFLINE_N["train"], seed, classes)[0])
+    voxels, labels = _draw(n, cube_len, classes, rng, exclude)
     for array in (voxels, labels):
         array.flags.writeable = False  # shared by every caller (cached)
     return voxels, labels
@@ -231,8 +242,11 @@ def offline_shapes(split: str = "train", cube_len: int = 32, n: int | None = Non
     """The fixed offline set: ``(voxels uint8 (n, L, L, L), labels int32 (n,))`` of :func:`procedural_shapes`.
 
     ``train`` and ``test`` are drawn from two independent random streams of
-    ``seed``; ``n`` defaults to :data:`OFFLINE_N` (600 train, 150 test). The
-    arrays are cached and read-only (copy them to change them).
+    ``seed``, and a test shape whose grid equals one of the default training
+    set's (600 shapes; at 16^3 a few draws round to the same grid) is drawn
+    again, so a test shape is never a copy of a training shape. ``n`` defaults
+    to :data:`OFFLINE_N` (600 train, 150 test). The arrays are cached and
+    read-only (copy them to change them).
 
     Raises:
         ValueError: unknown split, cube length or class.
@@ -306,7 +320,7 @@ def volumetric_root(data_dir=None) -> Path:
     """The ``volumetric_data`` folder (it holds ``<category>/30/{train,test}``).
 
     ``data_dir`` may be that folder, its parent (``3DShapeNets``), the folder
-    the archive was extracted into, or the ``3DShapeNetsCode.zip`` archive
+    the archive was extracted into (``volumetric_data`` one level below it), or the ``3DShapeNetsCode.zip`` archive
     itself (extracted next to itself once). Without ``data_dir`` the archive is
     downloaded into the cache once (:data:`SHAPENETS_URL`) and extracted safely.
 
@@ -336,7 +350,9 @@ def volumetric_root(data_dir=None) -> Path:
 
 
 def _find_root(folder: Path) -> Path | None:
-    for candidate in (folder, folder / "volumetric_data", folder / "3DShapeNets" / "volumetric_data"):
+    """``folder`` or the ``volumetric_data`` folder in it or one level below it (``3DShapeNets/``), if any."""
+    below = sorted(folder.glob("*/volumetric_data")) if folder.is_dir() else []
+    for candidate in [folder, folder / "volumetric_data"] + below:
         if _has_categories(candidate):
             return candidate
     return None
@@ -391,8 +407,8 @@ def shapenet_volumes(data_dir=None, category: str = "airplane", split: str = "tr
 # ---------------------------------------------------------------------------
 def voxel_dataset(volumes, batch_size: int, *, shuffle: bool = True, seed: int = 0, upsample: int = 1):
     """A batched ``tf.data.Dataset`` of ``float32`` ``(B, L, L, L, 1)`` batches in ``{0, 1}`` from ``uint8``
-    ``(N, L, L, L)`` grids kept in memory as they are (each batch is gathered and cast inside the
-    pipeline). Reshuffled every epoch with ``seed`` when ``shuffle``; the last incomplete batch is
+    ``(N, L, L, L)`` grids, held once as a ``uint8`` tensor (each batch is gathered and cast inside the
+    pipeline; no Python runs per batch). Reshuffled every epoch with ``seed`` when ``shuffle``; the last incomplete batch is
     dropped. ``upsample`` 2 repeats every voxel twice along each axis (a 32^3 store served as 64^3).
 
     Raises:
@@ -410,13 +426,10 @@ def voxel_dataset(volumes, batch_size: int, *, shuffle: bool = True, seed: int =
     if len(volumes) < batch_size:
         raise ValueError(f"only {len(volumes)} voxel grids for batch_size={batch_size}; lower batch_size or add data")
     side = volumes.shape[1] * upsample
-
-    def gather(index):
-        return volumes[np.sort(index)].astype(np.uint8)
+    store = tf.constant(volumes.view(np.uint8) if volumes.dtype == np.bool_ else volumes)  # the uint8 grids, once
 
     def to_batch(index):
-        batch = tf.numpy_function(gather, [index], tf.uint8, stateful=False)
-        batch = tf.cast(tf.ensure_shape(batch, (batch_size,) + volumes.shape[1:]), tf.float32)
+        batch = tf.cast(tf.gather(store, index), tf.float32)
         for axis in (1, 2, 3) if upsample == 2 else ():
             batch = tf.repeat(batch, 2, axis=axis)
         return tf.reshape(batch, (batch_size, side, side, side, 1))
@@ -433,12 +446,12 @@ def _cfg_classes(cfg) -> tuple[str, ...]:
 
 
 def voxel_arrays(name: str, split: str = "train", cfg=None, *, cube_len: int | None = None,
-                 category: str | None = None, classes=None, n: int | None = None, data_dir=None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+                 category: str | None = None, classes=None, n: int | None = None, seed: int = 0,
+                 data_dir=None) -> tuple[np.ndarray, np.ndarray]:
     """``(volumes uint8 (N, L, L, L), labels int32 (N,))`` of a voxel dataset's split, for evaluation.
 
     ``offline_shapes``: :func:`offline_shapes` (labels index ``classes``,
-    default all of :data:`SHAPE_CLASSES`; ``n`` as there). ``shapenet``:
+    default all of :data:`SHAPE_CLASSES`; ``n`` and ``seed`` as there). ``shapenet``:
     :func:`shapenet_volumes` of ``category`` (labels: the category's index in
     :data:`CATEGORIES`). Settings come from the keywords, else from ``cfg``
     (``cube_len``, ``category``, ``classes``), else the defaults (32^3, airplane).
@@ -452,11 +465,11 @@ def voxel_arrays(name: str, split: str = "train", cfg=None, *, cube_len: int | N
         raise ValueError(f"unknown split {split!r} for {name}; choose one of {', '.join(SPLITS)}")
     if name == "offline_shapes":
         chosen = _cfg_classes(cfg) if classes is None else _check_classes(classes)
-        return offline_shapes(split, cube_len, n, classes=chosen)
+        return offline_shapes(split, cube_len, n, seed, classes=chosen)
     if name == "shapenet":
         category = category or getattr(cfg, "category", None) or "airplane"
         volumes = shapenet_volumes(data_dir, category, split, cube_len)
-        volumes = volumes if n is None else volumes[:n]
+        volumes = volumes if n is None else volumes[:n]  # the first n files in sorted order
         return volumes, np.full(len(volumes), CATEGORIES.index(category), dtype=np.int32)
     raise ValueError(f"{name!r} is not a voxel dataset; choose shapenet or offline_shapes")
 
