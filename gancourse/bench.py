@@ -72,6 +72,8 @@ VARIANTS = {
 MODEL_VARIANTS = {
     "pix2pix": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
     "srgan": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
+    # XLA's CPU compilation of the 3-D convolutions' gradients did not finish a 40-step block in 9 minutes
+    "gan3d": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call"),
 }
 
 

@@ -9,7 +9,7 @@ import time
 
 import numpy as np
 
-from gancourse.experiments.ch05 import _error_of  # one helper for every chapter's error exhibits
+from gancourse.experiments import error_of
 
 #: Wu et al. (2016), Table 1: a linear SVM on the features of a 3D-GAN discriminator trained without labels (on
 #: ShapeNet's seven major categories) classifies ModelNet40 with 83.3% accuracy and ModelNet10 with 91.0%.
@@ -463,7 +463,7 @@ def deconv3d_exhibit() -> dict:
     """What ``keras.layers.Deconv3D`` (the book's layer) gives in Keras 3, and the replacement's name."""
     import keras
 
-    return {"error": _error_of(lambda: keras.layers.Deconv3D),
+    return {"error": error_of(lambda: keras.layers.Deconv3D),
             "replacement": "Conv3DTranspose" if hasattr(keras.layers, "Conv3DTranspose") else ""}
 
 
@@ -563,7 +563,7 @@ def undefined_alphas_exhibit() -> str:
               "    return first_slope\n")
     namespace: dict = {}
     exec(compile(source, "<the listing's mistake>", "exec"), namespace)  # noqa: S102 - a fixed string
-    return _error_of(namespace["build_discriminator"])
+    return error_of(namespace["build_discriminator"])
 
 
 def numpy_aliases_exhibit() -> dict:
@@ -571,8 +571,8 @@ def numpy_aliases_exhibit() -> dict:
     (after a deprecation in 1.20) and came back in 2.0 as NumPy's own boolean type; ``np.float`` stays removed."""
     return {"numpy": np.__version__,
             "np.bool": (f"works: it is {np.bool.__module__}.{np.bool.__name__}" if hasattr(np, "bool")
-                        else _error_of(lambda: np.bool)),
-            "np.float": _error_of(lambda: getattr(np, "float")) or "works"}
+                        else error_of(lambda: np.bool)),
+            "np.float": error_of(lambda: getattr(np, "float")) or "works"}
 
 
 def learning_rate_exhibit(cfg) -> dict:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gancourse.experiments import error_of
+
 #: Ledig et al. (2017), "Photo-realistic single image super-resolution using a generative adversarial network",
 #: CVPR 2017 (arXiv:1609.04802), Table 2: 4x super-resolution, PSNR (dB) and SSIM on the Y channel with a 4-px
 #: border crop. The PSNR values were checked against a reimplementation's README that quotes the paper
@@ -48,14 +50,6 @@ def paper_below_bicubic() -> list[str]:
 
 # -- the book's defects ------------------------------------------------------------------------------------------
 
-def _error_of(fn) -> str:
-    try:
-        fn()
-    except Exception as exc:  # the exhibit shows the message
-        return f"{type(exc).__name__}: {exc}"
-    return ""
-
-
 def vgg_outputs_exhibit(image_size: int = 256) -> dict:
     """Run the book's VGG construction in Keras 3 without downloading weights (``weights=None``).
 
@@ -74,7 +68,7 @@ def vgg_outputs_exhibit(image_size: int = 256) -> dict:
     def assign():
         vgg.outputs = [vgg.layers[9].output]
 
-    error = _error_of(assign)
+    error = error_of(assign)
     sub = keras.Model(vgg.input, vgg.get_layer(layer).output)
     return {"layer": layer, "error": error, "shape": tuple(sub.output.shape[1:])}
 

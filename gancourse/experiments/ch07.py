@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from gancourse import metrics, set_seed, stats
+from gancourse.experiments import error_of
 from gancourse.models import cyclegan
 from gancourse.nn import norm as norms
 from gancourse.training.optim import LinearDecay
@@ -58,15 +59,6 @@ def norm_statistics(x: np.ndarray, kind: str) -> tuple[np.ndarray, np.ndarray]:
     if axes is None:
         raise ValueError(f"unknown norm kind {kind!r}; choose one of {', '.join(NORM_KINDS)}")
     return x.mean(axis=axes, keepdims=True), x.var(axis=axes, keepdims=True)
-
-
-def _error_of(fn) -> str:
-    """``"<ExceptionType>: <first line>"`` of what ``fn()`` raises, or ``""`` when it runs."""
-    try:
-        fn()
-    except Exception as error:  # noqa: BLE001 - the exhibit reports whichever error the layer raises
-        return f"{type(error).__name__}: {str(error).splitlines()[0]}"
-    return ""
 
 
 def axis_exhibit(images: np.ndarray, epsilon: float = CONTRIB_EPSILON) -> dict:
@@ -113,8 +105,8 @@ def axis_exhibit(images: np.ndarray, epsilon: float = CONTRIB_EPSILON) -> dict:
     out["book_scale_shape"] = tuple(book.gamma.shape)
     out["fixed_scale_shape"] = tuple(fixed.gamma.shape)
     larger = np.repeat(np.repeat(x[:1], 2, axis=1), 2, axis=2)
-    out["book_other_size"] = _error_of(lambda: book(larger))
-    out["fixed_other_size"] = _error_of(lambda: fixed(larger))
+    out["book_other_size"] = error_of(lambda: book(larger), first_line=True)
+    out["fixed_other_size"] = error_of(lambda: fixed(larger), first_line=True)
     return out
 
 
@@ -272,7 +264,7 @@ def shared_optimizer_exhibit(steps: int = 40, decay_start: int = 20, decay_steps
     d_a.compile(loss="mse", optimizer=shared)
     d_b.compile(loss="mse", optimizer=shared)
     d_a.train_on_batch(x, y)
-    compile_error = _error_of(lambda: d_b.train_on_batch(x, y))
+    compile_error = error_of(lambda: d_b.train_on_batch(x, y), first_line=True)
 
     schedule = LinearDecay(learning_rate, decay_start, decay_steps)
     one = keras.optimizers.Adam(schedule, beta_1=0.5)

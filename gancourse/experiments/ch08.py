@@ -13,6 +13,7 @@ import tensorflow as tf
 from gancourse import losses, metrics, set_seed, stats, training
 from gancourse.data import paired
 from gancourse.data.pipeline import with_channels
+from gancourse.experiments import error_of
 from gancourse.models.pix2pix import (PRESETS, Pix2Pix, Pix2PixConfig, batches, build_discriminator, build_generator,
                                       config, dataset)
 from gancourse.nn import translation
@@ -435,12 +436,11 @@ def disc_conv_block_as_printed(filters: int, norm: bool = True) -> list:
 
 
 def _error_of(fn) -> str:
-    """``"<ExceptionType>: <message>"`` of what ``fn()`` raises (the exhibits are expected to raise)."""
-    try:
-        fn()
-    except Exception as error:  # noqa: BLE001 - the exhibit shows whichever error the bug causes
-        return f"{type(error).__name__}: {error}"
-    raise AssertionError(f"{fn} was expected to raise")
+    """:func:`gancourse.experiments.error_of` for an exhibit that must raise."""
+    message = error_of(fn)
+    if not message:
+        raise AssertionError(f"{fn} was expected to raise")
+    return message
 
 
 def registration_exhibits(seed: int = 0) -> dict:
