@@ -27,7 +27,8 @@ def test_all_chapter_02_exercises_are_registered_and_their_references_pass():
 
 
 @pytest.mark.parametrize("side,stack", [(1, [(4, 1, "valid"), (4, 2, "same"), (4, 2, "same")]),
-                                        (3, [(3, 2, "valid"), (5, 3, "same"), (2, 1, "valid")])])
+                                        (3, [(3, 2, "valid"), (5, 3, "same"), (2, 1, "valid")]),
+                                        (2, [(2, 3, "valid"), (1, 2, "valid"), (3, 4, "same")])])
 def test_transposed_sizes_agree_with_keras(side, stack):
     x = keras.Input((side, side, side, 1))
     y, got = x, []
@@ -47,7 +48,16 @@ def test_transposed_sizes_checker_catches_convolution_rules_and_the_wrong_paddin
 
     _refused("02.transposed_sizes", conv_sizes, "ordinary (strided) convolutions")
     _refused("02.transposed_sizes", lambda side, stack: ex.transposed_sizes(side, [(k, s, "same") for k, s, _ in stack]),
-             "(side - 1) * stride + kernel")
+             "(side - 1) * stride + max(kernel, stride)")
+
+    def kernel_rule(side, stack):  # right whenever the kernel is at least the stride
+        out = []
+        for k, s, p in stack:
+            side = side * s if p == "same" else (side - 1) * s + k
+            out.append(side)
+        return out
+
+    _refused("02.transposed_sizes", kernel_rule, "kernel is smaller than the stride")
 
 
 def test_voxel_iou_reference_by_hand_and_checker_hints():
@@ -76,6 +86,12 @@ def test_voxel_iou_reference_by_hand_and_checker_hints():
             return (a & b).sum(1) / (a | b).sum(1)
 
     _refused("02.voxel_iou", no_empty_case, "define their IoU as 1")
+    _refused("02.voxel_iou", lambda a, b, t: ex.voxel_iou(a, b, 0.5), "threshold argument")
+
+    def only_a_thresholded(a, b, t):
+        return ex.voxel_iou(a, (np.asarray(b) > 0).astype(float), t)
+
+    _refused("02.voxel_iou", only_a_thresholded, "Threshold both grids")
 
 
 @pytest.mark.parametrize("c,f,k,bias", [(1, 64, 4, True), (5, 7, 3, False)])
@@ -190,7 +206,20 @@ def test_still_moving_and_convergence_text():
     run = {"history": {"d_loss": list(np.ones(40)), "g_loss": list(np.ones(40))}, "steps": 40}
     assert "not converged" in ch02.convergence_text(run)
     run["steps"] = 5000
-    assert "has converged" in ch02.convergence_text(run)
+    flat = ch02.convergence_text(run)
+    assert "no longer trend" in flat and "does not show" in flat
+    assert "converged" not in flat.replace("not converged", "")  # flat losses are never called converged
+    run["history"]["g_loss"] = list(np.linspace(2, 1, 40))
+    assert "not converged" in ch02.convergence_text(run) and "g_loss still trends" in ch02.convergence_text(run)
+
+
+def test_occupancy_text_follows_the_shares():
+    full, empty = np.ones((2, 4, 4, 4)), np.zeros((2, 4, 4, 4))
+    near = np.zeros((2, 4, 4, 4))
+    near[:, :, :, :1] = 1  # 25% occupied
+    assert "has learnt the first statistic" in ch02.occupancy_text({0: full, 10: near}, 0.22)
+    assert "still learning" in ch02.occupancy_text({0: full, 10: empty + (np.arange(4) < 2)}, 0.1)
+    assert "not learnt even" in ch02.occupancy_text({0: near, 10: full}, 0.2)
 
 
 # -- the book's defects --------------------------------------------------------------------------------------------
@@ -221,15 +250,21 @@ def test_generator_modes_restore_the_weights():
         np.testing.assert_array_equal(a, b)
 
 
-def test_trainable_never_reset_moves_d_in_the_generator_step():
+@pytest.mark.parametrize("batch_norm", [False, True])
+def test_trainable_never_reset_moves_d_in_the_generator_step(batch_norm):
     g = keras.Sequential([keras.Input((4,)), keras.layers.Dense(6)])
-    d = keras.Sequential([keras.Input((6,)), keras.layers.Dense(1)])
+    hidden = [keras.layers.Dense(5), keras.layers.BatchNormalization(), keras.layers.LeakyReLU(0.2)] if batch_norm \
+        else []
+    d = keras.Sequential([keras.Input((6,)), *hidden, keras.layers.Dense(1)])
     real = np.random.default_rng(0).normal(1, 1, (8, 6)).astype(np.float32)
     found = ch02.trainable_never_reset(g, d, 4, real, steps=2, learning_rate=1e-2)
     book, fixed = found["never reset (the book's text)"], found["reset before the G step (the repository)"]
-    assert book["relative change of D in G steps"] > 0
+    trained, every = "relative change of D's trainable weights in G steps", \
+        "relative change of all D's weights (moving statistics included)"
+    assert book[trained] > 0 and book[every] > 0
     assert book["D's rise on the same fakes"] > 0  # the G step also pushes D towards "real" on the fakes
-    assert fixed["relative change of D in G steps"] == 0 and fixed["D's rise on the same fakes"] == 0
+    # with the flag reset nothing of D moves, batch norm's moving statistics included
+    assert fixed[trained] == 0 and fixed[every] == 0 and fixed["D's rise on the same fakes"] == 0
 
 
 def test_undefined_alphas_numpy_aliases_and_learning_rates():
@@ -249,8 +284,6 @@ def test_undefined_alphas_numpy_aliases_and_learning_rates():
 # -- hyper-parameter space -----------------------------------------------------------------------------------------
 
 def test_search_space_draws_configs_in_range():
-    pytest.importorskip("keras_tuner")
-
     class Cfg:
         g_learning_rate, learning_rate, batch_size, d_threshold = 0.0025, 1e-5, 32, 0.8
 
@@ -271,7 +304,6 @@ def test_search_space_draws_configs_in_range():
 
 def test_chapter_run_svm_study_and_memorisation_on_a_short_smoke_run():
     from gancourse.data import voxels
-    from gancourse.models import gan3d
 
     cfg, settings = ch02.chapter_config("smoke")
     assert cfg.dataset == "offline_shapes" and cfg.d_threshold == 0.8 and settings["steps"] % settings["log_every"] == 0
@@ -288,8 +320,57 @@ def test_chapter_run_svm_study_and_memorisation_on_a_short_smoke_run():
     assert walk.shape == (3,) + (cfg.cube_len,) * 3 and walk.min() >= 0 and walk.max() <= 1
     check = ch02.memorisation(run["model"].sample_voxels(4, seed=1), train_v, test_v)
     assert check["samples"].shape == (4,) and check["test"].shape == (24,) and check["index"].max() < 64
-    study = ch02.svm_study(run["model"], gan3d.GAN3D(cfg), (train_v, train_y), (test_v, test_y))
+    study = ch02.svm_study(run["model"], cfg, (train_v, train_y), (test_v, test_y), untrained_seeds=(0, 1))
     assert [r["features"] for r in study["rows"]] == ["trained D", "untrained D", "raw voxels"]
     assert study["dims"]["raw voxels"] == cfg.cube_len ** 3
+    assert study["dims"]["untrained D"] == study["dims"]["trained D"]
     assert all(len(c) == 24 for c in study["correct"].values())
     assert len(study["comparisons"]) == 2 and all(0 <= c["p_holm"] <= 1 for c in study["comparisons"])
+    assert set(study["c"].values()) <= set(ch02.C_GRID) and sorted(study["untrained"]) == [0, 1]
+    # four balanced classes: chance is 0.25, and the raw voxels alone separate these shapes far better
+    assert np.mean(study["correct"]["raw voxels"]) > 0.5
+    assert study["position"] in ("above", "below", "within")
+    assert "initialisations" in ch02.svm_spread_text(study) and ch02.svm_closing(study).startswith("Here")
+    with pytest.raises(ValueError, match="at least one untrained seed"):
+        ch02.svm_study(run["model"], cfg, (train_v, train_y), (test_v, test_y), untrained_seeds=())
+
+
+def test_choose_c_uses_the_training_split_only_and_breaks_ties_low():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(-3, 1, (30, 4)), rng.normal(3, 1, (30, 4))])
+    y = np.repeat([0, 1], 30)
+    c, scores = ch02.choose_c(x, y, grid=(0.1, 1.0), folds=3)
+    assert set(scores) == {0.1, 1.0} and all(0 <= v <= 1 for v in scores.values())
+    assert c == 0.1 if scores[0.1] == scores[1.0] else c == max(scores, key=scores.get)
+
+
+def test_svm_closing_and_spread_follow_the_verdicts():
+    def study(verdict, position, untrained, raw):
+        correct = {"trained D": np.ones(10, bool), "untrained D": np.arange(10) < 10 * untrained[0],
+                   "raw voxels": np.arange(10) < 10 * raw}
+        return {"comparisons": [{"comparison": "trained D vs untrained D", "verdict": verdict},
+                                {"comparison": "trained D vs raw voxels", "verdict": "better"}],
+                "correct": correct, "untrained": dict(enumerate(untrained)), "position": position,
+                "untrained_interval": (float(np.mean(untrained)), min(untrained), max(untrained))}
+
+    assert "added something detectable" in ch02.svm_closing(study("better", "above", [0.6, 0.7], 0.5))
+    assert "not every one we drew" in ch02.svm_closing(study("better", "within", [0.6, 1.0], 0.5))
+    assert "nothing we can detect" in ch02.svm_closing(study("no difference detected", "within", [0.9, 1.0], 0.5))
+    assert "made the features worse" in ch02.svm_closing(study("worse", "below", [0.9, 1.0], 0.5))
+    assert "architecture alone makes a useful" in ch02.svm_closing(study("better", "above", [0.6, 0.7], 0.5))
+    assert "not shown to help" in ch02.svm_closing(study("better", "above", [0.6, 0.7], 0.6))
+    assert "lies above that range" in ch02.svm_spread_text(study("better", "above", [0.6, 0.7], 0.5))
+    with pytest.raises(ValueError, match="needs the comparisons"):
+        ch02.svm_closing({"comparisons": [], "correct": {}, "untrained": {}, "position": "within"})
+
+
+def test_layer_shapes_follow_the_size_rules():
+    rows = {r["layer"].split("(")[0] + " " + r["layer"].split("padding=")[1]: r for r in ch02.layer_shapes(8, 3, 4, 2)}
+    assert rows["Conv3D 'same')"]["output"] == "(1, 4, 4, 4, 3)"
+    assert rows["Conv3D 'valid')"]["output"] == "(1, 3, 3, 3, 3)"  # floor((8 - 4) / 2) + 1
+    assert rows["Conv3DTranspose 'same')"]["output"] == "(1, 16, 16, 16, 3)"
+    assert rows["Conv3DTranspose 'valid')"]["output"] == f"(1, {ex.transposed_sizes(8, [(4, 2, 'valid')])[0]}, " \
+        f"{ex.transposed_sizes(8, [(4, 2, 'valid')])[0]}, {ex.transposed_sizes(8, [(4, 2, 'valid')])[0]}, 3)"
+    assert rows["Conv3D 'same')"]["kernel"] == "(4, 4, 4, 1, 3)" and rows["Conv3DTranspose 'same')"]["kernel"] \
+        == "(4, 4, 4, 3, 1)"
+    assert all(r["parameters"] == 4 ** 3 * 3 + 3 for r in rows.values())

@@ -9,15 +9,16 @@ def transposed_sizes(side: int, stack) -> list[int]:
     """Reference: the side of a cube after each layer of a stack of transposed convolutions.
 
     ``stack`` is a list of ``(kernel, stride, padding)`` with padding ``"same"`` (side times stride) or
-    ``"valid"`` (``(side - 1) * stride + kernel``), Keras's rules for ``Conv3DTranspose`` without
-    ``output_padding``. Returns one side per layer.
+    ``"valid"`` (``(side - 1) * stride + max(kernel, stride)``: a kernel smaller than the stride leaves gaps of
+    empty outputs that still count), Keras's rules for ``Conv3DTranspose`` without ``output_padding``. Returns
+    one side per layer.
     """
     sides = []
     for kernel, stride, padding in stack:
         if padding == "same":
             side = side * stride
         elif padding == "valid":
-            side = (side - 1) * stride + kernel
+            side = (side - 1) * stride + max(kernel, stride)
         else:
             raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
         sides.append(int(side))
@@ -29,6 +30,7 @@ def _stack_cases():
     yield "the smoke generator (one block fewer per halving)", 1, [(4, 1, "valid")] + [(4, 2, "same")] * 2
     yield "valid layers with stride 2 and kernel 3", 2, [(3, 2, "valid"), (3, 2, "valid")]
     yield "a mixed stack with stride 3", 3, [(5, 1, "valid"), (2, 3, "same"), (4, 2, "valid")]
+    yield "valid layers whose kernel is smaller than the stride", 2, [(2, 3, "valid"), (1, 2, "valid")]
 
 
 def grade_transposed_sizes(answer) -> None:
@@ -50,7 +52,12 @@ def grade_transposed_sizes(answer) -> None:
             hint = " Those are the sizes of ordinary (strided) convolutions; a transposed one grows the cube."
         elif any(p == "valid" for _, _, p in stack) and got == transposed_sizes(
                 side, [(k, s, "same") for k, s, _ in stack]):
-            hint = " With padding='valid' the output is (side - 1) * stride + kernel, not side * stride."
+            hint = (" With padding='valid' the output is (side - 1) * stride + max(kernel, stride), "
+                    "not side * stride.")
+        elif got == [((s0 - 1) * st + k if p == "valid" else s0 * st)
+                     for s0, (k, st, p) in zip([side] + got[:-1], stack)]:
+            hint = (" When the kernel is smaller than the stride, Keras's 'valid' output is (side - 1) * stride + "
+                    "max(kernel, stride): the gaps between the scattered kernels count.")
         elif got == [((s0 - 1) * st + k) for s0, (k, st, _) in zip([side] + want[:-1], stack)] and want != got:
             hint = " With padding='same' the output is side * stride."
         raise AssertionError(f"{name}: expected sides {want}, got {got}.{hint}")
@@ -77,6 +84,11 @@ def _iou_cases():
     edge = np.full((1, 4, 4, 4), 0.5)
     edge[0, 0] = 0.9
     yield "voxels at exactly the threshold count as empty", edge, np.ones((1, 4, 4, 4)), 0.5
+    p, q = rng.uniform(size=(2, 5, 5, 5)), rng.uniform(size=(2, 5, 5, 5))
+    yield "two grids of probabilities, threshold 0.3", p, q, 0.3
+    yield "two grids of probabilities, threshold 0.7", p, q, 0.7
+    faint = np.where(rng.uniform(size=(2, 5, 5, 5)) > 0.5, 0.9, 0.2)
+    yield "b with faint values between 0 and the threshold (empty), threshold 0.4", p, faint, 0.4
     empty = np.zeros((2, 4, 4, 4))
     one = empty.copy()
     one[1, 1, 1, 1] = 1
@@ -105,6 +117,10 @@ def grade_voxel_iou(answer) -> None:
             union = np.sum(aa | bb, 1)
             if np.allclose(got, np.where(union == 0, 1.0, np.sum(aa & bb, 1) / np.maximum(union, 1))):
                 hint = " A voxel is occupied when its value is above the threshold (>), not at it."
+            elif threshold != 0.5 and np.allclose(got, voxel_iou(a, b, 0.5)):
+                hint = " Use the threshold argument instead of a fixed 0.5."
+            elif np.allclose(got, voxel_iou(a, (np.asarray(b) > 0).astype(np.float64), threshold)):
+                hint = " Threshold both grids: a value in b between 0 and the threshold is an empty cell."
             elif np.allclose(got, dice):
                 hint = " That is the Dice coefficient 2|A&B| / (|A| + |B|); IoU divides by |A|B|, the union."
         raise AssertionError(f"{name}: expected {np.round(want, 4).tolist()}, got "

@@ -55,6 +55,23 @@ def keras_params(in_channels: int, filters: int, kernel: int, rank: int, transpo
     return int(layer.count_params())
 
 
+def layer_shapes(side: int = 8, filters: int = 16, kernel: int = 4, stride: int = 2) -> list[dict]:
+    """One ``Conv3D`` and one ``Conv3DTranspose`` of each padding applied to a single ``(1, side, side, side, 1)``
+    grid: per layer its input, output and kernel shapes and parameter count (as Keras builds them)."""
+    import keras
+
+    cube = np.zeros((1, side, side, side, 1), np.float32)
+    rows = []
+    for cls in (keras.layers.Conv3D, keras.layers.Conv3DTranspose):
+        for padding in ("same", "valid"):
+            layer = cls(filters, kernel, strides=stride, padding=padding)
+            out = layer(cube)
+            rows.append({"layer": f"{cls.__name__}({filters}, {kernel}, strides={stride}, padding={padding!r})",
+                         "input": str(cube.shape), "output": str(tuple(out.shape)),
+                         "kernel": str(tuple(layer.kernel.shape)), "parameters": int(layer.count_params())})
+    return rows
+
+
 def cost_rows(layers=BOOK_GENERATOR, kernel: int = 4) -> list[dict]:
     """The book generator's transposed convolutions in 3-D beside the same layers in 2-D (same side, channels and
     kernel): parameters (Keras's count), multiply-accumulates per sample and the float32 size of the output of
@@ -247,26 +264,46 @@ def still_moving(values, tolerance: float = 0.05) -> bool:
     return bool(abs(slope * (len(half) - 1)) > tolerance * max(np.abs(half).mean(), 1e-12))
 
 
-#: A run of fewer updates than this is not called converged, whatever its curves do: a GAN's losses can sit
-#: flat for a while and then move, and a few hundred steps of a 3-D GAN are early training on any data.
+#: A run of fewer updates than this is called unconverged whatever its curves do: a GAN's losses can sit flat for
+#: a while and then move, and a few hundred steps of a 3-D GAN are early training on any data.
 SHORT_RUN = 1000
 
 
 def convergence_text(run: dict, tolerance: float = 0.05) -> str:
-    """A sentence on whether the run converged: it has not if it is shorter than :data:`SHORT_RUN` steps or if
-    either loss still trends over the second half (:func:`still_moving`)."""
+    """A sentence on the run's state: it has **not converged** if it is shorter than :data:`SHORT_RUN` steps or if
+    either loss still trends over the second half (:func:`still_moving`). Flat losses after a long run are only
+    reported as flat: a GAN's losses also stop trending at an equilibrium far from the data or with a collapsed
+    generator, so they never make the run "converged"."""
     moving = [k for k in ("d_loss", "g_loss") if k in run["history"] and still_moving(run["history"][k], tolerance)]
     short = run["steps"] < SHORT_RUN
     parts = [f"over the second half of the run, {' and '.join(moving)} still "
              f"{'trends' if len(moving) == 1 else 'trend'} (a fitted line moves by more than {tolerance:.0%} of "
              "its level)" if moving else "over the second half of the run, neither loss trends"]
     if short:
-        parts.append(f"the run took {run['steps']} steps, fewer than the {SHORT_RUN} we ask of a run before calling "
-                     "it converged")
+        parts.append(f"the run took {run['steps']} steps, fewer than the {SHORT_RUN} we ask of a run before reading "
+                     "anything into flat losses")
     verdict = ("The run has **not converged**: what follows shows early training." if moving or short
-               else "By this test the run has converged.")
+               else "The losses no longer trend; this does not show that the generator has reached the data "
+                    "distribution (flat losses also come with an equilibrium far from the data or a collapsed "
+                    "generator).")
     text = "; ".join(parts)
     return text[0].upper() + text[1:] + ". " + verdict
+
+
+def occupancy_text(samples: dict, train_share: float, threshold: float = 0.5) -> str:
+    """A sentence on the share of occupied cells (above ``threshold``) in the run's samples (``{step: grids}``)
+    from the first snapshot to the last, against the training shapes' share ``train_share``: whether the
+    generator moved towards the data's share, and whether it got within a quarter of it (relative)."""
+    steps = sorted(samples)
+    first, last = (float(np.mean(np.asarray(samples[s]) > threshold)) for s in (steps[0], steps[-1]))
+    towards = abs(last - train_share) < abs(first - train_share)
+    close = abs(last - train_share) <= 0.25 * train_share
+    text = (f"From step {steps[0]} to step {steps[-1]} the share of occupied cells went from {first:.1%} to "
+            f"{last:.1%} ({'towards' if towards else 'not towards'} the training shapes' {train_share:.1%}")
+    if close:
+        return text + ", and within a quarter of it): this run has learnt the first statistic."
+    return text + ("; not yet within a quarter of it): this run is still learning the first statistic."
+                   if towards else "): this run has not learnt even the first statistic.")
 
 
 # -- interpolation and memorisation -------------------------------------------------------------------------------
@@ -382,24 +419,95 @@ def compare_classifiers(correct: dict, baseline: str, alpha: float = 0.05) -> tu
     return rows, comparisons
 
 
-def svm_study(model, fresh, train: tuple, test: tuple, c: float = 0.1) -> dict:
+#: The SVM's regularisation strengths the cross-validation chooses from, and its number of folds.
+C_GRID = (0.01, 0.1, 1.0)
+CV_FOLDS = 3
+
+
+def choose_c(train_x, train_y, grid=C_GRID, folds: int = CV_FOLDS, seed: int = 0) -> tuple[float, dict]:
+    """The ``C`` of :func:`svm_predictions` with the best mean accuracy over a stratified ``folds``-fold split of
+    the training set only (ties: the smallest ``C``). Returns ``(c, {c: mean cross-validated accuracy})``."""
+    from sklearn.model_selection import StratifiedKFold
+
+    x, y = np.asarray(train_x), np.asarray(train_y)
+    splits = list(StratifiedKFold(folds, shuffle=True, random_state=seed).split(x, y))
+    scores = {float(c): float(np.mean([np.mean(svm_predictions(x[a], y[a], x[b], c) == y[b]) for a, b in splits]))
+              for c in grid}
+    best = max(scores.values())
+    return min(c for c, v in scores.items() if v == best), scores
+
+
+def untrained_features(cfg, volumes_list, seed: int) -> list[np.ndarray]:
+    """The discriminator features (:func:`gancourse.nn.voxels.feature_model`) of a discriminator of ``cfg``'s
+    architecture with freshly initialised weights, for each array of ``volumes_list``. Only the discriminator is
+    built; ``keras.utils.set_random_seed(seed)`` fixes its initialisation (and reseeds Keras's global
+    generators)."""
+    import keras
+
+    from gancourse.nn.voxels import feature_model, voxel_discriminator
+
+    keras.utils.set_random_seed(seed)
+    features = feature_model(voxel_discriminator(cfg.cube_len, cfg.d_filters, cfg.d_batch_norm))
+    out = []
+    for volumes in volumes_list:
+        v = np.asarray(volumes, np.float32)
+        out.append(np.concatenate([np.asarray(features(v[i:i + 128, ..., None], training=False))
+                                   for i in range(0, len(v), 128)]))
+    del features
+    return out
+
+
+def svm_study(model, cfg, train: tuple, test: tuple, untrained_seeds=(0, 1, 2, 3, 4), grid=C_GRID,
+              folds: int = CV_FOLDS) -> dict:
     """The paper's evaluation on labelled shapes: a linear SVM on the features of ``model``'s discriminator
-    (trained), on those of ``fresh``'s (the same architecture, untrained) and on the raw voxels, each fitted on
-    ``train`` ``(volumes, labels)`` and scored on ``test``. Returns ``correct`` (``{name: bool per test item}``),
-    ``rows`` and ``comparisons`` (:func:`compare_classifiers`, the trained discriminator as the baseline) and the
-    feature sizes ``dims``."""
+    (trained), on those of discriminators of the same architecture with random weights (one per seed of
+    ``untrained_seeds``) and on the raw voxels, each fitted on ``train`` ``(volumes, labels)`` and scored on
+    ``test``.
+
+    ``C`` is chosen per representation by cross-validation on the training split (:func:`choose_c`; for the
+    untrained discriminators on the first seed's features, then used for every seed). The paired comparisons
+    (:func:`compare_classifiers`, the trained discriminator as the baseline) are against the first untrained
+    seed and the raw voxels; the other seeds give the spread of the untrained accuracy.
+
+    Returns ``correct`` (``{name: bool per test item}``), ``rows``, ``comparisons``, the feature sizes ``dims``,
+    the chosen ``c`` and cross-validation ``cv`` scores per representation, ``untrained`` (the accuracy of each
+    seed), ``untrained_interval`` (``gancourse.stats.mean_interval`` over the seeds), ``seconds`` (time spent
+    choosing C) and ``position`` (``"above"``, ``"below"`` or ``"within"``: the trained discriminator's accuracy
+    against the seeds' range).
+    """
+    from gancourse import stats
+
     (train_v, train_y), (test_v, test_y) = train, test
-    features = {"trained D": model.discriminator_features, "untrained D": fresh.discriminator_features,
-                "raw voxels": flat_voxels}
-    correct, dims = {}, {}
-    for name, extract in features.items():
-        train_x, test_x = extract(train_v), extract(test_v)
+    train_y, test_y = np.asarray(train_y), np.asarray(test_y)
+    untrained_seeds = tuple(untrained_seeds)
+    if not untrained_seeds:
+        raise ValueError("svm_study needs at least one untrained seed")
+    fresh = {seed: untrained_features(cfg, (train_v, test_v), seed) for seed in untrained_seeds}
+    features = {"trained D": (model.discriminator_features(train_v), model.discriminator_features(test_v)),
+                "untrained D": fresh[untrained_seeds[0]],
+                "raw voxels": (flat_voxels(train_v), flat_voxels(test_v))}
+    correct, dims, chosen, cv = {}, {}, {}, {}
+    start = time.perf_counter()
+    for name, (train_x, _) in features.items():
+        chosen[name], cv[name] = choose_c(train_x, train_y, grid, folds)
+    seconds = time.perf_counter() - start
+    for name, (train_x, test_x) in features.items():
         dims[name] = int(np.asarray(train_x).shape[1])
-        correct[name] = svm_predictions(train_x, train_y, test_x, c) == np.asarray(test_y)
+        correct[name] = svm_predictions(train_x, train_y, test_x, chosen[name]) == test_y
+    untrained = {untrained_seeds[0]: float(correct["untrained D"].mean())}
+    for seed in untrained_seeds[1:]:
+        train_x, test_x = fresh[seed]
+        untrained[seed] = float(np.mean(svm_predictions(train_x, train_y, test_x, chosen["untrained D"]) == test_y))
     rows, comparisons = compare_classifiers(correct, "trained D")
     for row in rows:
         row["feature size"] = dims[row["features"]]
-    return {"correct": correct, "rows": rows, "comparisons": comparisons, "dims": dims}
+        row["C (cross-validated)"] = chosen[row["features"]]
+    values = np.array(list(untrained.values()))
+    trained = float(correct["trained D"].mean())
+    position = "above" if trained > values.max() else "below" if trained < values.min() else "within"
+    interval = stats.mean_interval(values) if len(values) > 1 else (float(values[0]),) * 3
+    return {"correct": correct, "rows": rows, "comparisons": comparisons, "dims": dims, "c": chosen, "cv": cv,
+            "untrained": untrained, "untrained_interval": interval, "seconds": seconds, "position": position}
 
 
 def svm_verdict(study: dict) -> str:
@@ -413,6 +521,48 @@ def svm_verdict(study: dict) -> str:
     return (f"On the held-out shapes, the linear SVM on the trained discriminator's features is "
             + " and ".join(parts) + f" (McNemar's exact test, Holm-corrected over {len(study['comparisons'])} "
             f"comparison{'s' if len(study['comparisons']) != 1 else ''} at 0.05).")
+
+
+def svm_spread_text(study: dict) -> str:
+    """The untrained discriminators' accuracies over their seeds, and where the trained one falls."""
+    values = list(study["untrained"].values())
+    mean, low, high = study["untrained_interval"][:3]
+    trained = float(np.mean(study["correct"]["trained D"]))
+    return (f"Untrained discriminators, {len(values)} initialisations: accuracy {min(values):.3f} to "
+            f"{max(values):.3f} (mean {mean:.3f}, 95% interval [{low:.3f}, {high:.3f}]); the trained "
+            f"discriminator's {trained:.3f} lies {study['position']} that range.")
+
+
+def svm_closing(study: dict) -> str:
+    """The closing reading of the SVM study, chosen by its verdicts and the untrained seeds' spread: what the
+    untrained discriminator's result says about architecture and training."""
+    by = {row["comparison"].split(" vs ", 1)[1]: row for row in study["comparisons"]}
+    untrained, raw = by.get("untrained D"), by.get("raw voxels")
+    if untrained is None or raw is None:
+        raise ValueError("svm_closing needs the comparisons against 'untrained D' and 'raw voxels'")
+    untrained_acc = float(np.mean(study["correct"]["untrained D"]))
+    raw_acc = float(np.mean(study["correct"]["raw voxels"]))
+    random_beats_raw = min(study["untrained"].values()) > raw_acc
+    if untrained["verdict"] == "better" and study["position"] == "above":
+        first = ("Here the adversarial training added something detectable over random weights of the same "
+                 "architecture, and the trained discriminator beat every random initialisation we drew.")
+    elif untrained["verdict"] == "worse":
+        first = ("Here the random discriminator's features classified better than the trained one's: this "
+                 "run's training made the features worse for this task.")
+    elif untrained["verdict"] == "better":
+        first = ("Here the trained features beat the first random initialisation, but not every one we drew: "
+                 "the gain is within what the initialisation alone moves.")
+    else:
+        first = "Here the training added nothing we can detect over random weights of the same architecture."
+    if random_beats_raw:
+        second = (f" Every random initialisation scored above the raw voxels ({raw_acc:.3f}): random 3-D filters "
+                  "followed by max-pooling already respond to parts and their rough positions and tolerate the "
+                  "shift of a part by a cell or two, so on these classes the architecture alone makes a useful "
+                  "feature extractor.")
+    else:
+        second = (f" The random initialisations did not all beat the raw voxels ({raw_acc:.3f}; the first seed "
+                  f"{untrained_acc:.3f}), so the architecture alone is not shown to help here.")
+    return first + second
 
 
 # -- hyper-parameter search ---------------------------------------------------------------------------------------
@@ -515,9 +665,11 @@ def trainable_never_reset(generator, discriminator, latent_dim: int, real: np.nd
     step (``reset=True``, the book's repository), measuring the generator's step alone. Adam(``learning_rate``,
     0.5) for both networks.
 
-    Returns for each loop the relative change of D's weights during the G steps (norm of the change over the
-    norm of the weights, summed over steps) and the mean rise of D's probability of "real" on the G step's
-    fakes that the change of D alone causes (D after the step minus D before, both on the fakes of G before it).
+    Returns for each loop the relative change of D's trainable weights during the G steps (norm of the change
+    over the norm of the weights, summed over steps: what gradient updates move), the same for all of D's
+    weights (batch norm's moving mean and variance included, which also move whenever D runs in training mode)
+    and the mean rise of D's probability of "real" on the G step's fakes that the change of D alone causes (D
+    after the step minus D before, both on the fakes of G before it).
     """
     import keras
 
@@ -533,25 +685,32 @@ def trainable_never_reset(generator, discriminator, latent_dim: int, real: np.nd
         d.set_weights(discriminator.get_weights())
         loop = LegacyGAN3DLoop(g, d, latent_dim, keras.optimizers.Adam(learning_rate, beta_1=0.5),
                                keras.optimizers.Adam(learning_rate, beta_1=0.5), reset=reset)
-        moved, rise = 0.0, []
+        moved, moved_trainable, rise = 0.0, 0.0, []
         for _ in range(steps):  # LegacyLoop.step, with the G step measured on its own
             fakes = g.predict(loop.noise(len(real)), verbose=0)
             d.trainable = True
+            weights = list(d.trainable_weights)  # the variables gradients update, read while the flag is on
             d.train_on_batch(real, ones)
             d.train_on_batch(fakes, zeros)
             if reset:
                 d.trainable = False
             z = loop.noise(len(real))
             before = [w.copy() for w in d.get_weights()]
+            trainable_before = [np.array(w) for w in weights]
             fakes_before = np.asarray(g(z, training=False))
             p_before = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
             loop.stacked.train_on_batch(z, ones)
             p_after = float(np.mean(keras.ops.sigmoid(d(fakes_before, training=False))))
             change = np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(d.get_weights(), before)))
             moved += change / np.sqrt(sum(float(np.sum(b ** 2)) for b in before))
+            after = [np.array(w) for w in weights]
+            moved_trainable += (np.sqrt(sum(float(np.sum((a - b) ** 2)) for a, b in zip(after, trainable_before)))
+                                / np.sqrt(sum(float(np.sum(b ** 2)) for b in trainable_before)))
             rise.append(p_after - p_before)
         name = "reset before the G step (the repository)" if reset else "never reset (the book's text)"
-        out[name] = {"relative change of D in G steps": float(moved), "D's rise on the same fakes": float(np.mean(rise))}
+        out[name] = {"relative change of D's trainable weights in G steps": float(moved_trainable),
+                     "relative change of all D's weights (moving statistics included)": float(moved),
+                     "D's rise on the same fakes": float(np.mean(rise))}
     return out
 
 
