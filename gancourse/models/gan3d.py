@@ -13,9 +13,13 @@ Presets (``config(name)``):
     (:mod:`gancourse.nn.voxels`).
 ``paper``
     Wu et al.'s training recipe on the same networks: batch 100, and the
-    discriminator is updated only when its accuracy on the current batch is
+    discriminator is updated only when its accuracy on the last batch was
     at most 80% (``d_threshold=0.8``), so that it does not outrun the
     generator. The paper gives no epoch count; 50 here.
+
+Both presets draw the noise from the book's N(0, 0.33^2) (as the book's
+repository and other reimplementations do); the authors' released sampling
+code draws it i.i.d. uniform instead. ``z_std`` sets the normal's spread.
 
 The discriminator ends in a linear unit and the sigmoid lives in the loss
 (``from_logits``), the numerically stable form of the book's sigmoid + BCE.
@@ -60,7 +64,7 @@ class GAN3DConfig(TrainingConfig):
     d_batch_norm: str = choice("canonical", D_BATCH_NORM, "canonical 2-4, description 1-4, text 1-5, repo 2-5")
     d_threshold: float | None = dataclasses.field(default=None, metadata={
         "min": 0, "max": 1, "min_exclusive": True,
-        "doc": "update D only when its accuracy on the batch is at most this (Wu et al.: 0.8); None: always"})
+        "doc": "update D only when its accuracy on the last batch was at most this (Wu et al.: 0.8); None: always"})
     g_learning_rate: float = positive(0.0025, "the generator's Adam rate (learning_rate is the discriminator's)")
     steps_per_execution: int = positive(8, "train steps per tf.function call (measured by the bench)")
     sample_every: int = positive(1)
@@ -107,8 +111,9 @@ class GAN3D(GAN):
 
     Besides :class:`~gancourse.training.GAN`'s metrics it reports ``d_updates``:
     the share of steps whose discriminator update was taken (below 1 only
-    with ``d_threshold``). ``compile()`` builds the optimizers' state at once,
-    because the conditional update cannot create it.
+    with ``d_threshold``; see :meth:`discriminator_update`). ``compile()``
+    builds the optimizers' state at once, because the conditional update
+    cannot create it.
     """
 
     def __init__(self, cfg: GAN3DConfig | str = "book"):
@@ -122,6 +127,8 @@ class GAN3D(GAN):
         self._trackers["d_updates"] = keras.metrics.Mean(name="d_updates")
         self._d_taken = None
         self._features = None
+        #: D's accuracy on the previous batch (the accuracy rule's input); 0 before the first step.
+        self.last_d_acc = tf.Variable(0.0, trainable=False, name="last_d_acc")
 
     def compile(self, optimizers=None, **kwargs):
         super().compile(optimizers, **kwargs)
@@ -138,12 +145,19 @@ class GAN3D(GAN):
 
     # -- training -----------------------------------------------------------------
     def discriminator_update(self, loss_fn):
+        """D's step, taken only when its accuracy on the *last* batch was at most ``d_threshold`` (Wu et al.'s
+        rule; the first step always runs). Each step measures D's accuracy on its batch before any update and
+        keeps it in ``last_d_acc`` (checkpointed) for the next step's decision."""
         if self.d_threshold is None:
             self._d_taken = tf.constant(1.0)
             return self.update("discriminator", loss_fn)
-        out, self._d_taken = self.update_if("discriminator", loss_fn,
-                                            lambda o: self.accuracy(o[1], o[2]) <= self.d_threshold)
+        allowed = self.last_d_acc <= self.d_threshold  # read before this batch's accuracy replaces it
+        out, self._d_taken = self.update_if("discriminator", loss_fn, lambda _: allowed)
+        self.last_d_acc.assign(self.accuracy(out[1], out[2]))
         return out
+
+    def extra_state(self) -> dict:
+        return {"last_d_acc": self.last_d_acc}
 
     def train_step(self, data):
         logs = super().train_step(data)
