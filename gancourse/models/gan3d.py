@@ -160,13 +160,10 @@ class GAN3D(GAN):
         return {"last_d_acc": self.last_d_acc}
 
     def train_step(self, data):
-        logs = super().train_step(data)
+        super().train_step(data)
         return self.record(d_updates=self._d_taken)
 
     # -- inference ------------------------------------------------------------------
-    def expected_image_shape(self) -> tuple:
-        return tuple(self.discriminator.inputs[0].shape[1:])
-
     def _shape_message(self, got: tuple, want: tuple) -> str:
         return (f"the data has voxel grids of shape {got[0]} but the discriminator takes {want[0]}; "
                 "set cube_len to the data's side, or load the data at cube_len")
