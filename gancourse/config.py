@@ -227,6 +227,11 @@ class Config:
     def check(self) -> None:
         """Cross-field checks; subclasses override and raise ``ValueError``."""
 
+    @property
+    def total_epochs(self) -> int:
+        """The epochs a whole training run lasts (``epochs``; a model with later phases adds theirs)."""
+        return self.epochs
+
     # -- construction -----------------------------------------------------
     @classmethod
     def field_names(cls) -> tuple[str, ...]:

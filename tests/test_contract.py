@@ -22,6 +22,8 @@ PARAMETERS = {
     ("gan", "book"): {"generator": 693_784, "discriminator": 643_501},
     ("gan3d", "book"): {"generator": 17_572_545, "discriminator": 11_051_457},  # 64^3
     ("gan3d", "paper"): {"generator": 17_572_545, "discriminator": 11_051_457},
+    ("agecgan", "book"): {"generator": 34_885_251, "discriminator": 1_569_665, "encoder": 18_287_268},
+    ("agecgan", "paper"): {"generator": 34_885_251, "discriminator": 1_569_665, "encoder": 18_287_268},
     ("dcgan", "modern"): {"generator": 784_641, "discriminator": 138_945},
     ("dcgan", "paper"): {"generator": 18_920_323, "discriminator": 4_317_441},
     ("dcgan", "book"): {"generator": 34_872_195, "discriminator": 20_361_473},
@@ -63,7 +65,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, dcgan, srgan, cyclegan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, agecgan, dcgan, srgan, cyclegan, pix2pix"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]

@@ -25,6 +25,7 @@ import importlib
 REGISTRY = {
     "gan": "gancourse.models.gan",
     "gan3d": "gancourse.models.gan3d",
+    "agecgan": "gancourse.models.agecgan",
     "dcgan": "gancourse.models.dcgan",
     "srgan": "gancourse.models.srgan",
     "cyclegan": "gancourse.models.cyclegan",

@@ -44,6 +44,8 @@ class GAN(AdversarialModel):
             noise, on the same real batch; WGAN's ``n_critic``).
         g_target: the ``bce`` label the generator asks D to give its fakes.
         seed: seed of the noise and label-noise generator.
+        extra_networks: ``{name: network}`` beyond the two, for a subclass that declares them in
+            ``NETWORKS`` and ``GROUPS`` (Age-cGAN's encoder).
 
     The metrics ``fit()`` reports: ``d_loss``, ``g_loss``, ``d_acc`` (fraction
     of real and fake samples D classifies correctly; not for a Wasserstein
@@ -55,7 +57,7 @@ class GAN(AdversarialModel):
     def __init__(self, generator: keras.Model, discriminator: keras.Model, *, latent_dim: int,
                  noise: str = "normal", objective: str = "bce", label_smoothing: str = "none",
                  smoothing: float = 0.1, d_steps: int = 1, g_target: float = 1.0, seed: int = 0,
-                 name: str = "gan"):
+                 extra_networks: dict | None = None, name: str = "gan"):
         chosen = losses.objective(objective)
         check_option("noise", noise, NOISE)
         check_option("label_smoothing", label_smoothing, LABEL_SMOOTHING)
@@ -68,8 +70,8 @@ class GAN(AdversarialModel):
             raise ValueError(f"d_steps={d_steps!r} must be >= 1")
         names = ("d_loss", "g_loss") + (("d_acc",) if chosen.threshold is not None else ()) + ("d_real",
                                                                                                       "d_fake")
-        super().__init__({"generator": generator, "discriminator": discriminator}, seed=seed, metric_names=names,
-                         name=name)
+        super().__init__({"generator": generator, "discriminator": discriminator, **(extra_networks or {})},
+                         seed=seed, metric_names=names, name=name)
         self.objective = chosen
         self.latent_dim = int(latent_dim)
         self.noise = noise

@@ -53,7 +53,8 @@ def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 6
 
 def fit(model, data, cfg, out_dir: str | Path | None = None, *, resume: bool = True,
         extra_callbacks: list | None = None, verbose="auto", **callback_options):
-    """Train ``model`` for ``cfg.epochs`` epochs with the standard callbacks.
+    """Train ``model`` for ``cfg.total_epochs`` epochs (``cfg.epochs`` unless the model has later phases, such
+    as Age-cGAN's encoder) with the standard callbacks.
 
     With ``out_dir`` and ``resume=True`` training continues from the last
     checkpoint there (same weights, optimizer state, random state and epoch),
@@ -62,7 +63,7 @@ def fit(model, data, cfg, out_dir: str | Path | None = None, *, resume: bool = T
 
     Returns:
         ``(history, callbacks)``; ``history`` is ``None`` when the checkpoint
-        had already reached ``cfg.epochs``.
+        had already reached ``cfg.total_epochs``.
     """
     start = restore(model, Path(out_dir) / "checkpoints") if (out_dir and resume) else 0
     cbs = callbacks(cfg, out_dir, **callback_options) + list(extra_callbacks or [])
@@ -73,12 +74,12 @@ def fit(model, data, cfg, out_dir: str | Path | None = None, *, resume: bool = T
         saves = [cb for cb in cbs if isinstance(cb, Checkpoint)]
         cbs = [cb for cb in cbs if not isinstance(cb, Checkpoint)]
         cbs += [HistoryLog(Path(out_dir) / "history.json")] + saves
-    if start >= cfg.epochs:
-        print(f"the checkpoint in {out_dir} already completed {start} of {cfg.epochs} epochs; nothing to train")
+    if start >= cfg.total_epochs:
+        print(f"the checkpoint in {out_dir} already completed {start} of {cfg.total_epochs} epochs; nothing to train")
         return None, cbs
     if start:
         print(f"resuming from the checkpoint of epoch {start}")
-    history = model.fit(data, epochs=cfg.epochs, initial_epoch=start, callbacks=cbs, verbose=verbose)
+    history = model.fit(data, epochs=cfg.total_epochs, initial_epoch=start, callbacks=cbs, verbose=verbose)
     return history, cbs
 
 
@@ -113,7 +114,7 @@ def train(cfg, *, data=None, data_dir=None, out_dir: str | Path | None = None, c
         preview = None
         data = entry.batches(cfg, data)
     if out_dir is None:
-        history = model.fit(data, epochs=cfg.epochs, callbacks=list(callbacks or []), verbose=verbose)
+        history = model.fit(data, epochs=cfg.total_epochs, callbacks=list(callbacks or []), verbose=verbose)
         cbs = list(callbacks or [])
     else:
         history, cbs = fit(model, data, cfg, out_dir, resume=resume, extra_callbacks=callbacks, verbose=verbose,
