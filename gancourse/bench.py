@@ -112,8 +112,10 @@ def legacy_loop(model: str, cfg):
     """The Keras 2 style loop on freshly built networks of ``model``: :class:`~gancourse.legacy.LegacyLoop`
     for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation,
     :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN,
-    :class:`~gancourse.legacy.LegacyGAN3DLoop` for 3D-GAN."""
-    from gancourse.legacy import LegacyCycleLoop, LegacyGAN3DLoop, LegacyLoop, LegacyPairedLoop, LegacySRLoop
+    :class:`~gancourse.legacy.LegacyGAN3DLoop` for 3D-GAN, :class:`~gancourse.legacy.LegacyConditionalLoop` for
+    Age-cGAN."""
+    from gancourse.legacy import (LegacyConditionalLoop, LegacyCycleLoop, LegacyGAN3DLoop, LegacyLoop,
+                                  LegacyPairedLoop, LegacySRLoop)
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
@@ -128,6 +130,10 @@ def legacy_loop(model: str, cfg):
         return LegacyCycleLoop(net.g_ab, net.g_ba, net.d_a, net.d_b, lambda: cfg.make_optimizer("generators"),
                                lambda_cycle=cfg.lambda_cycle, identity_weight=cfg.identity_weight)
     d_opt, g_opt = cfg.make_optimizer("discriminator"), cfg.make_optimizer("generator")
+    if hasattr(cfg, "e_dense"):
+        real = 1.0 - cfg.smoothing if cfg.label_smoothing != "none" else 1.0
+        return LegacyConditionalLoop(net.generator, net.discriminator, net.latent_dim,
+                                     net.generator.inputs[1].shape[-1], d_opt, g_opt, real_label=real)
     if hasattr(cfg, "cube_len"):
         return LegacyGAN3DLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt, noise_std=cfg.z_std)
     if isinstance(net, GAN):

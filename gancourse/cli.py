@@ -1,4 +1,4 @@
-"""Command line: ``python -m gancourse train|sample|upscale|bench|data ...``.
+"""Command line: ``python -m gancourse train|sample|upscale|age|bench|data ...``.
 
 Examples::
 
@@ -11,6 +11,8 @@ Examples::
     python -m gancourse sample cyclegan --out runs/cycle --n 4
     python -m gancourse train srgan --preset paper --profile smoke --out runs/sr
     python -m gancourse upscale --out runs/sr photos/ photos_x4/
+    python -m gancourse train agecgan --profile smoke --out runs/age
+    python -m gancourse age --out runs/age face.png --years 34 --file face_ages.png
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
@@ -163,6 +165,62 @@ def _upscale(args) -> int:
     return 0
 
 
+def _read_faces(paths, size: int):
+    """The images at ``paths`` as ``(n, size, size, 3)`` float32 in [-1, 1]: RGB, the whole picture resized
+    bilinearly (as the IMDB-WIKI loader does with its crops)."""
+    import numpy as np
+    from PIL import Image
+
+    faces = []
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise ValueError(f"{path} is not a file; give the paths of face images (PNG, JPEG, ...)")
+        try:
+            with Image.open(path) as im:
+                picture = im.convert("RGB").resize((size, size), Image.BILINEAR)
+        except OSError as error:
+            raise ValueError(f"cannot read {path}: {error}; give a readable image") from error
+        faces.append(np.asarray(picture, np.float32) / 127.5 - 1.0)
+    return np.stack(faces)
+
+
+def _age_group(args) -> int:
+    from gancourse.data.ages import AGE_GROUPS, age_category
+
+    if args.years is not None:
+        if not 0 < args.years <= 120:
+            raise ValueError(f"--years {args.years} is not an age in years; give the person's age, 1 to 120")
+        return int(age_category(args.years))
+    if args.group in AGE_GROUPS:
+        return AGE_GROUPS.index(args.group)
+    if args.group.isdigit() and int(args.group) < len(AGE_GROUPS):
+        return int(args.group)
+    raise ValueError(f"--group {args.group!r} is not an age group; give 0-5 or one of {', '.join(AGE_GROUPS)}")
+
+
+def _age(args) -> int:
+    import numpy as np
+
+    from gancourse import viz
+    from gancourse.data.ages import AGE_GROUPS
+
+    out = Path(args.out)
+    target = Path(args.file) if args.file else out / "age_strip.png"
+    if target.exists():
+        raise ValueError(f"{target} exists; choose another --file or remove it")
+    group = _age_group(args)
+    _, cfg, model, epoch = _trained("agecgan", out)
+    faces = _read_faces(args.images, cfg.image_size)
+    refine = None if args.refine == "none" else args.refine
+    strips = model.age_strip(faces, np.full(len(faces), group), refine=refine, steps=args.steps)
+    viz.save_grid(strips, target)
+    steps = cfg.latent_steps if args.steps is None else args.steps
+    how = "E(x) alone" if refine is None else f"E(x) refined by {refine} optimisation ({steps} steps)"
+    print(f"wrote {len(faces)} face(s) at the six ages (columns: input, {', '.join(AGE_GROUPS)}) to {target}; "
+          f"latents from {how}, the epoch-{epoch} model of {out}")
+    return 0
+
+
 def _bench(args) -> int:
     from gancourse import bench
 
@@ -231,6 +289,21 @@ def build_parser() -> argparse.ArgumentParser:
     upscale.add_argument("dst", help="folder for the results, NAME_x4.png (created; existing files are not replaced)")
     upscale.add_argument("--out", required=True, help="the srgan run folder given to train")
     upscale.set_defaults(func=_upscale)
+
+    age = sub.add_parser("age", help="show faces at all six ages with a trained agecgan run")
+    age.add_argument("images", nargs="+", help="face images (PNG, JPEG, ...), cropped to the face like the "
+                     "training data; each is resized to the run's image size")
+    age.add_argument("--out", required=True, help="the agecgan run folder given to train")
+    known = age.add_mutually_exclusive_group(required=True)
+    known.add_argument("--years", type=int, help="the age of the person in the images, in years")
+    known.add_argument("--group", help="or their age group: 0-5 or 0-18, 19-29, 30-39, 40-49, 50-59, 60+")
+    age.add_argument("--refine", choices=("identity", "pixel", "none"), default="identity",
+                     help="how the latent is found: E(x) refined on the face network's distance (the paper's, "
+                     "default), on the pixel distance, or E(x) alone")
+    age.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the run's latent_steps)")
+    age.add_argument("--file", default=None, help="the PNG to write (default: age_strip.png in --out); one row "
+                     "per image: the input, then ages 0-18 ... 60+")
+    age.set_defaults(func=_age)
 
     bench = sub.add_parser("bench", help="training throughput, memory and FLOP/s against the Keras 2 loop")
     bench.add_argument("model", choices=list(REGISTRY), help=models_help)

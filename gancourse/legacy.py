@@ -22,7 +22,8 @@ same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.models.pix2pix.Pix2Pix`, :class:`LegacyCycleLoop` against
 :class:`gancourse.models.cyclegan.CycleGAN`, :class:`LegacySRLoop` against
 :class:`gancourse.models.srgan.SRGAN`, :class:`LegacyGAN3DLoop` against
-:class:`gancourse.models.gan3d.GAN3D`); the course never trains with
+:class:`gancourse.models.gan3d.GAN3D`, :class:`LegacyConditionalLoop` against
+:class:`gancourse.models.agecgan.AgeCGAN`); the course never trains with
 them otherwise.
 """
 
@@ -92,6 +93,43 @@ class LegacyGAN3DLoop(LegacyLoop):
                  noise_std: float = 0.33):
         super().__init__(generator, discriminator, latent_dim, d_optimizer, g_optimizer, toggle=True, reset=reset,
                          noise_std=noise_std)
+
+
+class LegacyConditionalLoop:
+    """The Age-cGAN book's loop: a conditional ``D([image, age])`` compiled alone and a stacked
+    ``[z, y] -> D([G([z, y]), y])`` compiled with D frozen.
+
+    Each step: ``G.predict`` on fresh noise at the batch's ages, ``D.train_on_batch`` on the real pairs
+    (target ``real_label``: the book's 0.9) and on the generated ones (0), with ``D.trainable`` toggled on,
+    then the stacked ``train_on_batch`` on new noise at *random* ages with target 1. Timed by
+    ``python -m gancourse bench agecgan`` against :class:`gancourse.models.agecgan.AgeCGAN`.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, n_classes: int, d_optimizer, g_optimizer, *,
+                 real_label: float = 0.9):
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim, self.n_classes, self.real_label = int(latent_dim), int(n_classes), float(real_label)
+        discriminator.compile(optimizer=d_optimizer, loss=_bce())
+        discriminator.trainable = False
+        z, y = keras.Input((self.latent_dim,)), keras.Input((self.n_classes,))
+        self.stacked = keras.Model([z, y], discriminator([generator([z, y]), y]))
+        self.stacked.compile(optimizer=g_optimizer, loss=_bce())
+        self.rng = np.random.default_rng(0)
+
+    def step(self, images: np.ndarray, ages: np.ndarray) -> tuple[float, float]:
+        """One D update on real and generated pairs at the batch's ages, then one G update. Returns
+        ``(d_loss, g_loss)``."""
+        n = len(images)
+        ones = np.ones((n, 1), np.float32)
+        fake = self.generator.predict([self.rng.standard_normal((n, self.latent_dim)).astype(np.float32), ages],
+                                      verbose=0)
+        self.discriminator.trainable = True
+        d_loss = 0.5 * (float(self.discriminator.train_on_batch([images, ages], self.real_label * ones))
+                        + float(self.discriminator.train_on_batch([fake, ages], 0 * ones)))
+        self.discriminator.trainable = False
+        random_ages = np.eye(self.n_classes, dtype=np.float32)[self.rng.integers(0, self.n_classes, n)]
+        z = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        return d_loss, float(self.stacked.train_on_batch([z, random_ages], ones))
 
 
 class LegacyPairedLoop:

@@ -343,3 +343,18 @@ def test_the_age_strip_puts_the_input_first_then_six_ages():
     np.testing.assert_array_equal(strip[:, 0], x)
     plain = model.age_strip(x, ages, refine=None)
     np.testing.assert_allclose(plain[:, 3], model.generate(model.encode(x), 2), atol=1e-6)
+
+
+# -- the Keras 2 baseline ------------------------------------------------------------
+def test_the_keras2_conditional_loop_trains_both_networks():
+    from gancourse import bench, legacy
+
+    cfg = bench._config("agecgan", "smoke").replace(batch_size=8)
+    loop = bench.legacy_loop("agecgan", cfg)
+    assert isinstance(loop, legacy.LegacyConditionalLoop) and loop.real_label == pytest.approx(0.9)
+    g, d = _weights(loop.generator), _weights(loop.discriminator)
+    x, ages = _faces(8)
+    d_loss, g_loss = loop.step(x, one_hot(ages))
+    assert np.isfinite(d_loss) and np.isfinite(g_loss)
+    assert not _same(g, loop.generator) and not _same(d, loop.discriminator)
+    assert loop.discriminator.trainable is False  # frozen again for the stacked model's next step
