@@ -239,6 +239,8 @@ def test_the_resize_is_bilinear_not_nearest(tmp_path):
     arrays, ages = wiki.wiki_arrays("train", image_size=16, n=3, data_dir=tmp_path)
     np.testing.assert_array_equal(arrays, images[:3])
     np.testing.assert_array_equal(ages, one_hot([0, 1, 3]))
+    none, no_ages = wiki.wiki_arrays("train", image_size=16, n=0, data_dir=tmp_path)
+    assert none.shape == (0, 16, 16, 3) and no_ages.shape == (0, 6)
 
 
 def test_shuffling_is_per_epoch_and_seeded(tmp_path):

@@ -68,6 +68,7 @@ from gancourse.data.ages import N_AGES, age_category, one_hot
 from gancourse.data.cache import DatasetError, dataset_root
 from gancourse.data.files import check_images
 from gancourse.data.pipeline import decoded_examples, example_bytes, read_rgb, to_model_range
+from gancourse.data.unpaired import read_images
 
 WIKI_URL = "https://data.vision.ee.ethz.ch/cvl/rrothe/imdb-wiki/static/wiki_crop.tar"
 WIKI_PAGE = "https://data.vision.ee.ethz.ch/cvl/rrothe/imdb-wiki/"
@@ -390,11 +391,8 @@ def wiki_arrays(split: str = "test", *, image_size: int = 64, n: int | None = No
     """``(images, ages)`` of the first ``n`` cleaned images of a split (in ``wiki.mat`` order) as arrays:
     ``float32`` ``(n, S, S, 3)`` in ``[-1, 1]``, decoded as :func:`wiki_dataset` does, and ``float32``
     one-hot ``(n, 6)``. For evaluation and figures, not for training."""
-    import tensorflow as tf
-
     index = split_index(split, data_dir, min_face_score=min_face_score)
     index = index.subset(np.arange(len(index)) < (len(index) if n is None else n))
-    decode = _decoder(index, image_size)
-    images = [image.numpy() for image, _ in
-              tf.data.Dataset.from_tensor_slices([str(p) for p in index.paths]).map(decode)]
-    return np.stack(images), one_hot(index.categories)
+    if not len(index):  # read_images cannot build a dataset of no paths
+        return np.zeros((0, image_size, image_size, 3), np.float32), one_hot(index.categories)
+    return read_images(index.paths, image_size, 3), one_hot(index.categories)
