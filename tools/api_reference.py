@@ -25,7 +25,7 @@ SECTIONS = (
     ("Data", ("gancourse.data",)),
     ("Networks", ("gancourse.nn",)),
     ("Losses, training and metrics", ("gancourse.losses", "gancourse.training", "gancourse.metrics", "gancourse.stats",
-                                      "gancourse.theory", "gancourse.viz")),
+                                      "gancourse.theory", "gancourse.viz", "gancourse.dlib_faces")),
     ("Models", ("gancourse.models",)),
     ("The chapters' experiments", ("gancourse.experiments",)),
     ("Exercises, the Keras 2 baseline, benchmark and command line",
