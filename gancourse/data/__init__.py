@@ -8,7 +8,9 @@ Every dataset is an entry of :data:`REGISTRY` (a :class:`DatasetSpec`), and
 ``superres`` datasets ``(lr, hr)`` batches, the LR image made from the HR
 image by :func:`gancourse.data.superres.degrade`, and ``voxels`` datasets
 ``float32`` ``(B, L, L, L, 1)`` occupancy batches in ``{0, 1}`` (stored
-``uint8``; :func:`voxel_arrays` gives a split's grids and labels). A model
+``uint8``; :func:`voxel_arrays` gives a split's grids and labels), and ``ages``
+datasets ``(images, ages)`` batches: face images and ``float32`` one-hot age
+groups ``(B, 6)`` (:func:`gancourse.data.ages.one_hot`). A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
@@ -39,6 +41,7 @@ sr_folder              superres no      streamed   a folder of photos you provid
 offline_sr             superres yes     in memory  HR crops of photos the dependencies ship, x4 LR; held-out test photos
 shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 category, 30^3 grids padded to 32^3 (64^3)
 offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
+offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -56,6 +59,8 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.unpaired` - the CycleGAN datasets, the unaligned loader, offline unpaired data.
 * :mod:`gancourse.data.superres` - super-resolution pairs: CelebA, image folders, offline crops, Set5/Set14/BSD100.
 * :mod:`gancourse.data.voxels` - voxel grids: 3D ShapeNets ``.mat`` files and offline procedural shapes.
+* :mod:`gancourse.data.rendered_faces` - procedural faces whose identity and age group are known.
+* :mod:`gancourse.data.ages` - the six age groups of Age-cGAN and their one-hot encoding.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
@@ -67,11 +72,11 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired, voxels
+from gancourse.data import digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired, voxels
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
-__all__ = ["DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
+__all__ = ["AGE_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
            "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
 
 
@@ -85,7 +90,8 @@ class DatasetSpec:
             (batches ``(input, target)``, each ``(B, H, W, C)``),
             ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains),
             ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``) or
-            ``"voxels"`` (``float32`` occupancy batches ``(B, L, L, L, 1)`` in ``{0, 1}``, stored ``uint8``).
+            ``"voxels"`` (``float32`` occupancy batches ``(B, L, L, L, 1)`` in ``{0, 1}``, stored ``uint8``) or
+            ``"ages"`` (batches ``(images, ages)``: ``(B, H, W, 3)`` and one-hot ``float32`` ``(B, 6)``).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -118,7 +124,8 @@ class DatasetSpec:
                 is the HR size, optionally ``scale``, ``random_crop`` and ``flip``,
                 and ``channels`` may be absent; voxel data reads ``cube_len``,
                 ``batch_size``, ``seed`` and ``category`` (``shapenet``) or
-                ``classes`` (``offline_shapes``) instead).
+                ``classes`` (``offline_shapes``) instead; age data reads
+                ``image_size``, ``batch_size`` and ``seed``).
             data_dir: the image folder (``faces``, ``sr_folder``), CelebA's zip or
                 its folder (``celeba``), or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
@@ -194,6 +201,10 @@ def _offline_shapes(split, cfg, data_dir, shuffle):
     return voxels.offline_dataset(split, cfg, shuffle=shuffle)
 
 
+def _offline_faces(split, cfg, data_dir, shuffle):
+    return rendered_faces.offline_dataset(split, cfg, shuffle=shuffle)
+
+
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, "unpaired", False, unpaired.SPLITS, description, True,
                        functools.partial(_cyclegan, name))
@@ -249,6 +260,9 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline_shapes", "voxels", True, voxels.SPLITS,
                 "procedural chairs, tables, airplanes and lamps voxelised at 16^3, 32^3 or 64^3; "
                 "600 train / 150 test", False, _offline_shapes),
+    DatasetSpec("offline_faces", "ages", True, rendered_faces.SPLITS,
+                "procedurally rendered faces whose identity and age group are known; 240 identities x 6 ages x 2 "
+                "(train) / 60 other identities x 6 ages (test)", False, _offline_faces),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
@@ -256,6 +270,7 @@ PAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == 
 UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "unpaired")
 SUPERRES_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "superres")
 VOXEL_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "voxels")
+AGE_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "ages")
 
 
 def get(name: str) -> DatasetSpec:
@@ -278,6 +293,9 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
     if spec.kind == "superres":
         raise ValueError(f"{name} is a super-resolution dataset; read its (lr, hr) arrays with "
                          "gancourse.data.superres.load_pairs or offline_sr")
+    if spec.kind == "ages":
+        raise ValueError(f"{name} is an age dataset of (images, one-hot ages) batches: use gancourse.data.load; "
+                         "offline_faces' arrays come from gancourse.data.rendered_faces.offline_faces")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")
