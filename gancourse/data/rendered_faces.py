@@ -51,7 +51,7 @@ from gancourse.data.ages import N_AGES, one_hot
 from gancourse.data.pipeline import image_dataset
 
 #: Bumped whenever the pictures change; the caches of models trained on rendered faces are keyed by it.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 SPLITS = ("train", "test")
 #: Identities per split.
 N_IDENTITIES = {"train": 240, "test": 60}
@@ -78,7 +78,7 @@ AGE_FEATURES = {
     "hairline": (0.27, 0.35, 0.40, 0.46, 0.53, 0.61),  # hairline above the face centre
     "recession": (0.3, 0.3, 0.15, -0.05, -0.3, -0.6),  # temples: > 0 hair comes down, < 0 recedes
     "grey hair": (0.0, 0.0, 0.12, 0.35, 0.62, 0.9),  # mix of the hair colour with silver
-    "wrinkles": (0.0, 0.0, 0.3, 0.55, 0.8, 1.0),  # darkness of the lines
+    "wrinkles": (0.0, 0.0, 0.3, 0.55, 0.8, 1.0),  # lines appear at 0.3, 0.55, 0.8; darker with the value
 }
 HAIR_STYLES = ("short", "long", "voluminous")
 
@@ -319,7 +319,7 @@ def _draw(c: _Canvas, ids: Identities, ages: np.ndarray) -> None:
     for k, offset in enumerate((0.25, 0.31, 0.37)):
         curve = fv + offset + 0.05 * (fu / 0.3) ** 2
         fore = np.maximum(fore, c.line(curve) * c.cover(np.abs(fu) - 0.28) * (wrinkles >= (0.3, 0.55, 0.8)[k]))
-    c.paint(fwin, fore * np.minimum(1.0, wrinkles * 0.9), wrinkle_colour)
+    c.paint(fwin, fore * (0.3 + 0.6 * wrinkles), wrinkle_colour)
 
     # Hair on the head: a cap around the top of the face, minus the forehead below the hairline.
     cap = c.cover(np.maximum(_ellipse(u, v + 0.1, cap_width, cap_height), v - cap_bottom))
@@ -355,7 +355,7 @@ def _features(c: _Canvas, ids: Identities, wrinkles, wrinkle_colour) -> None:
     for k, slope in enumerate((-0.5, 0.0, 0.5)):
         seg = _segment(au, v, x0, _EYE_Y + 0.02 * slope, x0 + 0.08, _EYE_Y + 0.06 * slope)
         feet = np.maximum(feet, c.line(seg, 0.024) * (wrinkles >= (0.55, 0.3, 0.8)[k]))
-    c.paint(win, feet * np.minimum(1.0, wrinkles), wrinkle_colour)
+    c.paint(win, feet * (0.3 + 0.6 * wrinkles), wrinkle_colour)
 
     # Nose: a shaded side of the bridge, the tip and two nostrils.
     win = c.window(0.0, 0.3, 0.16)
@@ -373,7 +373,7 @@ def _features(c: _Canvas, ids: Identities, wrinkles, wrinkle_colour) -> None:
     fold = _segment(au, v, np.maximum(nw + 0.07, mw + 0.06), nl - 0.01, mw + 0.09, _MOUTH_Y + 0.07)
     marionette = _segment(au, v, mw + 0.06, _MOUTH_Y + 0.06, mw + 0.08, _MOUTH_Y + 0.15)
     lines = np.maximum(c.line(fold) * (wrinkles >= 0.3), c.line(marionette) * (wrinkles >= 0.8))
-    c.paint(win, lines * np.minimum(1.0, wrinkles), wrinkle_colour)
+    c.paint(win, lines * (0.3 + 0.6 * wrinkles), wrinkle_colour)
 
 
 def render_faces(identities: Identities, ages, size: int = 64, seed: int | None = None) -> np.ndarray:
