@@ -22,14 +22,14 @@ be measured, because the renderer knows every face's age group and identity:
 
 Both networks are trained once and cached like
 :class:`gancourse.metrics.ClassifierFeatures`: every random choice is seeded
-inside the builder (initialisers, dropout, noise, the shuffle), so two fresh
-caches hold the same weights, and the cache file names everything that
-determines them (image size, width, epochs, :data:`VERSION` and the renderer's
+inside the builder (initialisers, dropout, noise, the order of the examples),
+independently of the global seeds, so two fresh caches hold the same weights,
+and the cache file names everything that determines them (image size, width, epochs, :data:`VERSION` and the renderer's
 :data:`~gancourse.data.rendered_faces.RENDERER_VERSION`). They live in
 ``$GANCOURSE_DATA/classifiers``.
 
 These are evaluators for rendered faces only: they know nothing about real
-photographs (see :mod:`gancourse.dlib_faces` for a real face-recognition network).
+photographs (``gancourse.dlib_faces`` wraps a real face-recognition network).
 """
 
 from __future__ import annotations
@@ -44,8 +44,8 @@ from gancourse.metrics import _batched, cached_weights
 
 #: Bumped whenever an architecture or a training setting changes (the cache key includes it).
 VERSION = 1
-AGE_EPOCHS = 12
-IDENTITY_EPOCHS = 10
+AGE_EPOCHS = 6
+IDENTITY_EPOCHS = 8
 #: Standard deviation of the Gaussian noise added to training images (the evaluators see generated
 #: images, which are never as clean as rendered ones).
 TRAIN_NOISE = 0.08
@@ -73,13 +73,17 @@ def _conv_trunk(inputs, size: int, widths, first_seed: int):
 
 
 def _fit(model, images, labels, epochs: int, learning_rate: float) -> None:
+    """Adam on the sparse cross-entropy, batches of 128, a new order every epoch from a NumPy generator of its
+    own (``tf.data``'s shuffle would also depend on TensorFlow's global seed, which the caller owns)."""
     import keras
     import tensorflow as tf
 
-    batches = tf.data.Dataset.from_tensor_slices((images, labels)).shuffle(
-        len(images), seed=0, reshuffle_each_iteration=True).batch(128)
     model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
-    model.fit(batches, verbose=0, epochs=epochs, shuffle=False)  # the dataset shuffles itself
+    rng = np.random.default_rng(0)
+    for _ in range(epochs):
+        order = rng.permutation(len(images))
+        batches = tf.data.Dataset.from_tensor_slices((images[order], labels[order])).batch(128)
+        model.fit(batches, verbose=0, epochs=1, shuffle=False)
 
 
 def _cache_path(name: str, size: int, epochs: int, extra: str = ""):

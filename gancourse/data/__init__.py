@@ -76,8 +76,8 @@ from gancourse.data import digits, faces, keras_datasets, paired, rendered_faces
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
-__all__ = ["AGE_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS", "DatasetError",
-           "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
+__all__ = ["AGE_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS",
+           "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
