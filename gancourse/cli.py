@@ -299,7 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     known.add_argument("--group", help="or their age group: 0-5 or 0-18, 19-29, 30-39, 40-49, 50-59, 60+")
     age.add_argument("--refine", choices=("identity", "pixel", "none"), default="identity",
                      help="how the latent is found: E(x) refined on the face network's distance (the paper's, "
-                     "default), on the pixel distance, or E(x) alone")
+                     "default; a run with face_net=imagenet downloads InceptionResNetV2's weights, about 220 MB, "
+                     "on first use), on the pixel distance, or E(x) alone")
     age.add_argument("--steps", type=int, default=None, help="optimisation steps (default: the run's latent_steps)")
     age.add_argument("--file", default=None, help="the PNG to write (default: age_strip.png in --out); one row "
                      "per image: the input, then ages 0-18 ... 60+")
