@@ -72,14 +72,14 @@ def _conv_trunk(inputs, size: int, widths, first_seed: int):
     return layers.Flatten()(x)
 
 
-def _fit(model, images, labels, epochs: int, learning_rate: float) -> None:
+def _fit(model, images, labels, epochs: int, learning_rate: float, seed: int = 0) -> None:
     """Adam on the sparse cross-entropy, batches of 128, a new order every epoch from a NumPy generator of its
     own (``tf.data``'s shuffle would also depend on TensorFlow's global seed, which the caller owns)."""
     import keras
     import tensorflow as tf
 
     model.compile(keras.optimizers.Adam(learning_rate), "sparse_categorical_crossentropy")
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     for _ in range(epochs):
         order = rng.permutation(len(images))
         batches = tf.data.Dataset.from_tensor_slices((images[order], labels[order])).batch(128)
@@ -164,6 +164,9 @@ class IdentityNetwork:
     For training, a softmax over the 240 training identities sits on the
     embedding times 16 (a cosine-style classifier, which makes distances
     between normalised embeddings meaningful); only the embedding is kept.
+    ``seed`` sets every random choice (initial weights, input noise, the
+    order of the examples): two seeds give two independently trained
+    networks, so one can judge what was optimised against the other.
 
     Attributes:
         model: ``keras.Model``, images ``(B, size, size, 3)`` in ``[-1, 1]`` ->
@@ -177,28 +180,32 @@ class IdentityNetwork:
 
     SCALE = 16.0
 
-    def __init__(self, size: int = 64, dim: int = 128, epochs: int = IDENTITY_EPOCHS):
+    def __init__(self, size: int = 64, dim: int = 128, epochs: int = IDENTITY_EPOCHS, seed: int = 0):
         import keras
         from keras import layers
 
         if int(dim) < 2:
             raise ValueError(f"dim must be >= 2, got {dim}")
-        self.size, self.dim, self.epochs = _check_size(size), int(dim), int(epochs)
+        if int(seed) < 0:
+            raise ValueError(f"seed must be >= 0, got {seed}")
+        self.size, self.dim, self.epochs, self.seed = _check_size(size), int(dim), int(epochs), int(seed)
         train = offline_faces("train", self.size)
         classes = int(train.identity.max()) + 1
         inputs = keras.Input((self.size, self.size, 3))
-        x = _conv_trunk(inputs, self.size, (32, 64, 128), first_seed=30)
-        x = layers.Dense(256, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(40))(x)
-        x = layers.Dense(self.dim, kernel_initializer=keras.initializers.GlorotUniform(41))(x)
+        base = 30 + 100 * self.seed  # seed 0: initialisers 30-42, as before seeds existed
+        x = _conv_trunk(inputs, self.size, (32, 64, 128), first_seed=base)
+        x = layers.Dense(256, activation="relu", kernel_initializer=keras.initializers.GlorotUniform(base + 10))(x)
+        x = layers.Dense(self.dim, kernel_initializer=keras.initializers.GlorotUniform(base + 11))(x)
         embedding = layers.UnitNormalization(name="embedding")(x)
         self.model = keras.Model(inputs, embedding, name="rendered_identity_net")
         logits = layers.Dense(classes, use_bias=False, activation="softmax",
-                              kernel_initializer=keras.initializers.GlorotUniform(42))(
+                              kernel_initializer=keras.initializers.GlorotUniform(base + 12))(
             layers.Rescaling(self.SCALE)(embedding))
         classifier = keras.Model(inputs, logits)
-        self.cache_path = _cache_path("identity", self.size, self.epochs, f"_{self.dim}d")
+        self.cache_path = _cache_path("identity", self.size, self.epochs, f"_{self.dim}d_s{self.seed}")
         self.cached = cached_weights(self.model, self.cache_path,
-                                     lambda: _fit(classifier, train.images, train.identity, self.epochs, 2e-3))
+                                     lambda: _fit(classifier, train.images, train.identity, self.epochs, 2e-3,
+                                                  self.seed))
         test = offline_faces("test", self.size)
         a, b, same = verification_pairs(test, 1000, seed=0)
         emb = self.embed(test.images)
@@ -210,16 +217,21 @@ class IdentityNetwork:
         return _batched(lambda b: self.model(b, training=False), images, batch_size)
 
 
-@functools.lru_cache(maxsize=4)
-def identity_evaluator(size: int = 64, dim: int = 128) -> IdentityNetwork:
+def identity_evaluator(size: int = 64, dim: int = 128, seed: int = 0) -> IdentityNetwork:
     """The cached :class:`IdentityNetwork` (built once per process, trained once per cache)."""
-    return IdentityNetwork(size, dim)
+    return _identity_evaluator(int(size), int(dim), int(seed))
 
 
-def identity_network(size: int = 64, dim: int = 128):
+@functools.lru_cache(maxsize=4)
+def _identity_evaluator(size: int, dim: int, seed: int) -> IdentityNetwork:
+    return IdentityNetwork(size, dim, seed=seed)
+
+
+def identity_network(size: int = 64, dim: int = 128, seed: int = 0):
     """The identity embedding ``keras.Model``: ``(B, size, size, 3)`` in ``[-1, 1]`` -> ``(B, dim)``
-    L2-normalised, differentiable (see :class:`IdentityNetwork`; cached)."""
-    return identity_evaluator(size, dim).model
+    L2-normalised, differentiable (see :class:`IdentityNetwork`; cached). Another ``seed`` gives an
+    independently trained network (a judge for what was optimised against this one)."""
+    return identity_evaluator(size, dim, seed).model
 
 
 # ---------------------------------------------------------------------------

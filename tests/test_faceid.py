@@ -125,7 +125,7 @@ def test_two_fresh_caches_hold_identical_weights(tmp_path, monkeypatch):
         np.testing.assert_array_equal(np.random.get_state()[1], state)  # the caller's NumPy stream is untouched
         assert not age.cached and not identity.cached
         assert age.cache_path.exists() and "32px_1ep" in age.cache_path.name
-        assert identity.cache_path.exists() and "32px_16d_1ep" in identity.cache_path.name
+        assert identity.cache_path.exists() and "32px_16d_s0_1ep" in identity.cache_path.name
         weights.append(age.model.get_weights() + identity.model.get_weights())
     for a, b in zip(*weights):
         np.testing.assert_array_equal(a, b)
@@ -133,3 +133,14 @@ def test_two_fresh_caches_hold_identical_weights(tmp_path, monkeypatch):
     assert again.cached
     for a, b in zip(again.model.get_weights(), weights[1][len(age.model.get_weights()):]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_another_seed_trains_an_independent_identity_network(tmp_path, monkeypatch):
+    """A judge must not share the optimised network's initial weights, input noise or example order."""
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    first, second = faceid.IdentityNetwork(32, dim=16, epochs=1), faceid.IdentityNetwork(32, dim=16, epochs=1, seed=1)
+    assert first.cache_path != second.cache_path and "_s1_" in second.cache_path.name
+    assert not any(np.array_equal(a, b) for a, b in zip(first.model.get_weights(), second.model.get_weights())
+                   if a.size > 1)
+    with pytest.raises(ValueError, match="seed must be >= 0"):
+        faceid.IdentityNetwork(32, seed=-1)

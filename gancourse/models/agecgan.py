@@ -29,9 +29,10 @@ Presets (``config(name)``):
 ``book`` (default)
     IMDB-WIKI's ``wiki_crop`` at 64 px; E 18,287,268, G 34,885,251, D
     1,569,665 parameters (:mod:`gancourse.nn.faces`). Adam(2e-4, beta_1 0.5)
-    for G and D, batch 128, 500 epochs. One-sided label smoothing as the
-    book's repository meant it: real 0.9, fake 0 (its fake labels are
-    ``zeros * 0.1``, which is 0, not 0.1). The encoder with Keras' default
+    for G and D, batch 128, 500 epochs. One-sided label smoothing: real
+    0.9, fake 0. The book's repository meant real 0.9 and fake 0.1, but
+    writes the fake labels as ``zeros * 0.1``, which is 0; smoothing only
+    the real labels is also what Salimans et al. recommend. The encoder with Keras' default
     Adam (1e-3, beta_1 0.9) for 500 epochs of 8 batches (the book's 1,000
     samples at batch 128), on fresh noise. FR: the book's ImageNet
     InceptionResNetV2 features (:func:`gancourse.nn.faces.imagenet_face_embedder`),
