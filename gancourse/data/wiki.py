@@ -20,10 +20,12 @@ strongest face, ``NaN`` when there is none).
 ``0000-01-00`` of the proleptic Gregorian calendar, in which year 0 is a leap
 year of 366 days; Python's ordinal counts from ``0001-01-01`` = 1, so the
 ordinal is ``floor(datenum) - 366`` (:func:`datenum_to_date`; the fraction of
-a day is ignored). The year of the photo has no day, so, as the IMDB-WIKI
-page does, the photo is taken to be from 1 July: the age
+a day is ignored). The year of the photo has no day, so the photo is taken
+to be from the middle of the year, as the IMDB-WIKI page says: the age
 (:func:`age_at`) is the year of the photo minus the year of birth, minus one
-when the birthday (month 7 or later) had not come by then.
+for anyone born in July or later (the source book's rule; the page's MATLAB
+line subtracts the dates from 1 July, which differs only for a birthday on
+1 July itself).
 
 **Cleaning** (every rule counted in :attr:`WikiIndex.dropped`; an image is
 counted once, under the first rule it breaks, in this order):
@@ -73,8 +75,8 @@ from gancourse.data.unpaired import read_images
 WIKI_URL = "https://data.vision.ee.ethz.ch/cvl/rrothe/imdb-wiki/static/wiki_crop.tar"
 WIKI_PAGE = "https://data.vision.ee.ethz.ch/cvl/rrothe/imdb-wiki/"
 WIKI_COUNT = 62_328  # images in wiki_crop.tar (and entries of wiki.mat)
-LICENCE = ("IMDB-WIKI (Rothe, Timofte and Van Gool, ETH Zurich): for academic research purposes only; the images "
-           "were collected from the Internet and their copyright stays with their owners.")
+LICENCE = ("IMDB-WIKI (Rothe, Timofte and Van Gool, ETH Zurich): for academic research purposes only; commercial "
+           "use needs the authors' permission (rrothe@vision.ee.ethz.ch)")
 HELP = (f"get {WIKI_URL} (about 0.8 GB, {WIKI_COUNT:,} faces; {LICENCE}) and extract it, then pass the folder "
         "holding wiki_crop/ (or wiki_crop/ itself) as data_dir=... (CLI: --data DIR)")
 SPLITS = ("train", "test")
