@@ -216,3 +216,27 @@ def test_optimiser_comparison_and_finetune_and_encoder(tiny_model):
     enc = ch03.encoder_overfitting(tiny_model, samples=16, epochs=1, n=8)
     assert len(enc["rows"]) == 2 and enc["fixed_model"].cfg.encoder_samples == 16
     assert all(np.array_equal(a, b) for a, b in zip(before, tiny_model.generator.get_weights()))
+
+
+def test_the_chapters_solutions_pass_and_its_starters_do_not():
+    import datetime
+    import re
+    from pathlib import Path
+
+    import tensorflow as tf
+
+    from gancourse import exercises
+
+    text = (Path(__file__).resolve().parents[1] / "book" / "03_age_cgan.md").read_text()
+    solutions = re.findall(r"````\{admonition\} Solution.*?```python\n(.*?)```", text, re.S)
+    starters = re.findall(r"```\{code-cell\} ipython3\n((?:(?!```).)*?exercises\.check\(\"03\.\w+\".*?)```", text, re.S)
+    assert len(solutions) == 3 and len(starters) == 3
+    for solution, starter in zip(solutions, starters):
+        exercise = re.search(r'exercises\.check\("(03\.\w+)", (\w+)\)', starter)
+        space = {"np": np, "tf": tf, "datetime": datetime}
+        exec(solution, space)  # noqa: S102 - the book's own solution code
+        assert exercises.check(exercise[1], space[exercise[2]]), exercise[1]
+        space = {"np": np, "tf": tf, "datetime": datetime, "exercises": exercises}
+        exec(starter.replace(f'exercises.check("{exercise[1]}", {exercise[2]})', ""), space)  # noqa: S102
+        result = exercises.check(exercise[1], space[exercise[2]])
+        assert not result and "raised" not in result.message, result.message
