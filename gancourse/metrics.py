@@ -117,6 +117,25 @@ def _batched(fn, images: np.ndarray, batch_size: int) -> np.ndarray:
     return np.concatenate([np.asarray(fn(images[i:i + batch_size])) for i in range(0, len(images), batch_size)])
 
 
+def cached_weights(model, path: Path, train) -> bool:
+    """Load ``model``'s weights from ``path`` if it exists, else call ``train()`` and save them there.
+
+    The file is written under a temporary name and renamed, so a concurrent
+    reader never sees half a file. Returns whether the weights came from the
+    cache. The file name must end in ``.weights.h5`` and should name
+    everything that determines the weights (data, sizes, epochs, a version).
+    """
+    path = Path(path)
+    if path.exists():
+        model.load_weights(path)
+        return True
+    train()
+    tmp = path.with_name(f"{path.name[:-len('.weights.h5')]}.{os.getpid()}.tmp.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+    return False
+
+
 class ClassifierFeatures:
     """Features from a small CNN classifier trained on a labelled dataset.
 
@@ -168,16 +187,14 @@ class ClassifierFeatures:
         # The cache key names everything that determines the weights.
         path = cache_dir("classifiers") / f"{dataset}_{self.image_size}px_{epochs}ep_v{self.VERSION}.weights.h5"
         self.cache_path = path
-        if path.exists():
-            self.classifier.load_weights(path)
-        else:
+
+        def train():
             batches = tf.data.Dataset.from_tensor_slices((x_train, y_train)).shuffle(
                 len(x_train), seed=0, reshuffle_each_iteration=True).batch(64)
             self.classifier.compile(keras.optimizers.Adam(), "sparse_categorical_crossentropy", metrics=["accuracy"])
             self.classifier.fit(batches, verbose=0, epochs=epochs, shuffle=False)  # the dataset shuffles itself
-            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.weights.h5")
-            self.classifier.save_weights(tmp)
-            os.replace(tmp, path)  # atomic: a concurrent reader never sees half a file
+
+        cached_weights(self.classifier, path, train)
         predictions = _batched(lambda b: self.classifier(b, training=False), x_test, 512)
         self.test_accuracy = float(np.mean(predictions.argmax(axis=1) == y_test))
 

@@ -236,6 +236,33 @@ def test_the_encoder_learns_to_invert_g_on_fresh_noise():
     assert history.history["encoder_loss"][-1] < history.history["encoder_loss"][0]
 
 
+def test_a_run_killed_in_the_encoder_phase_resumes_there(tmp_path, capsys):
+    import json
+
+    from gancourse import training
+
+    class Kill(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:  # the second encoder epoch ends, before its checkpoint is written
+                raise KeyboardInterrupt
+
+    model = _small(epochs=1, encoder_epochs=3, encoder_steps_per_epoch=2)
+    data = agecgan.batches(model.cfg, _faces(16))
+    with pytest.raises(KeyboardInterrupt):
+        training.fit(model, data, model.cfg, tmp_path, extra_callbacks=[Kill()], verbose=0)
+    fresh = _small(epochs=1, encoder_epochs=3, encoder_steps_per_epoch=2)
+    g = _weights(model.generator)
+    history, _ = training.fit(fresh, data, fresh.cfg, tmp_path, verbose=0)
+    assert "resuming from the checkpoint of epoch 2" in capsys.readouterr().out
+    assert history.epoch == [2, 3] and set(history.history) == {"encoder_loss"}
+    assert int(fresh.cgan_epochs.numpy()) == 1 and _same(g, fresh.generator)  # phase 1 was not run again
+    logged = json.loads((tmp_path / "history.json").read_text())
+    assert len(logged["d_loss"]) == 1 and len(logged["encoder_loss"]) == 4 and logged["encoder_loss"][0] is None
+    longer = _small(epochs=2, encoder_epochs=3, encoder_steps_per_epoch=2)
+    with pytest.raises(ValueError, match="cGAN phase ended after epoch 1"):
+        training.fit(longer, data, longer.cfg, tmp_path, verbose=0)
+
+
 def test_a_fixed_encoder_set_is_reproducible_and_used():
     model = _small(encoder_samples=40)
     z, y = model.fixed_encoder_set()

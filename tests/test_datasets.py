@@ -66,10 +66,11 @@ def test_registry_entries_and_lookup():
                                     "offline")
     assert data.SUPERRES_DATASETS == ("celeba", "sr_folder", "offline_sr")
     assert data.VOXEL_DATASETS == ("shapenet", "offline_shapes")
+    assert "offline_faces" in data.AGE_DATASETS
     assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS
                                      + data.SUPERRES_DATASETS + data.VOXEL_DATASETS + data.AGE_DATASETS)
     assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired",
-                                                                   "offline_sr", "offline_shapes"}
+                                                                   "offline_sr", "offline_shapes", "offline_faces"}
     assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces", "celeba", "sr_folder", "wiki"}
                                                                     | set(paired.INPUT_SIDE)
                                                                     | set(unpaired.CYCLEGAN_DATASETS))

@@ -42,6 +42,7 @@ offline_sr             superres yes     in memory  HR crops of photos the depend
 shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 category, 30^3 grids padded to 32^3 (64^3)
 offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
 wiki                   ages     no      streamed   IMDB-WIKI wiki_crop faces with ages (academic use only), cleaned
+offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -61,6 +62,8 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.superres` - super-resolution pairs: CelebA, image folders, offline crops, Set5/Set14/BSD100.
 * :mod:`gancourse.data.voxels` - voxel grids: 3D ShapeNets ``.mat`` files and offline procedural shapes.
 * :mod:`gancourse.data.wiki` - IMDB-WIKI's Wikipedia faces with ages from MATLAB dates, cleaned and streamed.
+* :mod:`gancourse.data.rendered_faces` - procedural faces whose identity and age group are known.
+* :mod:`gancourse.data.ages` - the six age groups of Age-cGAN and their one-hot encoding.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
 * :mod:`gancourse.data.cache` - the download/cache helper and safe archive extraction.
@@ -72,7 +75,8 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import digits, faces, keras_datasets, paired, superres, unpaired, voxels, wiki
+from gancourse.data import (digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired, voxels,
+                            wiki)
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
@@ -205,6 +209,8 @@ def _offline_shapes(split, cfg, data_dir, shuffle):
 
 def _wiki(split, cfg, data_dir, shuffle):
     return wiki.wiki_dataset(split, cfg, data_dir, shuffle=shuffle)
+def _offline_faces(split, cfg, data_dir, shuffle):
+    return rendered_faces.offline_dataset(split, cfg, shuffle=shuffle)
 
 
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
@@ -265,6 +271,9 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("wiki", "ages", False, wiki.SPLITS,
                 "IMDB-WIKI wiki_crop faces (academic research use only) with ages from wiki.mat, cleaned "
                 "(no face, second face, invalid ages dropped); 1 in 20 held out by a hash of the path", True, _wiki),
+    DatasetSpec("offline_faces", "ages", True, rendered_faces.SPLITS,
+                "procedurally rendered faces whose identity and age group are known; 240 identities x 6 ages x 2 "
+                "(train) / 60 other identities x 6 ages (test)", False, _offline_faces),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
@@ -297,7 +306,8 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
                          "gancourse.data.superres.load_pairs or offline_sr")
     if spec.kind == "ages":
         raise ValueError(f"{name} is an age dataset of (image, age) pairs; read its arrays with "
-                         "gancourse.data.wiki.wiki_arrays (wiki) or the dataset's own module")
+                         "gancourse.data.wiki.wiki_arrays (wiki) or gancourse.data.rendered_faces.offline_faces "
+                         "(offline_faces)")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")

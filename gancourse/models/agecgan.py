@@ -37,11 +37,13 @@ Presets (``config(name)``):
     InceptionResNetV2 features (:func:`gancourse.nn.faces.imagenet_face_embedder`),
     a generic feature distance, not face identity.
 ``paper``
-    Antipov et al.'s settings where the paper gives them: the same networks,
-    the encoder trained on a fixed synthetic set of 100,000 ``(z, y)`` pairs,
-    latent optimisation with L-BFGS-B, and no label smoothing (the paper
-    mentions none). The paper trains on 120,000 cleaned IMDB-Wiki faces and
-    measures identity with OpenFace; the length here is the book's.
+    Antipov et al.'s settings where the paper gives them: the same networks
+    (DCGAN's design, the condition at G's input and at D's first
+    convolution), Adam for 100 epochs, the encoder trained on a fixed
+    synthetic set of 100,000 ``(z, y)`` pairs, latent optimisation with
+    L-BFGS-B, and no label smoothing (the paper mentions none). Where the
+    paper is silent (learning rate, beta_1, batch) it keeps DCGAN's, which
+    are the book's. The paper trains on its own cleaned IMDB-Wiki.
 
 On the ``smoke`` profile every preset trains on the package's rendered faces
 (:mod:`gancourse.data.rendered_faces`, whose age and identity are known) at
@@ -105,7 +107,7 @@ class AgeCGANConfig(TrainingConfig):
     KIND = "agecgan"
     PRESETS = {
         "book": dict(learning_rate=2e-4, beta_1=0.5, batch_size=128, epochs=500),
-        "paper": dict(learning_rate=2e-4, beta_1=0.5, batch_size=128, epochs=500, label_smoothing="none",
+        "paper": dict(learning_rate=2e-4, beta_1=0.5, batch_size=128, epochs=100, label_smoothing="none",
                       encoder_samples=100_000, latent_method="lbfgs"),
     }
     PROFILE_OVERRIDES = {"book": {"standard": {"epochs": 30, "encoder_epochs": 10, "encoder_steps_per_epoch": 100}},
@@ -235,6 +237,11 @@ class AgeCGAN(GAN):
         self.phase = "cgan"
         self._fr = None
         self._fixed = None
+        #: Epochs of phase 1 trained so far (checkpointed): a resume can tell the two phases apart.
+        self.cgan_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="cgan_epochs")
+
+    def extra_state(self) -> dict:
+        return {"cgan_epochs": self.cgan_epochs}
 
     # -- phases -----------------------------------------------------------------------
     @property
@@ -280,10 +287,18 @@ class AgeCGAN(GAN):
         over all epochs trained (NaN where a phase does not log a key).
         """
         gan_epochs = self.cfg.epochs
+        done = int(self.cgan_epochs.numpy())
+        if initial_epoch > done and done < gan_epochs:
+            raise ValueError(f"this model's cGAN phase ended after epoch {done} and its encoder was trained on that "
+                             f"generator; training the cGAN to epoch {gan_epochs} now would leave the encoder behind. "
+                             f"Keep epochs={done}, or train a new model (CLI: a new --out)")
         histories = []
         if initial_epoch < min(epochs, gan_epochs):
             self.set_phase("cgan")
+            counter = _CountEpochs(self.cgan_epochs)
+            kwargs["callbacks"] = [counter] + list(kwargs.get("callbacks") or [])
             histories.append(super().fit(x, epochs=min(epochs, gan_epochs), initial_epoch=initial_epoch, **kwargs))
+            kwargs["callbacks"] = kwargs["callbacks"][1:]
         if epochs > gan_epochs and not self.stop_training:
             self.set_phase("encoder")
             kwargs.pop("steps_per_epoch", None)
@@ -586,6 +601,17 @@ def latent_distance(a, b):
 def pixel_distance(x, x_hat):
     """``||x - x_hat||`` per image over all pixels and channels."""
     return tf.sqrt(tf.reduce_sum(tf.square(x - x_hat), axis=[1, 2, 3]) + 1e-12)
+
+
+class _CountEpochs(keras.callbacks.Callback):
+    """Keeps ``AgeCGAN.cgan_epochs`` at the number of phase-1 epochs finished (before any checkpoint saves)."""
+
+    def __init__(self, counter):
+        super().__init__()
+        self.counter = counter
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.counter.assign(epoch + 1)
 
 
 def _copy_network(net: keras.Model) -> keras.Model:
