@@ -129,11 +129,13 @@ def test_compare_methods_verdicts_follow_the_paired_tests():
                 "pixel-wise": {"embedding distance": base + rng.normal(0, 0.01, 30), "pixel RMSE": base * 0.1},
                 "identity-preserving": {"embedding distance": base - 0.5, "pixel RMSE": base * 0.3}}
     tests = ch03.compare_methods(per_face)
-    assert len(tests) == 4 and all(r["family"] == 4 for r in tests)
+    assert len(tests) == 6 and all(r["family"] == 6 for r in tests)
     assert ch03.verdict(tests, "identity-preserving", "embedding distance") == "closer"
     assert ch03.verdict(tests, "identity-preserving", "pixel RMSE") == "further"
     assert ch03.verdict(tests, "pixel-wise", "pixel RMSE") == "closer"
     assert ch03.verdict(tests, "pixel-wise", "embedding distance") == "no difference detected"
+    assert ch03.verdict(tests, "identity vs pixel", "embedding distance") == "closer"
+    assert ch03.verdict(tests, "identity vs pixel", "pixel RMSE") == "further"
     with pytest.raises(ValueError, match="no test"):
         ch03.verdict(tests, "E(x)", "pixel RMSE")
 
@@ -202,7 +204,12 @@ def test_identity_study_shapes_and_rows(tiny_model):
     assert study["losses"]["pixel-wise"].shape == (3, 8)
     # the pixel objective after two Adam steps is no higher than at E(x) on average
     assert study["losses"]["pixel-wise"][-1].mean() <= study["losses"]["pixel-wise"][0].mean() + 1e-6
-    assert len(study["tests"]) == 4
+    assert len(study["tests"]) == 6
+    judged = ch03.identity_study(tiny_model, faces, fake_embed, FakeClassifier(), n=8, steps=1, folds=2,
+                                 judge=lambda images: fake_embed(images[:, ::-1]))
+    assert "judge verification" in judged["rows"][0] and "judge embedding distance" in judged["rows"][1]
+    assert len(judged["tests"]) == 9 and {t["metric"] for t in judged["tests"]} == {
+        "embedding distance", "judge embedding distance", "pixel RMSE"}
 
 
 def test_optimiser_comparison_and_finetune_and_encoder(tiny_model):

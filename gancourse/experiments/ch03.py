@@ -236,15 +236,17 @@ def cross_age_pairs(faces, chosen: np.ndarray, seed: int = 0) -> tuple[np.ndarra
 
 
 def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40, folds: int = 8,
-                   seed: int = 0) -> dict:
+                   seed: int = 0, judge=None) -> dict:
     """Reconstruction of ``n`` held-out faces by ``E(x)``, pixel-wise and identity-preserving optimisation.
 
     ``embed``: images -> unit embeddings (the evaluator's identity network). For every method, each face's
     reconstruction ``G(z, y0)`` is scored by its embedding distance to the face, its pixel distance (RMSE)
     and whether the age classifier reads ``y0`` in it; verification accuracy (LFW protocol, ``folds`` folds)
     asks whether the reconstruction and a real face at *another* age are the same person (one same and one
-    different partner per face; ``real`` is the real face itself, the ceiling). Returns
-    ``{"rows", "per_face", "tests", "reconstructions", "chosen", "losses"}``.
+    different partner per face; ``real`` is the real face itself, the ceiling). ``judge``: a second embedding
+    that the optimisation never used; when given, its verification accuracy and distance are added (columns
+    ``judge ...``) and tested too. Returns ``{"rows", "per_face", "tests", "reconstructions", "chosen",
+    "losses"}``.
     """
     from gancourse.faceid import verification_accuracy
 
@@ -257,35 +259,44 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
         recon[name] = model.generate(result.z, ages)
         losses[name] = result.losses
     query, partner, same = cross_age_pairs(faces, chosen, seed)
-    partner_emb = embed(np.asarray(faces.images[partner]))
-    x_emb = embed(x)
+    partners = np.asarray(faces.images[partner])
+    evaluators = {"": embed} if judge is None else {"": embed, "judge ": judge}
+    references = {key: (fn(partners), fn(x)) for key, fn in evaluators.items()}
     rows, per_face = [], {}
     for name, images in recon.items():
-        emb = embed(images)
-        acc, spread = verification_accuracy(emb[query], partner_emb, same, folds=folds, seed=seed)
-        distance = np.linalg.norm(emb - x_emb, axis=1)
         rmse = np.sqrt(np.mean((images - x) ** 2, axis=(1, 2, 3)))
         age_ok = classifier.predict_ages(images) == ages
-        per_face[name] = {"embedding distance": distance, "pixel RMSE": rmse}
-        mean_d, low_d, high_d = stats.mean_interval(distance) if name != "real" else (0.0, 0.0, 0.0)
-        rows.append({"reconstruction": name, "verification": acc, "fold std": spread,
-                     "embedding distance": mean_d, "distance low": low_d, "distance high": high_d,
-                     "pixel RMSE": float(rmse.mean()), "age kept": float(age_ok.mean())})
+        row, per_face[name] = {"reconstruction": name}, {"pixel RMSE": rmse}
+        for key, fn in evaluators.items():
+            partner_emb, x_emb = references[key]
+            emb = fn(images)
+            acc, spread = verification_accuracy(emb[query], partner_emb, same, folds=folds, seed=seed)
+            distance = np.linalg.norm(emb - x_emb, axis=1)
+            per_face[name][f"{key}embedding distance"] = distance
+            mean_d, low_d, high_d = stats.mean_interval(distance) if name != "real" else (0.0, 0.0, 0.0)
+            row.update({f"{key}verification": acc, f"{key}fold std": spread, f"{key}embedding distance": mean_d,
+                        f"{key}distance low": low_d, f"{key}distance high": high_d})
+        row.update({"pixel RMSE": float(rmse.mean()), "age kept": float(age_ok.mean())})
+        rows.append(row)
     tests = compare_methods(per_face)
     return {"rows": rows, "per_face": per_face, "tests": tests, "reconstructions": recon, "chosen": chosen,
             "losses": losses}
 
 
 def compare_methods(per_face: dict) -> list[dict]:
-    """Paired tests of each optimisation against ``E(x)`` on both per-face distances, Holm-corrected as one
-    family (lower is better; verdicts "closer" / "further")."""
+    """Paired tests on every per-face distance, Holm-corrected as one family (lower is better; verdicts
+    "closer" / "further"): each optimisation against ``E(x)`` (variants ``pixel-wise`` and
+    ``identity-preserving``), and identity-preserving against pixel-wise (variant ``identity vs pixel``)."""
     groups = {}
-    for metric in ("embedding distance", "pixel RMSE"):
+    words = ("closer", "further")
+    for metric in per_face["E(x)"]:
         samples = {name: per_face[name][metric] for name in ("E(x)", "pixel-wise", "identity-preserving")}
-        rows = stats.compare(samples, higher_is_better=False, words=("closer", "further"), paired=True)
-        for row in rows:
+        rows = stats.compare(samples, higher_is_better=False, words=words, paired=True)
+        pair = {"pixel-wise": samples["pixel-wise"], "identity vs pixel": samples["identity-preserving"]}
+        direct = stats.compare(pair, higher_is_better=False, words=words, paired=True)
+        for row in rows + direct:
             row["metric"] = metric
-        groups[metric] = (rows, False, ("closer", "further"))
+        groups[metric] = (rows + direct, False, words)
     stats.correct_together(groups)
     return [row for rows, _, _ in groups.values() for row in rows]
 
@@ -519,7 +530,8 @@ ERRATA = [
     {"where": "text", "what": "y has shape (total_values, 5)", "correct": "(total_values, 6)"},
     {"where": "text", "what": "the encoder's dense layer has 2096 units", "correct": "4096 (the code)"},
     {"where": "text", "what": "64,328 images", "correct": "62,328 (the dataset's page)"},
-    {"where": "text", "what": "FaceNet needs more than 150 px", "correct": "Keras' InceptionResNetV2 takes 75 px and up"},
+    {"where": "text", "what": "FaceNet needs more than 150 px",
+     "correct": "Keras' InceptionResNetV2 takes 75 px and up"},
     {"where": "text", "what": "phase 3 scales by `/ 255`", "correct": "`/ 127.5 - 1` (the repository)"},
     {"where": "text", "what": "E is trained on generated and real images", "correct": "generated only (the code)"},
     {"where": "code", "what": "`from keras.layers import K`, `keras_preprocessing.image`, `K.resize_images`",
