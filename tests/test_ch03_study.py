@@ -59,6 +59,8 @@ def test_chapter_config_sizes_the_smoke_run_and_refuses_unknown_profiles():
     cfg, settings = ch03.chapter_config("smoke")
     assert (cfg.image_size, cfg.epochs, cfg.dataset, cfg.face_net) == (32, 12, "offline_faces", "rendered")
     assert settings["faces"] >= 24 and settings["encoder_samples"] == 1000
+    standard, _ = ch03.chapter_config("standard")
+    assert (standard.image_size, standard.dataset, standard.g_filters) == (64, "offline_faces", 256)
     with pytest.raises(ValueError, match="unknown profile"):
         ch03.chapter_config("huge")
 
