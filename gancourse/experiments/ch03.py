@@ -520,25 +520,35 @@ def book_labels(batch_size: int = 4) -> dict:
     return {"real": float(real.mean()), "fake": float(fake.mean())}
 
 
-#: The book's errata (spec, section 3.11, checked against the text and the repository).
-ERRATA = [
-    {"where": "text", "what": "the generator is built by `build_generator1()`", "correct": "`build_generator()`"},
-    {"where": "text", "what": "the G step passes an undefined `sampled_labels`", "correct": "`random_labels`"},
-    {"where": "text", "what": "`image_resizer.compile(loss=loss, ...)` with `loss` undefined",
-     "correct": "no compile: the resizer only runs forward"},
-    {"where": "text", "what": "a wrong GitHub path for `build_fr_model`", "correct": "`Chapter03/run.py`"},
-    {"where": "text", "what": "y has shape (total_values, 5)", "correct": "(total_values, 6)"},
-    {"where": "text", "what": "the encoder's dense layer has 2096 units", "correct": "4096 (the code)"},
-    {"where": "text", "what": "64,328 images", "correct": "62,328 (the dataset's page)"},
-    {"where": "text", "what": "FaceNet needs more than 150 px",
-     "correct": "Keras' InceptionResNetV2 takes 75 px and up"},
-    {"where": "text", "what": "phase 3 scales by `/ 255`", "correct": "`/ 127.5 - 1` (the repository)"},
-    {"where": "text", "what": "E is trained on generated and real images", "correct": "generated only (the code)"},
-    {"where": "code", "what": "`from keras.layers import K`, `keras_preprocessing.image`, `K.resize_images`",
-     "correct": "`keras.ops`, `keras.utils.load_img`, `layers.UpSampling2D`"},
-    {"where": "code", "what": "`Adam(lr=...)`", "correct": "`Adam(learning_rate=...)`"},
-    {"where": "code", "what": "weights and models saved under the same `.h5` names",
-     "correct": "`*.weights.h5` for weights, `.keras` for models"},
-    {"where": "code", "what": "`D.trainable = False` compiled into the combined model",
-     "correct": "one `train_step` that updates each network with its own optimizer"},
-]
+#: The book's errata (spec, section 3.11, checked against the text and the repository): where, what, correct.
+_ERRATA_ROWS = (
+    ("text", "the generator is built by `build_generator1()`",
+     "`build_generator()`"),
+    ("text", "the G step passes an undefined `sampled_labels`",
+     "`random_labels`"),
+    ("text", "`image_resizer.compile(loss=loss, ...)` with `loss` undefined",
+     "no compile: the resizer only runs forward"),
+    ("text", "a wrong GitHub path for `build_fr_model`",
+     "`Chapter03/run.py`"),
+    ("text", "y has shape (total_values, 5)",
+     "(total_values, 6)"),
+    ("text", "the encoder's dense layer has 2096 units",
+     "4096 (the code)"),
+    ("text", "64,328 images",
+     "62,328 (the dataset's page)"),
+    ("text", "FaceNet needs more than 150 px",
+     "Keras' InceptionResNetV2 takes 75 px and up"),
+    ("text", "phase 3 scales by `/ 255`",
+     "`/ 127.5 - 1` (the repository)"),
+    ("text", "E is trained on generated and real images",
+     "generated only (the code)"),
+    ("code", "`from keras.layers import K`, `keras_preprocessing.image`, `K.resize_images`",
+     "`keras.ops`, `keras.utils.load_img`, `layers.UpSampling2D`"),
+    ("code", "`Adam(lr=...)`",
+     "`Adam(learning_rate=...)`"),
+    ("code", "weights and models saved under the same `.h5` names",
+     "`*.weights.h5` for weights, `.keras` for models"),
+    ("code", "`D.trainable = False` compiled into the combined model",
+     "one `train_step` that updates each network with its own optimizer"),
+)
+ERRATA = [dict(zip(("where", "what", "correct"), row)) for row in _ERRATA_ROWS]
