@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 from typing import Callable
 
-from gancourse.exercises import ch01, ch02, ch04, ch05, ch07, ch08
+from gancourse.exercises import ch01, ch02, ch03, ch04, ch05, ch07, ch08
 
 _REGISTRY: dict[str, "Exercise"] = {}
 
@@ -57,6 +57,7 @@ def register(module) -> None:
 
 register(ch01)
 register(ch02)
+register(ch03)
 register(ch04)
 register(ch05)
 register(ch07)

@@ -3,6 +3,8 @@
 * :mod:`gancourse.experiments.ch01` - the stabilisation study on the ring of Gaussians.
 * :mod:`gancourse.experiments.ch02` - the cost of 3-D convolutions, the 3D-GAN's feature-classification test
   and the book's defects.
+* :mod:`gancourse.experiments.ch03` - Age-cGAN on rendered faces: age accuracy, identity preservation by latent
+  optimisation, the encoder's overfitting, the book's fine-tuning and defects.
 * :mod:`gancourse.experiments.ch04` - the DCGAN presets compared on the same data.
 * :mod:`gancourse.experiments.ch08` - the pix2pix objective ablation and the book's batch-1 defects.
 """

@@ -1,0 +1,133 @@
+"""Chapter 03 (Age-cGAN) exercises: references and graders."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+
+from gancourse.experiments import ch03
+
+
+def matlab_age(dob: float, photo_taken: int) -> int:
+    """Reference: the age in whole years on 1 July of ``photo_taken`` of a person born on the MATLAB serial date
+    ``dob`` (``floor(dob) - 366`` is Python's date ordinal; birth month before July: ``taken - year``, else one
+    less)."""
+    birth = datetime.date.fromordinal(int(np.floor(dob)) - 366)
+    return int(photo_taken - birth.year - (birth.month >= 7))
+
+
+def _datenum(year: int, month: int, day: int, fraction: float = 0.0) -> float:
+    return datetime.date(year, month, day).toordinal() + 366 + fraction
+
+
+def _age_cases():
+    yield "born 5 May 1981, photo 2009", _datenum(1981, 5, 5), 2009
+    yield "born 1 July 1981 (July counts as the second half), photo 2009", _datenum(1981, 7, 1), 2009
+    yield "born 30 June 1981 at 18:00 (a fractional datenum), photo 2009", _datenum(1981, 6, 30, 0.75), 2009
+    yield "born 29 February 1960, photo 2000", _datenum(1960, 2, 29), 2000
+    yield "born 31 December 1899, photo 1950", _datenum(1899, 12, 31), 1950
+    yield "born 1 January 2001, photo 2001", _datenum(2001, 1, 1), 2001
+
+
+def grade_matlab_age(answer) -> None:
+    """Grade a reader's ``matlab_age``: raise ``AssertionError`` naming the first case it gets wrong."""
+    for name, dob, taken in _age_cases():
+        want = matlab_age(dob, taken)
+        got = int(answer(dob, taken))
+        birth_ordinal = int(np.floor(dob))
+        hint = ""
+        if got == taken - datetime.date.fromordinal(birth_ordinal - 366).year:
+            hint = " Apply the mid-year rule: a birth in July or later has not had its birthday by 1 July."
+        elif 0 < birth_ordinal - 365 <= datetime.date.max.toordinal() and \
+                got == matlab_age(dob + 1, taken) != want:
+            hint = " The offset is 366 days (MATLAB counts from year 0, a leap year), not 365."
+        assert got == want, f"{name}: expected {want}, got {got}.{hint}"
+
+
+def tile_labels(features: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Reference: the discriminator's label tiling (:func:`gancourse.experiments.ch03.tile_labels`)."""
+    return ch03.tile_labels(features, labels)
+
+
+def grade_tile_labels(answer) -> None:
+    """Grade a reader's ``tile_labels``: raise ``AssertionError`` naming the first case it gets wrong."""
+    rng = np.random.default_rng(30)
+    cases = [("a batch of 2, 4x4 maps of 3 channels, 6 ages", rng.normal(size=(2, 4, 4, 3)),
+              np.eye(6)[[1, 4]]),
+             ("a batch of 3, a 2x5 map, 2 channels", rng.normal(size=(3, 2, 5, 2)), np.eye(6)[[0, 5, 5]]),
+             ("a batch of 1, 32x32x64 (the book's D)", rng.normal(size=(1, 32, 32, 64)), np.eye(6)[[2]])]
+    for name, features, labels in cases:
+        want = tile_labels(features, labels)
+        got = np.asarray(answer(features.copy(), labels.copy()))
+        hint = ""
+        if got.shape == want.shape[:-1] + (labels.shape[1],):
+            hint = " Concatenate the tiled labels to the features, not just return them."
+        elif got.shape == (want.shape[0], want.shape[3]) + want.shape[1:3]:
+            hint = " Keras maps are channels-last: (B, H, W, C)."
+        assert got.shape == want.shape, f"{name}: expected shape {want.shape}, got {got.shape}.{hint}"
+        if np.allclose(got[..., :labels.shape[1]], labels[:, None, None, :]) and not np.allclose(got, want):
+            hint = " The features come first and the labels after them (the book's order)."
+        assert np.allclose(got, want), f"{name}: the values differ from features + tiled labels.{hint}"
+
+
+def latent_step(z, images, ages, generator, embed, learning_rate: float = 0.1) -> np.ndarray:
+    """Reference: one plain gradient-descent step on ``z`` of ``sum_i ||embed(x_i) - embed(G(z_i, y_i))||``
+    (the identity-preserving objective), with G and the embedding frozen. Returns the new ``z``."""
+    import tensorflow as tf
+
+    z = tf.Variable(np.asarray(z, np.float32))
+    target = embed(tf.constant(images, tf.float32), training=False)
+    with tf.GradientTape() as tape:
+        rebuilt = embed(generator([z, tf.constant(ages, tf.float32)], training=False), training=False)
+        loss = tf.reduce_sum(tf.sqrt(tf.reduce_sum(tf.square(rebuilt - target), axis=-1) + 1e-12))
+    return (z - learning_rate * tape.gradient(loss, z)).numpy()
+
+
+def _latent_problem():
+    """A tiny generator and embedding (seeded) for the latent-step grader."""
+    import keras
+
+    z_in, y_in = keras.Input((4,)), keras.Input((6,))
+    h = keras.layers.Concatenate()([z_in, y_in])
+    h = keras.layers.Dense(8 * 8 * 3, activation="tanh", kernel_initializer=keras.initializers.GlorotUniform(1))(h)
+    generator = keras.Model([z_in, y_in], keras.layers.Reshape((8, 8, 3))(h))
+    x_in = keras.Input((8, 8, 3))
+    e = keras.layers.Dense(5, kernel_initializer=keras.initializers.GlorotUniform(2))(keras.layers.Flatten()(x_in))
+    embed = keras.Model(x_in, keras.layers.UnitNormalization()(e))
+    rng = np.random.default_rng(31)
+    z = rng.normal(size=(3, 4)).astype(np.float32)
+    images = rng.uniform(-1, 1, (3, 8, 8, 3)).astype(np.float32)
+    ages = np.eye(6, dtype=np.float32)[[0, 3, 5]]
+    return generator, embed, z, images, ages
+
+
+def grade_latent_step(answer) -> None:
+    """Grade a reader's ``latent_step``: raise ``AssertionError`` naming the first case it gets wrong."""
+    generator, embed, z, images, ages = _latent_problem()
+    weights = [w.copy() for w in generator.get_weights() + embed.get_weights()]
+    for rate in (0.1, 0.5):
+        want = latent_step(z, images, ages, generator, embed, rate)
+        got = np.asarray(answer(z.copy(), images.copy(), ages.copy(), generator, embed, rate), np.float64)
+        assert got.shape == want.shape, f"learning rate {rate}: expected z of shape {want.shape}, got {got.shape}"
+        hint = ""
+        if np.allclose(got, 2 * z - want, atol=1e-5):
+            hint = " Step against the gradient (z - rate * gradient): the objective is to be lowered."
+        elif np.allclose(got, z, atol=1e-7):
+            hint = " z did not move: take the gradient of the loss with respect to z (watch it or make it a Variable)."
+        assert np.allclose(got, want, atol=1e-5), (
+            f"learning rate {rate}: z after one step differs from the reference by up to "
+            f"{np.max(np.abs(got - want)):.3g}.{hint} The loss is the SUM over faces of the Euclidean distances "
+            "between the embeddings of the real faces and of G(z, y)")
+    after = generator.get_weights() + embed.get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(weights, after)), (
+        "the generator or the embedding changed: only z may move (G and FR are frozen)")
+
+
+EXERCISES = {
+    "03.matlab_age": ("an age in whole years from a MATLAB datenum and the year of the photo", matlab_age,
+                      grade_matlab_age),
+    "03.tile_labels": ("the discriminator's label tiling", tile_labels, grade_tile_labels),
+    "03.latent_step": ("one gradient step of the identity-preserving latent optimisation", latent_step,
+                       grade_latent_step),
+}
