@@ -14,7 +14,8 @@ from gancourse.nn.faces import (FR_INPUT_SIZE, age_encoder, check_image_size, co
 
 
 def _small(**changes):
-    cfg = agecgan.config("book").scaled("smoke").replace(batch_size=8, **changes)
+    changes.setdefault("batch_size", 8)
+    cfg = agecgan.config("book").scaled("smoke").replace(**changes)
     set_seed(0)
     model = agecgan.AgeCGAN(cfg)
     model.compile()
@@ -23,7 +24,7 @@ def _small(**changes):
 
 def _faces(n=16, seed=0):
     rng = np.random.default_rng(seed)
-    return rng.uniform(-1, 1, (n, 64, 64, 3)).astype(np.float32), rng.integers(0, N_AGES, n)
+    return rng.uniform(-1, 1, (n, 32, 32, 3)).astype(np.float32), rng.integers(0, N_AGES, n)
 
 
 def _weights(net):
@@ -36,7 +37,7 @@ def _same(before, net):
 
 def _tiny_fr():
     set_seed(3)
-    return keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Conv2D(8, 5, strides=4, activation="tanh"),
+    return keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(8, 5, strides=4, activation="tanh"),
                              keras.layers.Flatten(), keras.layers.Dense(16), keras.layers.UnitNormalization()],
                             name="tiny_fr")
 
@@ -130,7 +131,7 @@ def test_presets_differ_where_the_paper_does():
     assert book.total_epochs == 1000
     smoke = paper.scaled("smoke")
     assert (smoke.dataset, smoke.face_net, smoke.image_size, smoke.encoder_samples) == ("offline_faces", "rendered",
-                                                                                       64, 2_000)
+                                                                                       32, 2_000)
     with pytest.raises(ValueError, match="objective='wgan-gp' is not supported"):
         agecgan.config("book", objective="wgan-gp")
     with pytest.raises(ValueError, match="dataset='faces' is not allowed; choose one of 'wiki', 'offline_faces'"):
@@ -228,11 +229,12 @@ def test_both_phases_in_one_fit_merge_their_histories():
 
 
 def test_the_encoder_learns_to_invert_g_on_fresh_noise():
-    model = _small(encoder_steps_per_epoch=30)
+    # four latent dimensions: even an untrained G then maps z to visibly different faces
+    model = _small(encoder_steps_per_epoch=30, latent_dim=4, batch_size=16)
     before = model.encoder_error(128)
     history = model.train_encoder(epochs=2)
-    after = model.encoder_error(128)
-    assert after < before
+    after = model.encoder_error(128)  # in inference mode: E's batch-norm averages have caught up
+    assert after < 0.6 * before
     assert history.history["encoder_loss"][-1] < history.history["encoder_loss"][0]
 
 
@@ -279,12 +281,12 @@ def test_a_fixed_encoder_set_is_reproducible_and_used():
 
 def test_data_of_the_wrong_shape_is_refused():
     model = _small()
-    bad = tf.data.Dataset.from_tensor_slices((np.zeros((8, 32, 32, 3), np.float32),
+    bad = tf.data.Dataset.from_tensor_slices((np.zeros((8, 48, 48, 3), np.float32),
                                               one_hot(np.zeros(8, int)))).batch(8)
     with pytest.raises(ValueError, match="give \\(images \\(n, S, S, 3\\), one-hot ages \\(n, 6\\)\\) batches"):
         model.fit(bad, epochs=1, verbose=0)
     with pytest.raises(ValueError, match="pass a tuple \\(images, ages\\)"):
-        agecgan.batches(model.cfg, np.zeros((8, 64, 64, 3)))
+        agecgan.batches(model.cfg, np.zeros((8, 32, 32, 3)))
     with pytest.raises(ValueError, match="fewer than one batch"):
         agecgan.batches(model.cfg, _faces(4))
 
@@ -294,9 +296,9 @@ def test_generation_and_the_age_grid():
     model = _small()
     z = model.fixed_noise(3, seed=1)
     grid = model.age_grid(z)
-    assert grid.shape == (6, 3, 64, 64, 3) and grid.min() >= -1 and grid.max() <= 1
+    assert grid.shape == (6, 3, 32, 32, 3) and grid.min() >= -1 and grid.max() <= 1
     np.testing.assert_allclose(grid[2], model.generate(z, 2), atol=1e-6)
-    assert model.preview(model.preview_inputs(64)).shape == (6, 8, 64, 64, 3)
+    assert model.preview(model.preview_inputs(64)).shape == (6, 8, 32, 32, 3)
     with pytest.raises(ValueError, match=r"z must have shape \(n, 100\)"):
         model.generate(np.zeros((2, 7)))
 
@@ -342,8 +344,8 @@ def test_phase_three_refuses_bad_input():
         model.optimize_latent(x, ages, fr, objective="face")
     with pytest.raises(ValueError, match="unknown method 'sgd'; choose one of adam, lbfgs"):
         model.optimize_latent(x, ages, fr, method="sgd")
-    with pytest.raises(ValueError, match=r"images must be \(n, 64, 64, 3\)"):
-        model.optimize_latent(x[:, :32, :32], ages, fr)
+    with pytest.raises(ValueError, match=r"images must be \(n, 32, 32, 3\)"):
+        model.optimize_latent(x[:, :16, :16], ages, fr)
     with pytest.raises(ValueError, match=r"scaled to \[-1, 1\]"):
         model.optimize_latent(x * 255, ages, fr)
     with pytest.raises(ValueError, match="fr must be a network"):
@@ -366,7 +368,7 @@ def test_the_age_strip_puts_the_input_first_then_six_ages():
     model, fr = _small(), _tiny_fr()
     x, ages = _faces(2)
     strip = model.age_strip(x, ages, fr, steps=2)
-    assert strip.shape == (2, 7, 64, 64, 3)
+    assert strip.shape == (2, 7, 32, 32, 3)
     np.testing.assert_array_equal(strip[:, 0], x)
     plain = model.age_strip(x, ages, refine=None)
     np.testing.assert_allclose(plain[:, 3], model.generate(model.encode(x), 2), atol=1e-6)

@@ -24,7 +24,7 @@ def run(tmp_path_factory):
 def test_cli_trains_both_phases_and_resumes(run, capsys):
     out, args = run
     saved = json.loads((out / "config.json").read_text())
-    assert (saved["dataset"], saved["face_net"], saved["image_size"]) == ("offline_faces", "rendered", 64)
+    assert (saved["dataset"], saved["face_net"], saved["image_size"]) == ("offline_faces", "rendered", 32)
     history = json.loads((out / "history.json").read_text())
     assert len(history["d_loss"]) == 1 and history["encoder_loss"] == [None, pytest.approx(history["encoder_loss"][1])]
     assert np.isfinite(history["encoder_loss"][1])
@@ -41,13 +41,13 @@ def test_cli_sample_writes_the_age_grid(run, tmp_path, capsys):
     target = tmp_path / "grid.png"
     assert main(["sample", "agecgan", "--out", str(out), "--n", "4", "--file", str(target)]) == 0
     width, height = Image.open(target).size
-    assert (width, height) == (4 * 65 + 1, 6 * 65 + 1)  # four latents (columns) at six ages (rows)
+    assert (width, height) == (4 * 33 + 1, 6 * 33 + 1)  # four latents (columns) at six ages (rows)
 
 
 def test_cli_age_writes_a_strip_per_face(run, tmp_path, capsys):
     out, _ = run
     faces = []
-    for i, size in enumerate((64, 90)):
+    for i, size in enumerate((32, 90)):
         path = tmp_path / f"face{i}.png"
         Image.fromarray(np.random.default_rng(i).integers(0, 255, (size, size, 3), dtype=np.uint8)).save(path)
         faces.append(str(path))
@@ -55,10 +55,11 @@ def test_cli_age_writes_a_strip_per_face(run, tmp_path, capsys):
     assert main(["age", "--out", str(out), *faces, "--years", "34", "--file", str(target)]) == 0
     printed = capsys.readouterr().out
     assert "columns: input, 0-18, 19-29, 30-39, 40-49, 50-59, 60+" in printed and "identity optimisation" in printed
-    assert Image.open(target).size == (7 * 65 + 1, 2 * 65 + 1)
+    assert Image.open(target).size == (7 * 33 + 1, 2 * 33 + 1)
     # the input column is the input, resized
     strip = np.asarray(Image.open(target))
-    assert np.array_equal(strip[1:65, 1:65], np.asarray(Image.open(faces[0]).convert("RGB")))
+    assert np.array_equal(strip[1:33, 1:33], np.asarray(Image.open(faces[0]).convert("RGB").resize((32, 32),
+                                                                                                  Image.BILINEAR)))
     again = tmp_path / "strip2.png"
     assert main(["age", "--out", str(out), faces[0], "--group", "60+", "--refine", "none", "--file",
                  str(again)]) == 0
