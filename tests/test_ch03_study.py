@@ -215,7 +215,7 @@ def test_identity_study_shapes_and_rows(tiny_model):
     coloured = ch03.identity_study(tiny_model, faces, fake_embed, FakeClassifier(), n=8, steps=1, folds=2,
                                    colour=True)
     assert all(0 <= r["colour verification"] <= 1 for r in coloured["rows"]) and len(coloured["tests"]) == 6
-    assert np.isnan(coloured["rows"][0]["|z|"]) and coloured["rows"][1]["|z|"] > 0
+    assert coloured["rows"][0]["latent norm"] == "-" and coloured["rows"][1]["latent norm"] > 0
     assert coloured["latents"]["identity-preserving"].shape == (8, tiny_model.latent_dim)
     assert len(judged["tests"]) == 9 and {t["metric"] for t in judged["tests"]} == {
         "embedding distance", "judge embedding distance", "pixel RMSE"}
@@ -293,3 +293,21 @@ def test_strip_scores_per_target_age():
                for r in rows)
     with pytest.raises(ValueError, match="the input, then the six ages"):
         ch03.strip_scores(strips[:, :3], FakeClassifier(), fake_embed)
+
+
+def test_train_chapter_model_caches_by_configuration(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    cfg = tiny_model.cfg.replace(epochs=1, encoder_epochs=1, encoder_steps_per_epoch=1)
+    faces = small_faces(people=2, size=32)
+    first = ch03.train_chapter_model(cfg, faces, FakeClassifier(), grid_columns=2, cache=True)
+    second = ch03.train_chapter_model(cfg, faces, FakeClassifier(), grid_columns=2, cache=True)
+    assert (first["cached"], second["cached"]) == (False, True)
+    for a, b in zip(first["model"].generator.get_weights() + first["model"].encoder.get_weights(),
+                    second["model"].generator.get_weights() + second["model"].encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert second["accuracy"] == first["accuracy"] and second["history"].keys() == first["history"].keys()
+    assert sorted(second["grids"]) == sorted(first["grids"]) == [0, 1]
+    np.testing.assert_array_equal(second["grids"][1], first["grids"][1])
+    other = ch03.train_chapter_model(cfg.replace(seed=cfg.seed + 5), faces, FakeClassifier(), grid_columns=2,
+                                     cache=True)
+    assert not other["cached"]  # another configuration, another cache entry

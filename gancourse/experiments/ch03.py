@@ -5,20 +5,25 @@ What the chapter measures that is not model code lives here:
 * :func:`chapter_config` - the chapter's configuration for a profile and the
   sizes of its studies;
 * :func:`train_chapter_model` - phases 1 and 2 with the age grid of fixed
-  noise and the age accuracy of the samples recorded every epoch;
+  noise and the age accuracy of the samples recorded every epoch (cached on
+  request, keyed by the configuration);
 * :func:`age_accuracy` - per requested age, how often the rendered-face age
   classifier reads that age in the generator's samples (Wilson intervals);
 * :func:`identity_study` - held-out faces rebuilt from ``E(x)``, after
   pixel-wise and after identity-preserving latent optimisation, scored by
   verification accuracy on cross-age pairs and by per-face distances, with
-  paired tests Holm-corrected together;
+  paired tests Holm-corrected together, beside a colour-only baseline
+  embedding (:func:`colour_embedding`);
+* :func:`strip_scores` - aging strips scored per target age (age accuracy,
+  identity distance to the input);
 * :func:`encoder_overfitting` - the book's fixed 1,000 latents against fresh
-  ones: the error on the training latents and on new ones;
+  ones: the error on the training latents and on new ones, a paired test on
+  the new ones and the predict-zero yardstick;
 * :func:`finetune_study` - what the book's joint fine-tuning of E and G on
   the face-network distance does to the samples;
 * the book's defects: :func:`book_age_category`, :func:`book_one_hot`,
   :func:`resize_exhibit`, :func:`range_exhibit`, :func:`resizer_exhibit`,
-  :func:`lambda_exhibit`, :func:`phase3_labels`, :func:`book_labels`,
+  :func:`lambda_exhibit`, :func:`closure_exhibit`, :func:`phase3_labels`, :func:`book_labels`,
   and the errata table :data:`ERRATA`.
 """
 
@@ -126,12 +131,36 @@ class AgeAccuracyLog(keras.callbacks.Callback):
         self.accuracy[epoch + 1] = float(np.mean(self.classifier.predict_ages(samples) == ages))
 
 
-def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, verbose: int = 0) -> dict:
+#: Bumped whenever the chapter's training changes in a way its configuration does not show (the cache key).
+CHAPTER_MODEL_VERSION = 1
+
+
+def _model_cache(cfg):
+    """The cache folder of a chapter model: named by a hash of the whole configuration and the versions of the
+    training code and of the renderer."""
+    import hashlib
+    import json
+
+    from gancourse.data.cache import cache_dir
+    from gancourse.data.rendered_faces import RENDERER_VERSION
+
+    fields = json.dumps({k: repr(v) for k, v in sorted(vars(cfg).items())}, sort_keys=True)
+    key = hashlib.sha256(f"{fields}|{CHAPTER_MODEL_VERSION}|{RENDERER_VERSION}|{keras.__version__}".encode())
+    return cache_dir("chapter_models", f"ch03_{cfg.image_size}px_{key.hexdigest()[:16]}")
+
+
+def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, verbose: int = 0,
+                        cache: bool = False) -> dict:
     """Phases 1 and 2 of an :class:`~gancourse.models.agecgan.AgeCGAN` on ``train_faces`` (a ``FaceSet``).
 
-    Returns ``{"model", "history", "grids" ({epoch: (6, columns, S, S, 3)} of the cGAN epochs), "accuracy"
-    ({epoch: age accuracy of the samples}), "seconds"}``.
+    ``cache``: keep the trained networks and the records in the package cache (``chapter_models``, keyed by a
+    hash of ``cfg``) and load them on the next call instead of training again, the way the evaluators are
+    cached; either way the global seeds are reset to ``cfg.seed + 1`` afterwards, so what follows is the same
+    whether the model was trained or loaded. Returns ``{"model", "history", "grids" ({epoch: (6, columns, S, S,
+    3)} of the cGAN epochs), "accuracy" ({epoch: age accuracy of the samples}), "seconds" (of the training),
+    "cached"}``.
     """
+    import json
     import time
 
     from gancourse import set_seed
@@ -141,15 +170,37 @@ def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, ver
     set_seed(cfg.seed)
     model = agecgan.AgeCGAN(cfg)
     model.compile()
+    nets = {"generator": model.generator, "discriminator": model.discriminator, "encoder": model.encoder}
+    folder = _model_cache(cfg) if cache else None
+    if folder is not None and (folder / "records.json").exists():
+        for name, net in nets.items():
+            net.load_weights(folder / f"{name}.weights.h5")
+        model.cgan_epochs.assign(cfg.epochs)
+        records = json.loads((folder / "records.json").read_text())
+        grids = np.load(folder / "grids.npz")
+        set_seed(cfg.seed + 1)
+        return {"model": model, "history": records["history"], "accuracy": {int(k): v for k, v in
+                                                                           records["accuracy"].items()},
+                "grids": {int(k[1:]): grids[k] for k in grids.files}, "seconds": records["seconds"],
+                "cached": True}
     grids = SampleGrid(n=grid_columns, seed=0, at_start=True)
     log = AgeAccuracyLog(classifier, cfg.epochs)
     start = time.perf_counter()
     history = model.fit(agecgan.batches(cfg, (train_faces.images, train_faces.ages)), epochs=cfg.total_epochs,
                         callbacks=[grids, log], verbose=verbose)
     seconds = time.perf_counter() - start
-    return {"model": model, "history": history.history, "grids": {e: g for e, g in grids.images.items()
-                                                                   if e <= cfg.epochs},
-            "accuracy": log.accuracy, "seconds": seconds}
+    kept = {e: g for e, g in grids.images.items() if e <= cfg.epochs}
+    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    if folder is not None:
+        for name, net in nets.items():
+            net.save_weights(folder / f"{name}.weights.h5")
+        np.savez(folder / "grids.npz", **{f"e{e}": g for e, g in kept.items()})
+        records = {"history": history, "accuracy": log.accuracy, "seconds": seconds}
+        (folder / "records.tmp").write_text(json.dumps(records))
+        (folder / "records.tmp").replace(folder / "records.json")  # written last: its presence means complete
+    set_seed(cfg.seed + 1)
+    return {"model": model, "history": history, "grids": kept, "accuracy": log.accuracy, "seconds": seconds,
+            "cached": False}
 
 
 def still_improving(values_by_epoch: dict, tolerance: float = 0.02) -> bool:
@@ -258,8 +309,8 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
     different partner per face; ``real`` is the real face itself, the ceiling). ``judge``: a second embedding
     that the optimisation never used; when given, its verification accuracy and distance are added (columns
     ``judge ...``) and tested too. ``colour``: also score verification with :func:`colour_embedding` (column
-    ``colour verification``; a baseline, not tested). Each row also gives the mean latent norm ``|z|`` (for
-    ``real``: none). Returns ``{"rows", "per_face", "tests", "reconstructions", "latents", "chosen", "losses"}``.
+    ``colour verification``; a baseline, not tested). Each row also gives the mean latent norm ``latent norm``
+    (``"-"`` for ``real``). Returns ``{"rows", "per_face", "tests", "reconstructions", "latents", "chosen", "losses"}``.
     """
     from gancourse.faceid import verification_accuracy
 
@@ -296,7 +347,7 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
             row["colour verification"] = verification_accuracy(colour_embedding(images)[query], colour_partners,
                                                                same, folds=folds, seed=seed)[0]
         row.update({"pixel RMSE": float(rmse.mean()), "age kept": float(age_ok.mean()),
-                    "|z|": float(np.linalg.norm(latents[name], axis=1).mean()) if name in latents else float("nan")})
+                    "latent norm": float(np.linalg.norm(latents[name], axis=1).mean()) if name in latents else "-"})
         rows.append(row)
     tests = compare_methods(per_face)
     return {"rows": rows, "per_face": per_face, "tests": tests, "reconstructions": recon, "latents": latents,
