@@ -212,6 +212,7 @@ def test_identity_study_shapes_and_rows(tiny_model):
                                  judge=lambda images: fake_embed(images[:, ::-1]))
     assert "judge verification" in judged["rows"][0] and "judge embedding distance" in judged["rows"][1]
     assert "colour verification" not in judged["rows"][0]
+    assert all(r["judge verification low"] <= r["judge verification high"] for r in judged["rows"])
     coloured = ch03.identity_study(tiny_model, faces, fake_embed, FakeClassifier(), n=8, steps=1, folds=2,
                                    colour=True)
     assert all(0 <= r["colour verification"] <= 1 for r in coloured["rows"]) and len(coloured["tests"]) == 6
@@ -311,3 +312,15 @@ def test_train_chapter_model_caches_by_configuration(tmp_path, monkeypatch, tiny
     other = ch03.train_chapter_model(cfg.replace(seed=cfg.seed + 5), faces, FakeClassifier(), grid_columns=2,
                                      cache=True)
     assert not other["cached"]  # another configuration, another cache entry
+
+
+def test_bootstrap_verification_resamples_faces():
+    rng = np.random.default_rng(0)
+    face = np.repeat(np.arange(20), 2)
+    same = np.tile([True, False], 20)
+    a = rng.normal(size=(40, 8))
+    perfect = np.where(same[:, None], a, -a)  # same pairs at distance 0, different ones far apart
+    assert ch03.bootstrap_verification(a, perfect, same, face, folds=4) == (1.0, 1.0)
+    noise = rng.normal(size=(40, 8))
+    low, high = ch03.bootstrap_verification(a, noise, same, face, folds=4)
+    assert 0 <= low < 0.75 and low <= high <= 1

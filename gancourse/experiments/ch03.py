@@ -11,7 +11,8 @@ What the chapter measures that is not model code lives here:
   classifier reads that age in the generator's samples (Wilson intervals);
 * :func:`identity_study` - held-out faces rebuilt from ``E(x)``, after
   pixel-wise and after identity-preserving latent optimisation, scored by
-  verification accuracy on cross-age pairs and by per-face distances, with
+  verification accuracy on cross-age pairs (bootstrap intervals over faces)
+  and by per-face distances, with
   paired tests Holm-corrected together, beside a colour-only baseline
   embedding (:func:`colour_embedding`);
 * :func:`strip_scores` - aging strips scored per target age (age accuracy,
@@ -338,10 +339,12 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
             partner_emb, x_emb = references[key]
             emb = fn(images)
             acc, spread = verification_accuracy(emb[query], partner_emb, same, folds=folds, seed=seed)
+            low_v, high_v = bootstrap_verification(emb[query], partner_emb, same, query, folds=folds, seed=seed)
             distance = np.linalg.norm(emb - x_emb, axis=1)
             per_face[name][f"{key}embedding distance"] = distance
             mean_d, low_d, high_d = stats.mean_interval(distance) if name != "real" else (0.0, 0.0, 0.0)
-            row.update({f"{key}verification": acc, f"{key}fold std": spread, f"{key}embedding distance": mean_d,
+            row.update({f"{key}verification": acc, f"{key}fold std": spread, f"{key}verification low": low_v,
+                        f"{key}verification high": high_v, f"{key}embedding distance": mean_d,
                         f"{key}distance low": low_d, f"{key}distance high": high_d})
         if colour:
             row["colour verification"] = verification_accuracy(colour_embedding(images)[query], colour_partners,
@@ -352,6 +355,30 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
     tests = compare_methods(per_face)
     return {"rows": rows, "per_face": per_face, "tests": tests, "reconstructions": recon, "latents": latents,
             "chosen": chosen, "losses": losses}
+
+
+def bootstrap_verification(emb_a, emb_b, same, face, folds: int = 8, resamples: int = 200, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval over *faces* of the verification accuracy: the faces (``face[i]`` is the
+    face of pair ``i``) are resampled with replacement, each with all its pairs, and the LFW-protocol accuracy
+    (:func:`gancourse.faceid.verification_accuracy`, ``folds`` folds) is recomputed. Returns ``(low, high)``."""
+    from gancourse.faceid import verification_accuracy
+
+    face, same = np.asarray(face), np.asarray(same, bool)
+    faces = np.unique(face)
+    pairs_of = [np.flatnonzero(face == f) for f in faces]
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(int(resamples)):
+        idx = np.concatenate([pairs_of[k] for k in rng.integers(len(faces), size=len(faces))])
+        if same[idx].all() or not same[idx].any() or len(idx) < folds:
+            continue
+        scores.append(verification_accuracy(emb_a[idx], emb_b[idx], same[idx], folds=folds, seed=seed)[0])
+    if not scores:
+        raise ValueError("no resample held both same-person and different-person pairs")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def compare_methods(per_face: dict) -> list[dict]:
