@@ -165,6 +165,7 @@ def test_phase3_labels_pair_faces_with_random_ages():
     mixed = ch03.phase3_labels(true, batch_size=128, phase2_samples=5000, seed=0)
     assert mixed["batches"] == 46
     assert mixed["short batches"] == 46 - 39  # batches from 39 on start at or past row 5,000 (one is partial)
+    assert mixed["empty batches"] == 46 - 40  # batch 39 holds rows 4,992-4,999 only
     assert 0.12 < mixed["matched"] < 0.22
 
 
@@ -210,6 +211,13 @@ def test_identity_study_shapes_and_rows(tiny_model):
     judged = ch03.identity_study(tiny_model, faces, fake_embed, FakeClassifier(), n=8, steps=1, folds=2,
                                  judge=lambda images: fake_embed(images[:, ::-1]))
     assert "judge verification" in judged["rows"][0] and "judge embedding distance" in judged["rows"][1]
+    assert "colour verification" not in judged["rows"][0]
+    assert all(r["judge verification low"] <= r["judge verification high"] for r in judged["rows"])
+    coloured = ch03.identity_study(tiny_model, faces, fake_embed, FakeClassifier(), n=8, steps=1, folds=2,
+                                   colour=True)
+    assert all(0 <= r["colour verification"] <= 1 for r in coloured["rows"]) and len(coloured["tests"]) == 6
+    assert coloured["rows"][0]["latent norm"] == "-" and coloured["rows"][1]["latent norm"] > 0
+    assert coloured["latents"]["identity-preserving"].shape == (8, tiny_model.latent_dim)
     assert len(judged["tests"]) == 9 and {t["metric"] for t in judged["tests"]} == {
         "embedding distance", "judge embedding distance", "pixel RMSE"}
 
@@ -221,9 +229,15 @@ def test_optimiser_comparison_and_finetune_and_encoder(tiny_model):
     assert opt["tests"][0]["variant"] == "L-BFGS-B"
     tuned = ch03.finetune_study(tiny_model, faces, FakeClassifier(), steps=1, per_age=2)
     assert len(tuned["rows"]) == 2 and {t["metric"] for t in tuned["tests"]} == {"age accuracy", "D(real)"}
+    assert [p.shape for p in tuned["pictures"].values()] == [(N_AGES, 32, 32, 3)] * 2
     before = [w.copy() for w in tiny_model.generator.get_weights()]
     enc = ch03.encoder_overfitting(tiny_model, samples=16, epochs=1, n=8)
     assert len(enc["rows"]) == 2 and enc["fixed_model"].cfg.encoder_samples == 16
+    assert enc["tests"][0]["variant"] == "fixed 16 (the book)" and enc["tests"][0]["n"] == 8
+    assert enc["zero_baseline"] > 0 and all(r["fixed low"] <= r["error on the fixed set"] <= r["fixed high"]
+                                            for r in enc["rows"])
+    assert enc["ratio"]["fresh every step"] == pytest.approx(enc["rows"][1]["error on new latents"]
+                                                             / enc["zero_baseline"])
     assert all(np.array_equal(a, b) for a, b in zip(before, tiny_model.generator.get_weights()))
 
 
@@ -249,3 +263,64 @@ def test_the_chapters_solutions_pass_and_its_starters_do_not():
         exec(starter.replace(f'exercises.check("{exercise[1]}", {exercise[2]})', ""), space)  # noqa: S102
         result = exercises.check(exercise[1], space[exercise[2]])
         assert not result and "raised" not in result.message, result.message
+
+
+def test_closure_exhibit_resizes_the_captured_tensor_not_the_argument():
+    out = ch03.closure_exhibit(size=4, factor=3)
+    assert out["shape"] == (1, 12, 12, 3)
+    assert out["from resize(x1)"] == 0.0 and out["from resize(x2)"] > 0.1
+
+
+def test_colour_embedding_is_normalised_and_pools_to_a_grid():
+    images = np.zeros((2, 8, 8, 3), np.float32)
+    images[0, :4, :4] = 1.0  # one bright quadrant
+    images[1] = 0.5
+    emb = ch03.colour_embedding(images, grid=2)
+    assert emb.shape == (2, 12)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, rtol=1e-6)
+    assert np.count_nonzero(emb[0]) == 3  # only the bright cell's three channels
+    with pytest.raises(ValueError, match="multiple of grid"):
+        ch03.colour_embedding(np.zeros((1, 6, 6, 3)), grid=4)
+
+
+def test_strip_scores_per_target_age():
+    faces = small_faces(people=3, size=32)
+    outputs = [np.full((1, 32, 32, 3), -1 + (2 * a + 1) / N_AGES, np.float32) for a in range(N_AGES)]
+    strips = np.stack([np.concatenate([faces.images[i:i + 1]] + outputs) for i in range(3)])
+    assert strips.shape == (3, N_AGES + 1, 32, 32, 3)
+    rows = ch03.strip_scores(strips, FakeClassifier(), fake_embed)
+    assert [r["age accuracy"] for r in rows] == [1.0] * N_AGES  # each output's brightness is its target bucket
+    assert all(r["n"] == 3 and r["distance low"] <= r["judge distance to the input"] <= r["distance high"]
+               for r in rows)
+    with pytest.raises(ValueError, match="the input, then the six ages"):
+        ch03.strip_scores(strips[:, :3], FakeClassifier(), fake_embed)
+
+
+def test_train_chapter_model_caches_by_configuration(tmp_path, monkeypatch, tiny_model):
+    monkeypatch.setenv("GANCOURSE_DATA", str(tmp_path))
+    cfg = tiny_model.cfg.replace(epochs=1, encoder_epochs=1, encoder_steps_per_epoch=1)
+    faces = small_faces(people=2, size=32)
+    first = ch03.train_chapter_model(cfg, faces, FakeClassifier(), grid_columns=2, cache=True)
+    second = ch03.train_chapter_model(cfg, faces, FakeClassifier(), grid_columns=2, cache=True)
+    assert (first["cached"], second["cached"]) == (False, True)
+    for a, b in zip(first["model"].generator.get_weights() + first["model"].encoder.get_weights(),
+                    second["model"].generator.get_weights() + second["model"].encoder.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    assert second["accuracy"] == first["accuracy"] and second["history"].keys() == first["history"].keys()
+    assert sorted(second["grids"]) == sorted(first["grids"]) == [0, 1]
+    np.testing.assert_array_equal(second["grids"][1], first["grids"][1])
+    other = ch03.train_chapter_model(cfg.replace(seed=cfg.seed + 5), faces, FakeClassifier(), grid_columns=2,
+                                     cache=True)
+    assert not other["cached"]  # another configuration, another cache entry
+
+
+def test_bootstrap_verification_resamples_faces():
+    rng = np.random.default_rng(0)
+    face = np.repeat(np.arange(20), 2)
+    same = np.tile([True, False], 20)
+    a = rng.normal(size=(40, 8))
+    perfect = np.where(same[:, None], a, -a)  # same pairs at distance 0, different ones far apart
+    assert ch03.bootstrap_verification(a, perfect, same, face, folds=4) == (1.0, 1.0)
+    noise = rng.normal(size=(40, 8))
+    low, high = ch03.bootstrap_verification(a, noise, same, face, folds=4)
+    assert 0 <= low < 0.75 and low <= high <= 1

@@ -10,9 +10,10 @@ from gancourse.experiments import ch03
 
 
 def matlab_age(dob: float, photo_taken: int) -> int:
-    """Reference: the age in whole years on 1 July of ``photo_taken`` of a person born on the MATLAB serial date
-    ``dob`` (``floor(dob) - 366`` is Python's date ordinal; birth month before July: ``taken - year``, else one
-    less)."""
+    """Reference: the book's age rule for a person born on the MATLAB serial date ``dob`` in a photograph of the
+    year ``photo_taken`` (``floor(dob) - 366`` is Python's date ordinal; born before July: ``taken - year``, else
+    one less). Note that someone born on 1 July itself gets one less here, while IMDB-WIKI's own MATLAB line
+    (``datevec(datenum(taken, 7, 1) - dob)``) counts them as a year older."""
     birth = datetime.date.fromordinal(int(np.floor(dob)) - 366)
     return int(photo_taken - birth.year - (birth.month >= 7))
 
@@ -23,7 +24,7 @@ def _datenum(year: int, month: int, day: int, fraction: float = 0.0) -> float:
 
 def _age_cases():
     yield "born 5 May 1981, photo 2009", _datenum(1981, 5, 5), 2009
-    yield "born 1 July 1981 (July counts as the second half), photo 2009", _datenum(1981, 7, 1), 2009
+    yield "born 1 July 1981 (the rule: July or later gives one less), photo 2009", _datenum(1981, 7, 1), 2009
     yield "born 30 June 1981 at 18:00 (a fractional datenum), photo 2009", _datenum(1981, 6, 30, 0.75), 2009
     yield "born 29 February 1960, photo 2000", _datenum(1960, 2, 29), 2000
     yield "born 31 December 1899, photo 1950", _datenum(1899, 12, 31), 1950
@@ -38,7 +39,7 @@ def grade_matlab_age(answer) -> None:
         birth_ordinal = int(np.floor(dob))
         hint = ""
         if got == taken - datetime.date.fromordinal(birth_ordinal - 366).year:
-            hint = " Apply the mid-year rule: a birth in July or later has not had its birthday by 1 July."
+            hint = " Apply the book's rule: born in July or later gives one year less."
         elif 0 < birth_ordinal - 365 <= datetime.date.max.toordinal() and \
                 got == matlab_age(dob + 1, taken) != want:
             hint = " The offset is 366 days (MATLAB counts from year 0, a leap year), not 365."

@@ -5,20 +5,26 @@ What the chapter measures that is not model code lives here:
 * :func:`chapter_config` - the chapter's configuration for a profile and the
   sizes of its studies;
 * :func:`train_chapter_model` - phases 1 and 2 with the age grid of fixed
-  noise and the age accuracy of the samples recorded every epoch;
+  noise and the age accuracy of the samples recorded every epoch (cached on
+  request, keyed by the configuration);
 * :func:`age_accuracy` - per requested age, how often the rendered-face age
   classifier reads that age in the generator's samples (Wilson intervals);
 * :func:`identity_study` - held-out faces rebuilt from ``E(x)``, after
   pixel-wise and after identity-preserving latent optimisation, scored by
-  verification accuracy on cross-age pairs and by per-face distances, with
-  paired tests Holm-corrected together;
+  verification accuracy on cross-age pairs (bootstrap intervals over faces)
+  and by per-face distances, with
+  paired tests Holm-corrected together, beside a colour-only baseline
+  embedding (:func:`colour_embedding`);
+* :func:`strip_scores` - aging strips scored per target age (age accuracy,
+  identity distance to the input);
 * :func:`encoder_overfitting` - the book's fixed 1,000 latents against fresh
-  ones: the error on the training latents and on new ones;
+  ones: the error on the training latents and on new ones, a paired test on
+  the new ones and the predict-zero yardstick;
 * :func:`finetune_study` - what the book's joint fine-tuning of E and G on
   the face-network distance does to the samples;
 * the book's defects: :func:`book_age_category`, :func:`book_one_hot`,
   :func:`resize_exhibit`, :func:`range_exhibit`, :func:`resizer_exhibit`,
-  :func:`lambda_exhibit`, :func:`phase3_labels`, :func:`book_labels`,
+  :func:`lambda_exhibit`, :func:`closure_exhibit`, :func:`phase3_labels`, :func:`book_labels`,
   and the errata table :data:`ERRATA`.
 """
 
@@ -126,12 +132,36 @@ class AgeAccuracyLog(keras.callbacks.Callback):
         self.accuracy[epoch + 1] = float(np.mean(self.classifier.predict_ages(samples) == ages))
 
 
-def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, verbose: int = 0) -> dict:
+#: Bumped whenever the chapter's training changes in a way its configuration does not show (the cache key).
+CHAPTER_MODEL_VERSION = 1
+
+
+def _model_cache(cfg):
+    """The cache folder of a chapter model: named by a hash of the whole configuration and the versions of the
+    training code and of the renderer."""
+    import hashlib
+    import json
+
+    from gancourse.data.cache import cache_dir
+    from gancourse.data.rendered_faces import RENDERER_VERSION
+
+    fields = json.dumps({k: repr(v) for k, v in sorted(vars(cfg).items())}, sort_keys=True)
+    key = hashlib.sha256(f"{fields}|{CHAPTER_MODEL_VERSION}|{RENDERER_VERSION}|{keras.__version__}".encode())
+    return cache_dir("chapter_models", f"ch03_{cfg.image_size}px_{key.hexdigest()[:16]}")
+
+
+def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, verbose: int = 0,
+                        cache: bool = False) -> dict:
     """Phases 1 and 2 of an :class:`~gancourse.models.agecgan.AgeCGAN` on ``train_faces`` (a ``FaceSet``).
 
-    Returns ``{"model", "history", "grids" ({epoch: (6, columns, S, S, 3)} of the cGAN epochs), "accuracy"
-    ({epoch: age accuracy of the samples}), "seconds"}``.
+    ``cache``: keep the trained networks and the records in the package cache (``chapter_models``, keyed by a
+    hash of ``cfg``) and load them on the next call instead of training again, the way the evaluators are
+    cached; either way the global seeds are reset to ``cfg.seed + 1`` afterwards, so what follows is the same
+    whether the model was trained or loaded. Returns ``{"model", "history", "grids" ({epoch: (6, columns, S, S,
+    3)} of the cGAN epochs), "accuracy" ({epoch: age accuracy of the samples}), "seconds" (of the training),
+    "cached"}``.
     """
+    import json
     import time
 
     from gancourse import set_seed
@@ -141,15 +171,37 @@ def train_chapter_model(cfg, train_faces, classifier, grid_columns: int = 6, ver
     set_seed(cfg.seed)
     model = agecgan.AgeCGAN(cfg)
     model.compile()
+    nets = {"generator": model.generator, "discriminator": model.discriminator, "encoder": model.encoder}
+    folder = _model_cache(cfg) if cache else None
+    if folder is not None and (folder / "records.json").exists():
+        for name, net in nets.items():
+            net.load_weights(folder / f"{name}.weights.h5")
+        model.cgan_epochs.assign(cfg.epochs)
+        records = json.loads((folder / "records.json").read_text())
+        grids = np.load(folder / "grids.npz")
+        set_seed(cfg.seed + 1)
+        return {"model": model, "history": records["history"], "accuracy": {int(k): v for k, v in
+                                                                           records["accuracy"].items()},
+                "grids": {int(k[1:]): grids[k] for k in grids.files}, "seconds": records["seconds"],
+                "cached": True}
     grids = SampleGrid(n=grid_columns, seed=0, at_start=True)
     log = AgeAccuracyLog(classifier, cfg.epochs)
     start = time.perf_counter()
     history = model.fit(agecgan.batches(cfg, (train_faces.images, train_faces.ages)), epochs=cfg.total_epochs,
                         callbacks=[grids, log], verbose=verbose)
     seconds = time.perf_counter() - start
-    return {"model": model, "history": history.history, "grids": {e: g for e, g in grids.images.items()
-                                                                   if e <= cfg.epochs},
-            "accuracy": log.accuracy, "seconds": seconds}
+    kept = {e: g for e, g in grids.images.items() if e <= cfg.epochs}
+    history = {k: [float(v) for v in values] for k, values in history.history.items()}
+    if folder is not None:
+        for name, net in nets.items():
+            net.save_weights(folder / f"{name}.weights.h5")
+        np.savez(folder / "grids.npz", **{f"e{e}": g for e, g in kept.items()})
+        records = {"history": history, "accuracy": log.accuracy, "seconds": seconds}
+        (folder / "records.tmp").write_text(json.dumps(records))
+        (folder / "records.tmp").replace(folder / "records.json")  # written last: its presence means complete
+    set_seed(cfg.seed + 1)
+    return {"model": model, "history": history, "grids": kept, "accuracy": log.accuracy, "seconds": seconds,
+            "cached": False}
 
 
 def still_improving(values_by_epoch: dict, tolerance: float = 0.02) -> bool:
@@ -235,8 +287,20 @@ def cross_age_pairs(faces, chosen: np.ndarray, seed: int = 0) -> tuple[np.ndarra
     return np.asarray(query), np.asarray(partner), np.asarray(same)
 
 
+def colour_embedding(images, grid: int = 4) -> np.ndarray:
+    """A colour-only baseline "identity" embedding: each face average-pooled to ``grid`` x ``grid`` cells,
+    flattened and L2-normalised. It knows nothing of faces beyond where the colours are, so whatever it verifies
+    is identity that colour alone gives away (skin tone and hair colour are identity features of the renderer)."""
+    images = np.asarray(images, np.float64)
+    if images.ndim != 4 or images.shape[1] % grid or images.shape[2] % grid:
+        raise ValueError(f"images must be (n, S, S, C) with S a multiple of grid={grid}, got {images.shape}")
+    n, h, w, c = images.shape
+    pooled = images.reshape(n, grid, h // grid, grid, w // grid, c).mean(axis=(2, 4)).reshape(n, -1)
+    return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
+
+
 def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40, folds: int = 8,
-                   seed: int = 0, judge=None) -> dict:
+                   seed: int = 0, judge=None, colour: bool = False) -> dict:
     """Reconstruction of ``n`` held-out faces by ``E(x)``, pixel-wise and identity-preserving optimisation.
 
     ``embed``: images -> unit embeddings (the evaluator's identity network). For every method, each face's
@@ -245,23 +309,27 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
     asks whether the reconstruction and a real face at *another* age are the same person (one same and one
     different partner per face; ``real`` is the real face itself, the ceiling). ``judge``: a second embedding
     that the optimisation never used; when given, its verification accuracy and distance are added (columns
-    ``judge ...``) and tested too. Returns ``{"rows", "per_face", "tests", "reconstructions", "chosen",
-    "losses"}``.
+    ``judge ...``) and tested too. ``colour``: also score verification with :func:`colour_embedding` (column
+    ``colour verification``; a baseline, not tested). Each row also gives the mean latent norm ``latent norm``
+    (``"-"`` for ``real``). Returns ``{"rows", "per_face", "tests", "reconstructions", "latents", "chosen", "losses"}``.
     """
     from gancourse.faceid import verification_accuracy
 
     chosen = held_out_faces(faces, n, seed)
     x, ages = np.asarray(faces.images[chosen]), np.asarray(faces.ages[chosen])
-    recon = {"real": x, "E(x)": model.reconstruct(x, ages)}
+    latents = {"E(x)": model.encode(x)}
+    recon = {"real": x, "E(x)": model.generate(latents["E(x)"], ages)}
     losses = {}
     for name, objective in (("pixel-wise", "pixel"), ("identity-preserving", "identity")):
-        result = model.optimize_latent(x, ages, objective=objective, steps=steps, method="adam")
-        recon[name] = model.generate(result.z, ages)
+        result = model.optimize_latent(x, ages, objective=objective, steps=steps, method="adam",
+                                       z0=latents["E(x)"])
+        recon[name], latents[name] = model.generate(result.z, ages), result.z
         losses[name] = result.losses
     query, partner, same = cross_age_pairs(faces, chosen, seed)
     partners = np.asarray(faces.images[partner])
     evaluators = {"": embed} if judge is None else {"": embed, "judge ": judge}
     references = {key: (fn(partners), fn(x)) for key, fn in evaluators.items()}
+    colour_partners = colour_embedding(partners) if colour else None
     rows, per_face = [], {}
     for name, images in recon.items():
         rmse = np.sqrt(np.mean((images - x) ** 2, axis=(1, 2, 3)))
@@ -271,16 +339,46 @@ def identity_study(model, faces, embed, classifier, n: int = 48, steps: int = 40
             partner_emb, x_emb = references[key]
             emb = fn(images)
             acc, spread = verification_accuracy(emb[query], partner_emb, same, folds=folds, seed=seed)
+            low_v, high_v = bootstrap_verification(emb[query], partner_emb, same, query, folds=folds, seed=seed)
             distance = np.linalg.norm(emb - x_emb, axis=1)
             per_face[name][f"{key}embedding distance"] = distance
             mean_d, low_d, high_d = stats.mean_interval(distance) if name != "real" else (0.0, 0.0, 0.0)
-            row.update({f"{key}verification": acc, f"{key}fold std": spread, f"{key}embedding distance": mean_d,
+            row.update({f"{key}verification": acc, f"{key}fold std": spread, f"{key}verification low": low_v,
+                        f"{key}verification high": high_v, f"{key}embedding distance": mean_d,
                         f"{key}distance low": low_d, f"{key}distance high": high_d})
-        row.update({"pixel RMSE": float(rmse.mean()), "age kept": float(age_ok.mean())})
+        if colour:
+            row["colour verification"] = verification_accuracy(colour_embedding(images)[query], colour_partners,
+                                                               same, folds=folds, seed=seed)[0]
+        row.update({"pixel RMSE": float(rmse.mean()), "age kept": float(age_ok.mean()),
+                    "latent norm": float(np.linalg.norm(latents[name], axis=1).mean()) if name in latents else "-"})
         rows.append(row)
     tests = compare_methods(per_face)
-    return {"rows": rows, "per_face": per_face, "tests": tests, "reconstructions": recon, "chosen": chosen,
-            "losses": losses}
+    return {"rows": rows, "per_face": per_face, "tests": tests, "reconstructions": recon, "latents": latents,
+            "chosen": chosen, "losses": losses}
+
+
+def bootstrap_verification(emb_a, emb_b, same, face, folds: int = 8, resamples: int = 200, seed: int = 0,
+                           confidence: float = 0.95) -> tuple[float, float]:
+    """A percentile bootstrap interval over *faces* of the verification accuracy: the faces (``face[i]`` is the
+    face of pair ``i``) are resampled with replacement, each with all its pairs, and the LFW-protocol accuracy
+    (:func:`gancourse.faceid.verification_accuracy`, ``folds`` folds) is recomputed. Returns ``(low, high)``."""
+    from gancourse.faceid import verification_accuracy
+
+    face, same = np.asarray(face), np.asarray(same, bool)
+    faces = np.unique(face)
+    pairs_of = [np.flatnonzero(face == f) for f in faces]
+    rng = np.random.default_rng(seed)
+    scores = []
+    for _ in range(int(resamples)):
+        idx = np.concatenate([pairs_of[k] for k in rng.integers(len(faces), size=len(faces))])
+        if same[idx].all() or not same[idx].any() or len(idx) < folds:
+            continue
+        scores.append(verification_accuracy(emb_a[idx], emb_b[idx], same[idx], folds=folds, seed=seed)[0])
+    if not scores:
+        raise ValueError("no resample held both same-person and different-person pairs")
+    tail = (1 - confidence) / 2 * 100
+    low, high = np.percentile(scores, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def compare_methods(per_face: dict) -> list[dict]:
@@ -339,7 +437,11 @@ def encoder_error_on(model, encoder, z: np.ndarray, ages: np.ndarray) -> np.ndar
 def encoder_overfitting(model, samples: int = 1000, epochs: int | None = None, n: int = 1000) -> dict:
     """The book's phase 2 (one fixed set of ``samples`` latents) against fresh latents every step, with the
     same generator and the same number of steps. For each encoder: its error on the fixed set and on ``n``
-    new latents. Returns ``{"rows", "gap_fixed", "gap_fresh", "fixed_model"}``."""
+    new latents, each with a 95% interval over the latents. The error on the new latents is compared encoder
+    against encoder by a paired t-test (the same new latents feed both; verdicts "lower" / "higher" for the
+    fixed set against the fresh encoder), and the trivial baseline is the error of predicting ``z = 0``, the
+    mean ``||z||`` of the new latents. Returns ``{"rows", "tests", "zero_baseline", "ratio" (each encoder's
+    new-latent error over the baseline), "gap_fixed", "gap_fresh", "fixed_model", "history"}``."""
     from gancourse.models import agecgan
 
     book = agecgan.AgeCGAN(model.cfg.replace(encoder_samples=samples))
@@ -351,14 +453,23 @@ def encoder_overfitting(model, samples: int = 1000, epochs: int | None = None, n
     rng = np.random.default_rng(11)
     z_new = rng.standard_normal((n, model.latent_dim)).astype(np.float32)
     ages_new = rng.integers(0, N_AGES, n)
-    rows, gaps = [], {}
-    for name, m in (("fixed 1,000 (the book)", book), ("fresh every step", model)):
+    zero = float(np.linalg.norm(z_new, axis=1).mean())
+    rows, new_errors = [], {}
+    for name, m in ((f"fixed {samples:,} (the book)", book), ("fresh every step", model)):
         train = encoder_error_on(m, m.encoder, z_fixed, ages_fixed)
         new = encoder_error_on(m, m.encoder, z_new, ages_new)
-        rows.append({"encoder trained on": name, "error on the fixed set": float(train.mean()),
-                     "error on new latents": float(new.mean()), "gap": float(new.mean() - train.mean())})
-        gaps[name] = float(new.mean() - train.mean())
-    return {"rows": rows, "gap_fixed": rows[0]["gap"], "gap_fresh": rows[1]["gap"], "fixed_model": book,
+        new_errors[name] = new
+        (fixed_mean, fixed_low, fixed_high), (new_mean, new_low, new_high) = (stats.mean_interval(train),
+                                                                              stats.mean_interval(new))
+        rows.append({"encoder trained on": name, "error on the fixed set": fixed_mean, "fixed low": fixed_low,
+                     "fixed high": fixed_high, "error on new latents": new_mean, "new low": new_low,
+                     "new high": new_high, "gap": new_mean - fixed_mean, "new / predicting 0": new_mean / zero})
+    fixed_name, fresh_name = list(new_errors)
+    tests = stats.compare({fresh_name: new_errors[fresh_name], fixed_name: new_errors[fixed_name]},
+                          higher_is_better=False, words=("lower", "higher"), paired=True)
+    return {"rows": rows, "tests": tests, "zero_baseline": zero,
+            "ratio": {row["encoder trained on"]: row["new / predicting 0"] for row in rows},
+            "gap_fixed": rows[0]["gap"], "gap_fresh": rows[1]["gap"], "fixed_model": book,
             "history": history.history}
 
 
@@ -366,8 +477,9 @@ def finetune_study(model, faces, classifier, steps: int = 40, per_age: int = 60,
     """The book's phase 3: E and G fine-tuned jointly on the face-network distance over ``faces`` (copies).
 
     Compares the original and the fine-tuned G on the same noise: the age classifier's accuracy and D's mean
-    probability "real". Paired tests, Holm-corrected together. Returns ``{"rows", "tests", "encoder",
-    "generator"}``.
+    probability "real" (D from phase 1, trained against the original G: a weak, uncalibrated realism proxy).
+    Paired tests, Holm-corrected together. Returns ``{"rows", "tests", "encoder", "generator", "pictures"
+    ({generator: (6, S, S, 3)}, the same noise at ages 0-5 through each)}``.
     """
     rng = np.random.default_rng(seed)
     pick = rng.choice(len(faces.images), size=min(512, len(faces.images)), replace=False)
@@ -376,9 +488,10 @@ def finetune_study(model, faces, classifier, steps: int = 40, per_age: int = 60,
     requested = np.repeat(np.arange(N_AGES), per_age)
     z = model.fixed_noise(len(requested), 7)
     y = one_hot(requested)
-    scores, correct = {}, {}
+    scores, correct, pictures = {}, {}, {}
     for name, g in (("G after phases 1-2", model.generator), ("G fine-tuned (the book's phase 3)", generator)):
         samples = np.asarray(g([z, y], training=False))
+        pictures[name] = samples[::per_age]  # one noise per age, the same in both rows
         correct[name] = (classifier.predict_ages(samples) == requested).astype(np.float64)
         scores[name] = np.asarray(tf.sigmoid(model.discriminator([samples, y], training=False))).ravel()
     groups = {
@@ -393,7 +506,7 @@ def finetune_study(model, faces, classifier, steps: int = 40, per_age: int = 60,
         for row in r:
             row["metric"] = metric
             tests.append(row)
-    return {"rows": rows, "tests": tests, "encoder": encoder, "generator": generator}
+    return {"rows": rows, "tests": tests, "encoder": encoder, "generator": generator, "pictures": pictures}
 
 
 # -- the book's defects ---------------------------------------------------------------------
@@ -495,22 +608,65 @@ def lambda_exhibit(discriminator: keras.Model, path) -> dict:
     return {"lambda_error": lambda_error, "reload_difference": difference}
 
 
+def closure_exhibit(size: int = 4, factor: int = 3, seed: int = 0) -> dict:
+    """The repository's resizing ``Lambda`` closes over a tensor of the enclosing code instead of its argument.
+    Rebuilt eagerly: ``captured = x1``; ``Lambda(lambda x: resize(captured))`` called on another tensor ``x2``.
+    Returns the largest differences of its output from ``resize(x1)`` and from ``resize(x2)``."""
+    rng = np.random.default_rng(seed)
+    x1, x2 = (tf.constant(rng.uniform(-1, 1, (1, size, size, 3)).astype(np.float32)) for _ in range(2))
+    target = (size * factor, size * factor)
+    captured = x1  # the enclosing code's tensor (the repository's gen_images)
+    layer = keras.layers.Lambda(lambda x: keras.ops.image.resize(captured, target))  # ignores x
+    out = np.asarray(layer(x2))
+
+    def difference(x):
+        return float(np.max(np.abs(out - np.asarray(keras.ops.image.resize(x, target)))))
+
+    return {"shape": out.shape, "from resize(x1)": difference(x1), "from resize(x2)": difference(x2)}
+
+
+def strip_scores(strips: np.ndarray, classifier, embed) -> list[dict]:
+    """Aging strips ``(n, 7, S, S, 3)`` (the input, then ages 0-5) scored per target age: how often the age
+    classifier reads the target age (Wilson interval) and the identity distance ``embed`` puts between each
+    output and its input (mean and 95% interval over the faces)."""
+    from gancourse.data.ages import AGE_GROUPS
+
+    strips = np.asarray(strips)
+    if strips.ndim != 5 or strips.shape[1] != N_AGES + 1:
+        raise ValueError(f"strips must be (n, {N_AGES + 1}, S, S, 3): the input, then the six ages; got "
+                         f"{strips.shape}")
+    inputs = embed(strips[:, 0])
+    rows = []
+    for age in range(N_AGES):
+        outputs = strips[:, 1 + age]
+        hits = int(np.sum(classifier.predict_ages(outputs) == age))
+        low, high = wilson(hits, len(outputs))
+        distance = np.linalg.norm(embed(outputs) - inputs, axis=1)
+        mean_d, low_d, high_d = stats.mean_interval(distance)
+        rows.append({"target age": AGE_GROUPS[age], "n": len(outputs), "age accuracy": hits / len(outputs),
+                     "low": low, "high": high, "judge distance to the input": mean_d, "distance low": low_d,
+                     "distance high": high_d})
+    return rows
+
+
 def phase3_labels(true_ages: np.ndarray, batch_size: int = 128, phase2_samples: int = 5000, seed: int = 0) -> dict:
     """The repository's script run start to finish: phase 2 replaces ``y`` by ``phase2_samples`` random one-hots,
     and phase 3 slices its batches of real faces out of that ``y``. Returns the fraction of phase-3 faces
-    paired with their true age, and how many batches come back short or empty."""
+    paired with their true age, and how many batches come back short (``short batches``: fewer rows than
+    ``batch_size``, empty ones included) and how many empty (``empty batches``)."""
     true_ages = np.asarray(true_ages)
     rng = np.random.default_rng(seed)
     y = rng.integers(0, N_AGES, phase2_samples)
-    matched, short = [], 0
+    matched, short, empty = [], 0, 0
     batches = len(true_ages) // batch_size
     for index in range(batches):
         labels = y[index * batch_size:(index + 1) * batch_size]
         if len(labels) < batch_size:
             short += 1
+            empty += not len(labels)
         matched.extend(labels == true_ages[index * batch_size:index * batch_size + len(labels)])
     return {"matched": float(np.mean(matched)) if matched else float("nan"), "batches": batches,
-            "short batches": short}
+            "short batches": short, "empty batches": empty}
 
 
 def book_labels(batch_size: int = 4) -> dict:
@@ -546,6 +702,16 @@ _ERRATA_ROWS = (
      "`keras.ops`, `keras.utils.load_img`, `layers.UpSampling2D`"),
     ("code", "`Adam(lr=...)`",
      "`Adam(learning_rate=...)`"),
+    ("code", "`Adam(..., epsilon=10e-8)`",
+     "that is 1e-7 (Keras' default), not 1e-8"),
+    ("code", "`save_rgb_img` hands `imshow` floats in [-1, 1], which it clips",
+     "`(x + 1) / 2` first"),
+    ("code", "phase 3's saved samples come from random z",
+     "reconstructions `G(E(x), y)` show what phase 3 does"),
+    ("text", "`real_labels` and `fake_labels` are used but never defined",
+     "`ones * 0.9` and `zeros * 0.1` (= 0) in the repository"),
+    ("text", "phase 2 never appends to `encoder_losses`",
+     "append each epoch's mean loss (the repository does)"),
     ("code", "weights and models saved under the same `.h5` names",
      "`*.weights.h5` for weights, `.keras` for models"),
     ("code", "`D.trainable = False` compiled into the combined model",

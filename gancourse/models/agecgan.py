@@ -42,7 +42,8 @@ Presets (``config(name)``):
     (DCGAN's design, the condition at G's input and at D's first
     convolution), Adam for 100 epochs, the encoder trained on a fixed
     synthetic set of 100,000 ``(z, y)`` pairs, latent optimisation with
-    L-BFGS-B, and no label smoothing (the paper mentions none). Where the
+    L-BFGS-B, and no label smoothing (we found none mentioned in the parts
+    of the paper we could read). Where the
     paper is silent (learning rate, beta_1, batch) it keeps DCGAN's, which
     are the book's. The paper trains on its own cleaned IMDB-Wiki.
 
