@@ -126,8 +126,9 @@ def imagenet_face_embedder(image_size: int = 64, weights: str | None = "imagenet
                            input_size: int = FR_INPUT_SIZE, name: str = "imagenet_fr") -> keras.Model:
     """The book's FR: image ``(B, S, S, 3)`` in ``[-1, 1]`` -> unit-norm ``(B, dim)``.
 
-    Nearest up-sampling by ``input_size / S`` (64 -> 192: the book's text; its
-    repository's x2 gives 128 px and contradicts its own 192 px input),
+    Nearest up-sampling by ``input_size / S`` (64 -> 192, as the book's phase 3
+    does; an unused helper of its repository resizes x2 to 128 px, which the
+    192 px backbone would refuse),
     ``InceptionResNetV2(include_top=False, pooling="avg")`` (inputs in
     ``[-1, 1]``, which is what its ``preprocess_input`` produces and what G
     outputs, so no rescaling: the book's phase 3 divides by 255 instead),
