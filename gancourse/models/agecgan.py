@@ -263,7 +263,8 @@ class AgeCGAN(GAN):
 
     def encoder_data(self, seed: int | None = None) -> tf.data.Dataset:
         """Phase 2's endless batches: ``(z, y)`` of the fixed synthetic set (``encoder_samples``), reshuffled each
-        pass; with fresh noise only a placeholder, the step draws ``(z, y)`` itself."""
+        pass; with fresh noise, a stream of zero vectors whose only use is the batch size, since the step draws
+        ``(z, y)`` itself."""
         cfg = self.cfg
         seed = cfg.seed if seed is None else seed
         if cfg.encoder_samples is None:
