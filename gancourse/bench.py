@@ -113,9 +113,10 @@ def legacy_loop(model: str, cfg):
     for a noise-driven GAN, :class:`~gancourse.legacy.LegacyPairedLoop` for paired translation,
     :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN,
     :class:`~gancourse.legacy.LegacyGAN3DLoop` for 3D-GAN, :class:`~gancourse.legacy.LegacyConditionalLoop` for
-    Age-cGAN."""
+    Age-cGAN, :class:`~gancourse.legacy.LegacyStackLoop` for StackGAN (Stage-I, which ``fit`` trains first: a
+    measured block of one epoch never reaches Stage-II)."""
     from gancourse.legacy import (LegacyConditionalLoop, LegacyCycleLoop, LegacyGAN3DLoop, LegacyLoop,
-                                  LegacyPairedLoop, LegacySRLoop)
+                                  LegacyPairedLoop, LegacySRLoop, LegacyStackLoop)
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
@@ -130,6 +131,10 @@ def legacy_loop(model: str, cfg):
         return LegacyCycleLoop(net.g_ab, net.g_ba, net.d_a, net.d_b, lambda: cfg.make_optimizer("generators"),
                                lambda_cycle=cfg.lambda_cycle, identity_weight=cfg.identity_weight)
     d_opt, g_opt = cfg.make_optimizer("discriminator"), cfg.make_optimizer("generator")
+    if hasattr(cfg, "stage2_epochs"):
+        real = 1.0 - cfg.smoothing if cfg.label_smoothing != "none" else 1.0
+        return LegacyStackLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt,
+                               kl_weight=cfg.kl_weight, real_label=real)
     if hasattr(cfg, "e_dense"):
         real = 1.0 - cfg.smoothing if cfg.label_smoothing != "none" else 1.0
         return LegacyConditionalLoop(net.generator, net.discriminator, net.latent_dim,

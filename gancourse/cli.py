@@ -13,6 +13,8 @@ Examples::
     python -m gancourse upscale --out runs/sr photos/ photos_x4/
     python -m gancourse train agecgan --profile smoke --out runs/age
     python -m gancourse age --out runs/age face.png --years 34 --file face_ages.png
+    python -m gancourse train stackgan --profile smoke --out runs/birds
+    python -m gancourse sample stackgan --out runs/birds --caption "a small red bird with blue wings" --n 4
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
@@ -111,16 +113,22 @@ def _sample(args) -> int:
     out = Path(args.out)
     entry, cfg, model, epoch = _trained(args.model, out)
     target = Path(args.file) if args.file else out / f"sample_epoch{epoch:04d}_seed{args.seed}.png"
-    if hasattr(model, "preview_inputs"):
-        inputs = model.preview_inputs(args.n, args.seed)
-    else:  # a translation model: held-out examples of its dataset
+    if args.caption:
+        if not hasattr(model, "caption_inputs"):
+            raise ValueError(f"{args.model} does not generate from text; --caption is for stackgan")
+        inputs = model.caption_inputs(args.caption, args.n, args.seed)
+    elif hasattr(entry.module, "preview_pairs"):  # held-out examples of its dataset (inputs, or captions)
         inputs = entry.module.preview_pairs(cfg, args.n, args.seed, data_dir=args.data)
+    else:
+        inputs = model.preview_inputs(args.n, args.seed)
     pictures = model.preview(inputs)
     if pictures.ndim < 4:
         raise ValueError(f"{args.model} preset {cfg.preset} generates {pictures.shape[1:]} points, not images; "
                          "plot them with gancourse.viz instead")
     viz.save_grid(pictures, target)
-    print(f"wrote {args.n} samples of the epoch-{epoch} model to {target}")
+    what = (f"{len(args.caption)} caption(s) x {args.n} samples (Stage-I, Stage-II side by side)" if args.caption
+            else f"{args.n} samples")
+    print(f"wrote {what} of the epoch-{epoch} model to {target}")
     if hasattr(model, "save_renders"):  # voxel shapes: surfaces and the grids themselves
         for path in model.save_renders(inputs, target.with_suffix("")):
             print(f"wrote {path}")
@@ -282,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--seed", type=int, default=0, help="seed of the noise or of the picked examples")
     sample.add_argument("--file", default=None, help="the PNG to write (default: in --out, named by epoch and seed)")
     sample.add_argument("--data", default=None, help="the dataset folder the run was trained with, if any")
+    sample.add_argument("--caption", action="append", metavar="TEXT", help="stackgan trained on offline_birds: "
+                        "a caption to draw (repeatable); --n is then the samples per caption")
     sample.set_defaults(func=_sample)
 
     upscale = sub.add_parser("upscale", help="super-resolve every image of a folder with a trained srgan run")

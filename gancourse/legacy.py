@@ -23,8 +23,8 @@ same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.models.cyclegan.CycleGAN`, :class:`LegacySRLoop` against
 :class:`gancourse.models.srgan.SRGAN`, :class:`LegacyGAN3DLoop` against
 :class:`gancourse.models.gan3d.GAN3D`, :class:`LegacyConditionalLoop` against
-:class:`gancourse.models.agecgan.AgeCGAN`); the course never trains with
-them otherwise.
+:class:`gancourse.models.agecgan.AgeCGAN`, :class:`LegacyStackLoop` against StackGAN's Stage-I,
+:class:`gancourse.models.stackgan.StackGAN`); the course never trains with them otherwise.
 """
 
 from __future__ import annotations
@@ -130,6 +130,56 @@ class LegacyConditionalLoop:
         random_ages = np.eye(self.n_classes, dtype=np.float32)[self.rng.integers(0, self.n_classes, n)]
         z = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         return d_loss, float(self.stacked.train_on_batch([z, random_ages], ones))
+
+
+class LegacyStackLoop:
+    """The StackGAN book's Stage-I loop: ``D([image, embedding])`` compiled alone and a stacked
+    ``[embedding, z] -> [D([G1(embedding, z), embedding]), [mu, logvar]]`` compiled with D frozen, its losses
+    binary cross-entropy and the KL term, weighted 1 and ``kl_weight``.
+
+    Each step: ``G.predict`` on fresh noise, then three ``D.train_on_batch`` calls with ``D.trainable``
+    toggled on, as the book makes them (real pairs, target ``real_label``; generated pairs, 0; the real images
+    with the batch's embeddings shifted by one, 0), then the stacked ``train_on_batch`` with target
+    ``real_label`` (the book's 0.9) for the adversarial output. Timed by ``python -m gancourse bench stackgan``
+    against :class:`gancourse.models.stackgan.StackGAN`'s Stage-I.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, d_optimizer, g_optimizer, *,
+                 kl_weight: float = 2.0, real_label: float = 0.9):
+        from gancourse.nn.conditioning import kl_to_standard_normal
+
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim, self.real_label = int(latent_dim), float(real_label)
+        discriminator.compile(optimizer=d_optimizer, loss=_bce())
+        discriminator.trainable = False
+        embedding, z = keras.Input(generator.inputs[0].shape[1:]), keras.Input((self.latent_dim,))
+        image, mu, logvar = generator([embedding, z])
+        stats = keras.layers.Concatenate()([mu, logvar])
+        self.stacked = keras.Model([embedding, z], [discriminator([image, embedding]), stats])
+        half = mu.shape[-1]
+
+        def kl_loss(_, y_pred):  # the target is a dummy, as in the book
+            return kl_to_standard_normal(y_pred[:, :half], y_pred[:, half:])
+
+        self.stacked.compile(optimizer=g_optimizer, loss=[_bce(), kl_loss], loss_weights=[1.0, float(kl_weight)])
+        self.rng = np.random.default_rng(0)
+
+    def step(self, low: np.ndarray, high: np.ndarray, embeddings: np.ndarray, class_ids: np.ndarray):
+        """One Stage-I step on a captions batch (``high`` and ``class_ids`` unused, as in the book). Returns
+        ``(d_loss, g_loss)`` with the book's logged ``d_loss = (real + (wrong + fake) / 2) / 2``."""
+        n = len(low)
+        ones = np.ones((n, 1), np.float32)
+        fake = self.generator.predict([embeddings, self.rng.standard_normal((n, self.latent_dim)).astype(
+            np.float32)], verbose=0)[0]
+        self.discriminator.trainable = True
+        real = float(self.discriminator.train_on_batch([low, embeddings], self.real_label * ones))
+        fake_loss = float(self.discriminator.train_on_batch([fake, embeddings], 0 * ones))
+        wrong = float(self.discriminator.train_on_batch([low[:-1], embeddings[1:]], 0 * ones[1:]))
+        self.discriminator.trainable = False
+        z = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        dummy = np.zeros((n, 2 * self.generator.outputs[1].shape[-1]), np.float32)
+        g_loss = self.stacked.train_on_batch([embeddings, z], [self.real_label * ones, dummy])
+        return 0.5 * (real + 0.5 * (wrong + fake_loss)), float(np.ravel(g_loss)[0])
 
 
 class LegacyPairedLoop:

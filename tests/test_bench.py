@@ -175,7 +175,7 @@ def test_every_registered_model_has_a_config_and_a_baseline_loop():
     assert bench.MODELS == tuple(models.REGISTRY)
     kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop,
              "cyclegan": legacy.LegacyCycleLoop, "srgan": legacy.LegacySRLoop, "gan3d": legacy.LegacyGAN3DLoop,
-             "agecgan": legacy.LegacyConditionalLoop}
+             "agecgan": legacy.LegacyConditionalLoop, "stackgan": legacy.LegacyStackLoop}
     for name in bench.MODELS:
         smoke, standard = bench._config(name, "smoke"), bench._config(name, "standard")
         assert smoke.profile == "smoke" and standard.profile == "full"

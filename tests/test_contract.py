@@ -24,6 +24,11 @@ PARAMETERS = {
     ("gan3d", "paper"): {"generator": 17_572_545, "discriminator": 11_051_457},
     ("agecgan", "book"): {"generator": 34_885_251, "discriminator": 1_569_665, "encoder": 18_287_268},
     ("agecgan", "paper"): {"generator": 34_885_251, "discriminator": 1_569_665, "encoder": 18_287_268},
+    # StackGAN: each D includes its trained text compressor (131,200); without it, the book's 3,097,601 / 48,486,401
+    ("stackgan", "book"): {"generator": 10_270_400, "discriminator": 3_228_801, "stage2_generator": 28_649_536,
+                           "stage2_discriminator": 48_617_601},
+    ("stackgan", "paper"): {"generator": 10_335_936, "discriminator": 3_228_801, "stage2_generator": 28_649_536,
+                            "stage2_discriminator": 48_617_601},
     ("dcgan", "modern"): {"generator": 784_641, "discriminator": 138_945},
     ("dcgan", "paper"): {"generator": 18_920_323, "discriminator": 4_317_441},
     ("dcgan", "book"): {"generator": 34_872_195, "discriminator": 20_361_473},
@@ -65,7 +70,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, agecgan, dcgan, srgan, cyclegan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, agecgan, dcgan, srgan, stackgan, cyclegan, pix2pix"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]
@@ -116,7 +121,8 @@ def test_each_update_changes_only_its_groups_variables(name, preset):
             # a fully convolutional network (SR generators) has free spatial sizes: probe it at 16
             inputs = [tf.constant(rng.normal(size=(4,) + tuple(d or 16 for d in t.shape[1:])), tf.float32)
                       for t in net.inputs]
-            total += tf.reduce_mean(net(inputs if len(inputs) > 1 else inputs[0], training=True))
+            outputs = net(inputs if len(inputs) > 1 else inputs[0], training=True)
+            total += sum(tf.reduce_mean(o) for o in tf.nest.flatten(outputs))  # StackGAN's G: image, mu, logvar
         return total
 
     for group in model.GROUPS:

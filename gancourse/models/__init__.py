@@ -28,6 +28,7 @@ REGISTRY = {
     "agecgan": "gancourse.models.agecgan",
     "dcgan": "gancourse.models.dcgan",
     "srgan": "gancourse.models.srgan",
+    "stackgan": "gancourse.models.stackgan",
     "cyclegan": "gancourse.models.cyclegan",
     "pix2pix": "gancourse.models.pix2pix",
 }

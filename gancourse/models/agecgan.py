@@ -66,6 +66,7 @@ from gancourse.config import TrainingConfig, as_config, choice, positive
 from gancourse.data.ages import AGE_GROUPS, N_AGES, one_hot
 from gancourse.nn.faces import IMAGE_SIZES, age_encoder, conditional_discriminator, conditional_generator
 from gancourse.training import GAN
+from gancourse.training.phases import fit_in_phases
 from gancourse.training.optim import make_optimizer
 
 #: The datasets of kind ``ages`` (``(image, one-hot age)`` batches).
@@ -290,29 +291,23 @@ class AgeCGAN(GAN):
         ``x`` holds ``(images, one-hot ages)`` batches (phase 1's data). Returns one ``History`` whose lists run
         over all epochs trained (NaN where a phase does not log a key).
         """
-        gan_epochs = self.cfg.epochs
-        done = int(self.cgan_epochs.numpy())
-        if initial_epoch > done and done < gan_epochs:
-            raise ValueError(f"this model's cGAN phase ended after epoch {done} and its encoder was trained on that "
-                             f"generator; training the cGAN to epoch {gan_epochs} now would leave the encoder behind. "
-                             f"Keep epochs={done}, or train a new model (CLI: a new --out)")
-        histories = []
-        if initial_epoch < min(epochs, gan_epochs):
+        def cgan(end, start, kw):
             self.set_phase("cgan")
-            counter = _CountEpochs(self.cgan_epochs)
-            kwargs["callbacks"] = [counter] + list(kwargs.get("callbacks") or [])
-            histories.append(super().fit(x, epochs=min(epochs, gan_epochs), initial_epoch=initial_epoch, **kwargs))
-            kwargs["callbacks"] = kwargs["callbacks"][1:]
-        if epochs > gan_epochs and not self.stop_training:
+            return super(AgeCGAN, self).fit(x, epochs=end, initial_epoch=start, **kw)
+
+        def encoder(end, start, kw):
             self.set_phase("encoder")
-            kwargs.pop("steps_per_epoch", None)
-            kwargs.pop("validation_data", None)
-            kwargs["shuffle"] = False  # endless generated batches
-            histories.append(keras.Model.fit(self, self.encoder_data(), epochs=epochs,
-                                             initial_epoch=max(initial_epoch, gan_epochs),
-                                             steps_per_epoch=self.cfg.encoder_steps_per_epoch, **kwargs))
-            self.set_phase("cgan")
-        return _merge_histories(histories)
+            kw.pop("steps_per_epoch", None)
+            kw.pop("validation_data", None)
+            kw["shuffle"] = False  # endless generated batches
+            try:
+                return keras.Model.fit(self, self.encoder_data(), epochs=end, initial_epoch=start,
+                                       steps_per_epoch=self.cfg.encoder_steps_per_epoch, **kw)
+            finally:
+                self.set_phase("cgan")
+
+        return fit_in_phases(self, self.cgan_epochs, self.cfg.epochs, epochs, initial_epoch, cgan, encoder, kwargs,
+                             names=("cGAN phase", "encoder", "generator"))
 
     def train_step(self, data):
         if self.phase == "encoder":
@@ -607,39 +602,10 @@ def pixel_distance(x, x_hat):
     return tf.sqrt(tf.reduce_sum(tf.square(x - x_hat), axis=[1, 2, 3]) + 1e-12)
 
 
-class _CountEpochs(keras.callbacks.Callback):
-    """Keeps ``AgeCGAN.cgan_epochs`` at the number of phase-1 epochs finished (before any checkpoint saves)."""
-
-    def __init__(self, counter):
-        super().__init__()
-        self.counter = counter
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.counter.assign(epoch + 1)
-
-
 def _copy_network(net: keras.Model) -> keras.Model:
     copy = keras.models.clone_model(net)
     copy.set_weights(net.get_weights())
     return copy
-
-
-def _merge_histories(histories):
-    """One ``History`` over consecutive ``fit`` calls (NaN where a call did not log a key)."""
-    histories = [h for h in histories if h is not None]
-    if not histories:
-        return None
-    if len(histories) == 1:
-        return histories[0]
-    merged = keras.callbacks.History()
-    merged.set_model(histories[-1].model)
-    keys = [k for h in histories for k in h.history]
-    for key in dict.fromkeys(keys):
-        merged.history[key] = [v for h in histories
-                               for v in h.history.get(key, [float("nan")] * len(h.epoch))]
-    merged.epoch = [e for h in histories for e in h.epoch]
-    merged.params = histories[-1].params
-    return merged
 
 
 MODEL = AgeCGAN

@@ -60,7 +60,7 @@ from gancourse.config import TrainingConfig, as_config, choice, non_negative, po
 from gancourse.data import unpaired
 from gancourse.nn import ImagePool, translation
 from gancourse.training import AdversarialModel
-from gancourse.training.optim import LinearDecay, make_optimizer
+from gancourse.training.optim import LinearDecay, epoch_length, make_optimizer
 
 #: The registered unpaired datasets (:mod:`gancourse.data.unpaired`), the offline one with a hidden ground truth.
 DATASETS = tuple(name for name, spec in data.REGISTRY.items() if spec.kind == "unpaired")
@@ -244,14 +244,7 @@ class CycleGAN(AdversarialModel):
     def fit(self, x=None, *args, **kwargs):
         """``AdversarialModel.fit``, after setting the decay's epoch length from the data when needed."""
         if self.schedules and not self.cfg.steps_per_epoch:
-            steps = kwargs.get("steps_per_epoch")
-            if steps is None and isinstance(x, tf.data.Dataset):
-                cardinality = int(x.cardinality())
-                steps = cardinality if cardinality > 0 else None
-            if steps is None:
-                raise ValueError("the learning-rate decay is measured in epochs, but the data's epoch length is "
-                                 "unknown; pass steps_per_epoch to fit() or set the config's steps_per_epoch")
-            self.set_steps_per_epoch(steps)
+            self.set_steps_per_epoch(epoch_length(x, kwargs.get("steps_per_epoch")))
         return super().fit(x, *args, **kwargs)
 
     # -- state -------------------------------------------------------------------

@@ -81,17 +81,19 @@ class ConditioningAugmentation(layers.Layer):
             instead of a sample.
         seed: seed of the noise's ``SeedGenerator`` (``None``: from the
             global seed).
+        sample: ``False`` gives ``c = mu`` always, in training too: no
+            augmentation (StackGAN's ablation without CA; the same weights).
     """
 
     def __init__(self, c_dim: int = 128, activation: str = "lrelu", deterministic_inference: bool = False,
-                 seed: int | None = None, init: str = "glorot", **kwargs):
+                 seed: int | None = None, init: str = "glorot", sample: bool = True, **kwargs):
         super().__init__(**kwargs)
         if c_dim < 1:
             raise ValueError(f"c_dim must be >= 1, got {c_dim}")
         if activation not in CA_ACTIVATIONS:
             raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(CA_ACTIVATIONS)}")
         self.c_dim, self.activation, self.init = int(c_dim), activation, init
-        self.deterministic_inference, self.seed = bool(deterministic_inference), seed
+        self.deterministic_inference, self.seed, self.sample = bool(deterministic_inference), seed, bool(sample)
         self.dense = layers.Dense(2 * self.c_dim, kernel_initializer=kernel_initializer(init), name="mu_logvar")
         self.seed_generator = keras.random.SeedGenerator(seed)
 
@@ -108,7 +110,7 @@ class ConditioningAugmentation(layers.Layer):
         elif self.activation == "relu":
             h = tf.nn.relu(h)
         mu, logvar = h[:, :self.c_dim], h[:, self.c_dim:]
-        if training is False and self.deterministic_inference:
+        if not self.sample or (training is False and self.deterministic_inference):
             return mu, mu, logvar
         eps = keras.random.normal(tf.shape(mu), dtype=mu.dtype, seed=self.seed_generator)
         return mu + tf.exp(0.5 * logvar) * eps, mu, logvar
@@ -118,7 +120,8 @@ class ConditioningAugmentation(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "c_dim": self.c_dim, "activation": self.activation,
-                "deterministic_inference": self.deterministic_inference, "seed": self.seed, "init": self.init}
+                "deterministic_inference": self.deterministic_inference, "seed": self.seed, "init": self.init,
+                "sample": self.sample}
 
 
 def kl_to_standard_normal(mu, logvar):

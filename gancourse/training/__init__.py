@@ -12,6 +12,7 @@
 * :mod:`~gancourse.training.checkpoints` - checkpoints and resume.
 * :mod:`~gancourse.training.run` - :func:`train`, :func:`fit`, :func:`callbacks`.
 * :mod:`~gancourse.training.optim` - optimizers and learning-rate schedules.
+* :mod:`~gancourse.training.phases` - models trained in two phases by one ``fit``.
 """
 
 from gancourse.training import steps
@@ -19,9 +20,9 @@ from gancourse.training.base import AdversarialModel, check_option
 from gancourse.training.callbacks import FIDMonitor, HistoryLog, NonFiniteLossError, SampleGrid, StopOnNonFinite
 from gancourse.training.checkpoints import Checkpoint, checkpoint_state, restore
 from gancourse.training.gan import GAN, LABEL_SMOOTHING, NOISE
-from gancourse.training.optim import LinearDecay, make_optimizer
+from gancourse.training.optim import LinearDecay, StepDecay, epoch_length, make_optimizer
 from gancourse.training.run import TrainResult, callbacks, fit, train
 
 __all__ = ["AdversarialModel", "Checkpoint", "FIDMonitor", "GAN", "HistoryLog", "LABEL_SMOOTHING", "LinearDecay",
-           "NOISE", "NonFiniteLossError", "SampleGrid", "StopOnNonFinite", "TrainResult", "callbacks",
-           "check_option", "checkpoint_state", "fit", "make_optimizer", "restore", "steps", "train"]
+           "NOISE", "NonFiniteLossError", "SampleGrid", "StepDecay", "StopOnNonFinite", "TrainResult", "callbacks",
+           "check_option", "checkpoint_state", "epoch_length", "fit", "make_optimizer", "restore", "steps", "train"]

@@ -30,6 +30,44 @@ class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
         return {"learning_rate": self.learning_rate, "start": self.start, "steps": self.steps}
 
 
+@keras.saving.register_keras_serializable(package="gancourse")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``learning_rate * factor ** floor(step / steps)``: the rate multiplied by ``factor`` every ``steps`` steps.
+
+    StackGAN's schedule (halved every 100 epochs) in optimizer steps. ``steps``
+    may be set after construction (a model learns its epoch length from the
+    data); the rate is a function of the optimizer's step counter, so a resumed
+    run continues where it stopped.
+    """
+
+    def __init__(self, learning_rate: float, steps: int, factor: float = 0.5):
+        if steps < 1 or not 0 < factor <= 1:
+            raise ValueError(f"StepDecay needs steps >= 1 and 0 < factor <= 1, got steps={steps}, factor={factor}")
+        self.learning_rate, self.steps, self.factor = float(learning_rate), int(steps), float(factor)
+
+    def __call__(self, step):
+        drops = keras.ops.floor(keras.ops.cast(step, "float32") / self.steps)
+        return self.learning_rate * keras.ops.power(self.factor, drops)
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "steps": self.steps, "factor": self.factor}
+
+
+def epoch_length(x, steps_per_epoch: int | None = None) -> int:
+    """Optimizer steps per epoch of ``fit(x, steps_per_epoch=...)``: ``steps_per_epoch`` when given, else the
+    length of the ``tf.data.Dataset`` ``x``; ``ValueError`` when neither is known (a schedule measured in epochs
+    needs it)."""
+    import tensorflow as tf
+
+    if steps_per_epoch is None and isinstance(x, tf.data.Dataset):
+        cardinality = int(x.cardinality())
+        steps_per_epoch = cardinality if cardinality > 0 else None
+    if steps_per_epoch is None:
+        raise ValueError("the learning-rate decay is measured in epochs, but the data's epoch length is "
+                         "unknown; pass steps_per_epoch to fit() or set the config's steps_per_epoch")
+    return int(steps_per_epoch)
+
+
 def make_optimizer(kind: str, learning_rate, *, beta_1: float = 0.9, beta_2: float = 0.999,
                    momentum: float = 0.0, nesterov: bool = False, decay: float = 0.0, schedule: str | None = None,
                    decay_start: int = 0, decay_steps: int = 1):
