@@ -138,7 +138,8 @@ def test_hostile_pickles_are_refused_and_never_run(name, tmp_path):
         safe_load(path, "StackGAN data pickle")
     message = str(info.value)
     assert "\n" not in message and str(path) in message
-    assert f"refusing to unpickle {path}: it asks for {name.strip()}, which a StackGAN data pickle never holds" in message
+    want = f"refusing to unpickle {path}: it asks for {name.strip()}, which a StackGAN data pickle never holds"
+    assert want in message
     assert not marker.exists()
 
 
