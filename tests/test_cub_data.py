@@ -390,3 +390,12 @@ def test_registry_entry(release):
     root, birds, _ = release
     lr, hr, embedding, class_id = next(iter(spec.load("test", _cfg(image_size=8, batch_size=4), birds)))
     assert lr.shape == (4, 8, 8, 3) and hr.shape == (4, 32, 32, 3) and sorted(class_id.numpy()) == [3, 3, 4, 4]
+
+
+def test_without_data_dir_the_release_is_looked_for_in_the_cache(release):
+    root, _, _ = release
+    with pytest.raises(DatasetError, match=f"no StackGAN birds data under {root / 'cache' / 'cub'}: .*birds.zip"):
+        cub.read_split(None, "train")
+    write_release(root / "cache" / "cub")
+    assert cub.birds_root(None) == root / "cache" / "cub" / "birds"
+    assert cub.read_split(None, "test").filenames == tuple(_keys()["test"])
