@@ -10,7 +10,10 @@ image by :func:`gancourse.data.superres.degrade`, and ``voxels`` datasets
 ``float32`` ``(B, L, L, L, 1)`` occupancy batches in ``{0, 1}`` (stored
 ``uint8``; :func:`voxel_arrays` gives a split's grids and labels), and ``ages``
 datasets ``(images, ages)`` batches: faces ``(B, S, S, 3)`` in ``[-1, 1]`` and
-``float32`` one-hot age groups ``(B, 6)`` (:mod:`gancourse.data.ages`). A model
+``float32`` one-hot age groups ``(B, 6)`` (:mod:`gancourse.data.ages`), and
+``captions`` datasets ``(lr, hr, embedding, class_id)`` batches for text-to-image
+models (:mod:`gancourse.data.captioned`): a Stage-II image, its Stage-I copy, a
+mean of caption embeddings ``(B, 1024)`` and a class id. A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
@@ -43,6 +46,7 @@ shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 ca
 offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
 wiki                   ages     no      streamed   IMDB-WIKI wiki_crop faces with ages (academic use only), cleaned
 offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
+cub                    captions no      streamed   CUB-200-2011 birds, StackGAN caption embeddings; 8,855 / 2,933
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -50,7 +54,9 @@ The pix2pix and CycleGAN datasets are downloaded on first use into the cache (se
 Fashion-MNIST are downloaded by Keras; CelebA is downloaded by hand (its
 loader's error says where); the 3D ShapeNets archive is downloaded into the
 cache on first use unless ``data_dir`` holds it (academic use only), and so is
-IMDB-WIKI's ``wiki_crop.tar`` (academic research use only). Streamed datasets decode their files
+IMDB-WIKI's ``wiki_crop.tar`` (academic research use only), and so is
+CUB-200-2011's archive (MD5-checked), while StackGAN's caption embeddings
+(``birds.zip``) are downloaded by hand (the ``cub`` loader's error says where). Streamed datasets decode their files
 inside ``tf.data`` after checking every file's header up front, and are cached
 decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 
@@ -63,6 +69,9 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.voxels` - voxel grids: 3D ShapeNets ``.mat`` files and offline procedural shapes.
 * :mod:`gancourse.data.wiki` - IMDB-WIKI's Wikipedia faces with ages from MATLAB dates, cleaned and streamed.
 * :mod:`gancourse.data.rendered_faces` - procedural faces whose identity and age group are known.
+* :mod:`gancourse.data.cub` - CUB-200-2011 photos cropped to their birds, with StackGAN's caption embeddings.
+* :mod:`gancourse.data.captioned` - the ``captions`` batch format shared by text-to-image datasets.
+* :mod:`gancourse.data.safe_pickle` - loading data pickles with an unpickler that cannot run code.
 * :mod:`gancourse.data.ages` - the six age groups of Age-cGAN and their one-hot encoding.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
@@ -75,13 +84,14 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import (digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired, voxels,
-                            wiki)
+from gancourse.data import (cub, digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired,
+                            voxels, wiki)
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
-__all__ = ["AGE_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS",
-           "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
+__all__ = ["AGE_DATASETS", "CAPTION_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS",
+           "UNPAIRED_DATASETS", "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load",
+           "voxel_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,7 +105,8 @@ class DatasetSpec:
             ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains),
             ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``),
             ``"voxels"`` (``float32`` occupancy batches ``(B, L, L, L, 1)`` in ``{0, 1}``, stored ``uint8``) or
-            ``"ages"`` (batches ``(images, ages)``: ``(B, S, S, 3)`` and one-hot ``(B, 6)``).
+            ``"ages"`` (batches ``(images, ages)``: ``(B, S, S, 3)`` and one-hot ``(B, 6)``) or
+            ``"captions"`` (batches ``(lr, hr, embedding, class_id)``, see :mod:`gancourse.data.captioned`).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -130,14 +141,19 @@ class DatasetSpec:
                 ``batch_size``, ``seed`` and ``category`` (``shapenet``) or
                 ``classes`` (``offline_shapes``) instead; age data reads
                 ``image_size``, ``batch_size``, ``seed`` and, for ``wiki``,
-                optionally ``min_face_score``).
+                optionally ``min_face_score``; caption data reads ``image_size``
+                (the Stage-I side; Stage-II images are 4 times larger),
+                ``batch_size``, ``seed`` and optionally ``captions_per_step``
+                (default 1), ``flip`` and, for ``cub``, ``jitter``).
             data_dir: the image folder (``faces``, ``sr_folder``), CelebA's zip or
                 its folder (``celeba``), or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
                 ``<name>/{trainA,trainB,testA,testB}`` (CycleGAN datasets), or the
                 3D ShapeNets data (``shapenet``: the archive, its ``volumetric_data``
                 folder or a folder above it), the folder holding ``wiki_crop/``
-                or ``wiki_crop/`` itself (``wiki``),
+                or ``wiki_crop/`` itself (``wiki``), the folder holding StackGAN's
+                ``birds/`` (unzipped ``birds.zip``, optionally with ``CUB_200_2011/``
+                inside) or ``birds/`` itself (``cub``),
                 instead of the download cache; the other datasets read no folder
                 and refuse it.
             shuffle: reshuffle every epoch, reproducibly with ``cfg.seed``.
@@ -209,6 +225,12 @@ def _offline_shapes(split, cfg, data_dir, shuffle):
 
 def _wiki(split, cfg, data_dir, shuffle):
     return wiki.wiki_dataset(split, cfg, data_dir, shuffle=shuffle)
+
+
+def _cub(split, cfg, data_dir, shuffle):
+    return cub.cub_dataset(split, cfg, data_dir, shuffle=shuffle)
+
+
 def _offline_faces(split, cfg, data_dir, shuffle):
     return rendered_faces.offline_dataset(split, cfg, shuffle=shuffle)
 
@@ -274,6 +296,10 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline_faces", "ages", True, rendered_faces.SPLITS,
                 "procedurally rendered faces whose identity and age group are known; 240 identities x 6 ages x 2 "
                 "(train) / 60 other identities x 6 ages (test)", False, _offline_faces),
+    DatasetSpec("cub", "captions", False, cub.SPLITS,
+                "CUB-200-2011 bird photos cropped around their boxes (CaltechDATA archive, MD5-checked) with "
+                "StackGAN's char-CNN-RNN caption embeddings (birds.zip, manual download); 8,855 train / 2,933 test "
+                "images of 150 / 50 disjoint species", True, _cub),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
@@ -282,6 +308,7 @@ UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind =
 SUPERRES_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "superres")
 VOXEL_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "voxels")
 AGE_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "ages")
+CAPTION_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "captions")
 
 
 def get(name: str) -> DatasetSpec:
@@ -308,6 +335,10 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
         raise ValueError(f"{name} is an age dataset of (image, age) pairs; read its arrays with "
                          "gancourse.data.wiki.wiki_arrays (wiki) or gancourse.data.rendered_faces.offline_faces "
                          "(offline_faces)")
+    if spec.kind == "captions":
+        raise ValueError(f"{name} is a caption dataset of (lr, hr, embedding, class_id) batches; iterate "
+                         "gancourse.data.get(name).load(...) (cub's keys, embeddings and boxes: "
+                         "gancourse.data.cub.read_split)")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")

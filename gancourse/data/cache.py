@@ -154,14 +154,15 @@ def safe_extract(archive: str | Path, dest: str | Path) -> Path:
 
 
 def dataset_root(name: str, url: str, *, marker: str, data_dir: str | Path | None = None, subdir: str,
-                 advice: str = "") -> Path:
+                 advice: str = "", known_hash: str | None = None) -> Path:
     """The folder of dataset ``name`` that holds the sub-folder ``marker``.
 
     With ``data_dir``: ``data_dir/<name>`` or ``data_dir`` itself, nothing
     downloaded. Otherwise the archive at ``url`` is downloaded once into the
-    cache's ``subdir`` (:func:`fetch`; the publishers give no checksums, so
-    callers check the file counts instead) and extracted next to it with
-    :func:`safe_extract` into ``extracted/``.
+    cache's ``subdir`` (:func:`fetch`, checked against ``known_hash``, ``"md5:<hex>"``
+    or ``"sha256:<hex>"``, when the publisher gives one; otherwise callers check the
+    file counts instead) and extracted next to it with :func:`safe_extract` into
+    ``extracted/``.
 
     Raises:
         DatasetError: no such folder under ``data_dir`` (``advice`` ends the
@@ -174,7 +175,7 @@ def dataset_root(name: str, url: str, *, marker: str, data_dir: str | Path | Non
                 return candidate
         raise DatasetError(f"no {name} dataset under {data_dir}: expected {Path(data_dir) / name}/{marker}/*.jpg"
                            f"{' ' + advice if advice else ''}")
-    archive = fetch(url, known_hash=None, subdir=subdir)
+    archive = fetch(url, known_hash=known_hash, subdir=subdir)
     dest = archive.parent / "extracted"
     if not (dest / name / marker).is_dir():
         safe_extract(archive, dest)
