@@ -25,7 +25,7 @@ def test_cli_trains_both_stages_and_resumes(run, capsys):
     saved = json.loads((out / "config.json").read_text())
     assert (saved["dataset"], saved["image_size"], saved["stage2_epochs"]) == ("offline_birds", 16, 1)
     history = json.loads((out / "history.json").read_text())
-    assert history["d_loss"][1] is None and history["d2_loss"][0] is None
+    assert len(history["d_loss"]) == 1 and history["d2_loss"][0] is None  # each stage logs its own metrics
     assert np.isfinite(history["d_loss"][0]) and np.isfinite(history["d2_loss"][1])
     grid = out / "samples" / "epoch_0002.png"
     # 8 held-out captions (rows) x 4 noise vectors, each a Stage-I | Stage-II pair of 64 px pictures
