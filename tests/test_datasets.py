@@ -68,14 +68,17 @@ def test_registry_entries_and_lookup():
     assert data.VOXEL_DATASETS == ("shapenet", "offline_shapes")
     assert "offline_faces" in data.AGE_DATASETS
     assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS
-                                     + data.SUPERRES_DATASETS + data.VOXEL_DATASETS + data.AGE_DATASETS)
+                                     + data.SUPERRES_DATASETS + data.VOXEL_DATASETS + data.AGE_DATASETS
+                                     + data.CAPTION_DATASETS)
     assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired",
-                                                                   "offline_sr", "offline_shapes", "offline_faces"}
+                                                                   "offline_sr", "offline_shapes", "offline_faces",
+                                                                   "offline_birds"}
     assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces", "celeba", "sr_folder", "wiki"}
                                                                     | set(paired.INPUT_SIDE)
                                                                     | set(unpaired.CYCLEGAN_DATASETS))
     for name, spec in data.REGISTRY.items():
-        assert spec.name == name and spec.kind in ("images", "pairs", "unpaired", "superres", "voxels", "ages")
+        assert spec.name == name and spec.kind in ("images", "pairs", "unpaired", "superres", "voxels", "ages",
+                                                 "captions")
         assert "train" in spec.splits
         assert spec.description and "\n" not in spec.description
     assert data.get("facades").splits == ("train", "val", "test")

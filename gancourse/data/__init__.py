@@ -10,7 +10,10 @@ image by :func:`gancourse.data.superres.degrade`, and ``voxels`` datasets
 ``float32`` ``(B, L, L, L, 1)`` occupancy batches in ``{0, 1}`` (stored
 ``uint8``; :func:`voxel_arrays` gives a split's grids and labels), and ``ages``
 datasets ``(images, ages)`` batches: faces ``(B, S, S, 3)`` in ``[-1, 1]`` and
-``float32`` one-hot age groups ``(B, 6)`` (:mod:`gancourse.data.ages`). A model
+``float32`` one-hot age groups ``(B, 6)`` (:mod:`gancourse.data.ages`), and
+``captions`` datasets ``(lr, hr, embedding, class_id)`` batches: a Stage-II
+image, its Stage-I copy, the mean of caption embeddings ``(B, 1024)`` and the
+class that makes a caption wrong (:mod:`gancourse.data.captioned`). A model
 never needs to know how a dataset is stored; :func:`load` picks the entry by
 the name a config carries (``cfg.dataset``).
 
@@ -43,6 +46,7 @@ shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 ca
 offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
 wiki                   ages     no      streamed   IMDB-WIKI wiki_crop faces with ages (academic use only), cleaned
 offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
+offline_birds          captions yes     in memory  rendered birds with known attributes, 10 template captions each; 1,440 / 288
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -63,6 +67,8 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.voxels` - voxel grids: 3D ShapeNets ``.mat`` files and offline procedural shapes.
 * :mod:`gancourse.data.wiki` - IMDB-WIKI's Wikipedia faces with ages from MATLAB dates, cleaned and streamed.
 * :mod:`gancourse.data.rendered_faces` - procedural faces whose identity and age group are known.
+* :mod:`gancourse.data.rendered_birds` - procedural birds with known attributes and template captions.
+* :mod:`gancourse.data.captioned` - the ``captions`` batch format of text-to-image datasets.
 * :mod:`gancourse.data.ages` - the six age groups of Age-cGAN and their one-hot encoding.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
@@ -75,12 +81,12 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import (digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired, voxels,
-                            wiki)
+from gancourse.data import (digits, faces, keras_datasets, paired, rendered_birds, rendered_faces, superres, unpaired,
+                            voxels, wiki)
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
-__all__ = ["AGE_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS",
+__all__ = ["AGE_DATASETS", "CAPTION_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS",
            "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
 
 
@@ -95,7 +101,8 @@ class DatasetSpec:
             ``"unpaired"`` (batches ``(a, b)`` of two unrelated domains),
             ``"superres"`` (batches ``(lr, hr)``: ``(B, H/s, W/s, 3)`` and ``(B, H, W, 3)``),
             ``"voxels"`` (``float32`` occupancy batches ``(B, L, L, L, 1)`` in ``{0, 1}``, stored ``uint8``) or
-            ``"ages"`` (batches ``(images, ages)``: ``(B, S, S, 3)`` and one-hot ``(B, 6)``).
+            ``"ages"`` (batches ``(images, ages)``: ``(B, S, S, 3)`` and one-hot ``(B, 6)``) or
+            ``"captions"`` (batches ``(lr, hr, embedding, class_id)``, :mod:`gancourse.data.captioned`).
         offline: needs no network and no files of yours.
         splits: the split names :meth:`load` accepts.
         description: one line: what the data is.
@@ -130,7 +137,9 @@ class DatasetSpec:
                 ``batch_size``, ``seed`` and ``category`` (``shapenet``) or
                 ``classes`` (``offline_shapes``) instead; age data reads
                 ``image_size``, ``batch_size``, ``seed`` and, for ``wiki``,
-                optionally ``min_face_score``).
+                optionally ``min_face_score``; caption data reads ``image_size`` (the
+                Stage-I size), ``batch_size``, ``seed`` and optionally
+                ``captions_per_step`` and ``flip``).
             data_dir: the image folder (``faces``, ``sr_folder``), CelebA's zip or
                 its folder (``celeba``), or a folder holding
                 ``<name>/{train,val,test}`` (pix2pix datasets) or
@@ -213,6 +222,10 @@ def _offline_faces(split, cfg, data_dir, shuffle):
     return rendered_faces.offline_dataset(split, cfg, shuffle=shuffle)
 
 
+def _offline_birds(split, cfg, data_dir, shuffle):
+    return rendered_birds.offline_dataset(split, cfg, shuffle=shuffle)
+
+
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, "unpaired", False, unpaired.SPLITS, description, True,
                        functools.partial(_cyclegan, name))
@@ -274,6 +287,10 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
     DatasetSpec("offline_faces", "ages", True, rendered_faces.SPLITS,
                 "procedurally rendered faces whose identity and age group are known; 240 identities x 6 ages x 2 "
                 "(train) / 60 other identities x 6 ages (test)", False, _offline_faces),
+    DatasetSpec("offline_birds", "captions", True, rendered_birds.SPLITS,
+                "procedurally rendered birds (body/wing colour, size, pose, background known) with 10 template "
+                "captions each; 30 colour pairs x 48 (train) / 6 held-out colour pairs x 48 (test)", False,
+                _offline_birds),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
@@ -282,6 +299,7 @@ UNPAIRED_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind =
 SUPERRES_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "superres")
 VOXEL_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "voxels")
 AGE_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "ages")
+CAPTION_DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "captions")
 
 
 def get(name: str) -> DatasetSpec:
@@ -308,6 +326,9 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
         raise ValueError(f"{name} is an age dataset of (image, age) pairs; read its arrays with "
                          "gancourse.data.wiki.wiki_arrays (wiki) or gancourse.data.rendered_faces.offline_faces "
                          "(offline_faces)")
+    if spec.kind == "captions":
+        raise ValueError(f"{name} is a captions dataset of (image, 10 caption embeddings, class) rows; read the "
+                         "rendered birds' arrays with gancourse.data.rendered_birds.offline_birds")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")
