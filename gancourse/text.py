@@ -152,5 +152,6 @@ def default_encoder() -> CaptionEncoder:
 
 
 def encode_captions(texts) -> np.ndarray:
-    """``float32`` ``(n, 1024)`` embeddings of ``texts`` with :func:`default_encoder` (see :meth:`CaptionEncoder.encode`)."""
+    """``float32`` ``(n, 1024)`` embeddings of ``texts`` with :func:`default_encoder`
+    (see :meth:`CaptionEncoder.encode`)."""
     return default_encoder().encode(texts)

@@ -46,7 +46,7 @@ shapenet               voxels   no      in memory  3D ShapeNets: a ModelNet40 ca
 offline_shapes         voxels   yes     in memory  procedural chairs, tables, airplanes and lamps; 600 / 150 shapes
 wiki                   ages     no      streamed   IMDB-WIKI wiki_crop faces with ages (academic use only), cleaned
 offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
-offline_birds          captions yes     in memory  rendered birds with known attributes, 10 template captions each; 1,440 / 288
+offline_birds          captions yes     in memory  rendered birds, known attributes, 10 template captions; 1,440 / 288
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -86,8 +86,8 @@ from gancourse.data import (digits, faces, keras_datasets, paired, rendered_bird
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
 
-__all__ = ["AGE_DATASETS", "CAPTION_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS", "UNPAIRED_DATASETS",
-           "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
+__all__ = ["AGE_DATASETS", "CAPTION_DATASETS", "DATASETS", "PAIRED_DATASETS", "REGISTRY", "SUPERRES_DATASETS",
+           "UNPAIRED_DATASETS", "DatasetError", "DatasetSpec", "VOXEL_DATASETS", "arrays", "get", "load", "voxel_arrays"]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -263,7 +263,8 @@ def _templates(size: int):
 
 @functools.lru_cache(maxsize=8)
 def _backgrounds(size: int) -> np.ndarray:
-    """``(3 channels, 3 kinds, size, size)``: sky (a gradient with soft clouds), grass (blades), sand (ripples and grains)."""
+    """``(3 channels, 3 kinds, size, size)``: sky (a gradient with soft clouds), grass (blades), sand (ripples,
+    grains)."""
     coords = (np.arange(size, dtype=np.float32) + 0.5) * (2.0 / size) - 1.0
     x, y = coords[None, :, None], coords[:, None, None]
     sky = np.array([0.55, 0.74, 0.94], np.float32) + (y + 1) / 2 * np.array([0.20, 0.14, 0.04], np.float32)
