@@ -1,0 +1,58 @@
+"""The package's caption encoder: stable hashed n-grams, a fixed projection, unit vectors."""
+
+import numpy as np
+import pytest
+
+from gancourse import text
+
+
+def test_shape_norm_dtype_and_determinism_across_instances():
+    captions = ["a small red bird with blue wings", "this bird has a yellow body and green wings", "A RED BIRD!"]
+    a = text.CaptionEncoder().encode(captions)
+    b = text.CaptionEncoder().encode(captions)
+    assert a.shape == (3, 1024) and a.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(text.encode_captions(captions), a)  # the default encoder is (1024, seed 0)
+    assert text.CaptionEncoder(dim=16).encode("a red bird").shape == (1, 16)
+    other_seed = text.CaptionEncoder(seed=1).encode(captions)
+    assert np.abs(other_seed - a).max() > 0.1
+    # case and punctuation do not matter; the same caption twice gives the same row
+    np.testing.assert_allclose(text.encode_captions(["a red bird", "A red, bird."]), a[[2, 2]], atol=1e-6)
+
+
+def test_stable_hash_is_crc32_not_pythons_hash():
+    assert text.stable_hash("w:red") == text.stable_hash("w:red") and text.stable_hash("w:red") != text.stable_hash(
+        "w:blue")
+    # a known value, so a change of hash function fails here
+    assert text.stable_hash("b:red bird") == 1764167810
+
+
+def test_word_order_matters_through_bigrams():
+    red_blue, blue_red = text.encode_captions(["a red bird with blue wings", "a blue bird with red wings"])
+    assert text.features("a red bird with blue wings").keys() != text.features("a blue bird with red wings").keys()
+    assert float(red_blue @ blue_red) < 0.9  # same words, different pairs
+    assert "b:red bird" in text.features("a red bird") and text.features("red red")["w:red"] == 2.0
+
+
+def test_captions_sharing_attributes_are_closer():
+    e = text.encode_captions(["a small red bird with blue wings",
+                              "a red bird with blue wings flying over the grass",
+                              "a small yellow bird with green wings",
+                              "a large black bird with white wings"])
+    similarity = e @ e.T
+    assert similarity[0, 1] > similarity[0, 2] > similarity[0, 3] - 0.05
+    assert similarity[0, 1] > similarity[0, 3] + 0.1
+
+
+def test_unknown_words_are_fine_and_bad_captions_are_refused():
+    e = text.encode_captions(["a zyzzyva with chartreuse plumage 42"])
+    assert e.shape == (1, 1024) and np.isfinite(e).all()
+    assert text.encode_captions([]).shape == (0, 1024)
+    for bad in ("", "   ", "?!"):
+        with pytest.raises(ValueError, match="has no words"):
+            text.encode_captions(["a red bird", bad])
+    with pytest.raises(TypeError, match="must be a string"):
+        text.encode_captions([3])
+    with pytest.raises(ValueError, match="dim must be >= 2"):
+        text.CaptionEncoder(dim=1)
