@@ -353,6 +353,9 @@ TEMPLATES = (
     "a {size} {b} bird with wings of {w}, {pose} {bg}",
 )
 
+_ALL_OVER = TEMPLATES.index("this bird is {b} all over except for its {w} wings")
+_SAME_COLOUR = "this bird is {b} all over, {w} wings included"  # that template when the wings match the body
+
 #: The words :func:`parse_caption` reads, by attribute: ``{attribute: {word: value index}}``.
 VOCABULARY = {
     "colour": {c: i for i, c in enumerate(COLOURS)},
@@ -387,10 +390,18 @@ def captions_for(birds: Birds, n: int = CAPTIONS_PER_IMAGE, seed=0) -> list[list
         b, w = COLOURS[birds.body[i]], COLOURS[birds.wing[i]]
         sizes, poses = _SIZE_WORDS[birds.size[i]], _POSE_PHRASES[birds.pose[i]]
         backgrounds = _BACKGROUND_PHRASES[birds.background[i]]
-        out.append([TEMPLATES[t].format(b=b, w=w, size=sizes[p[0] % len(sizes)], pose=poses[p[1] % len(poses)],
-                                        bg=backgrounds[p[2] % len(backgrounds)])
-                    for t, p in zip(order[i], picks[i])])
+        out.append([(_SAME_COLOUR if b == w and t == _ALL_OVER else TEMPLATES[t]).format(
+            b=b, w=w, size=sizes[p[0] % len(sizes)], pose=poses[p[1] % len(poses)],
+            bg=backgrounds[p[2] % len(backgrounds)]) for t, p in zip(order[i], picks[i])])
     return out
+
+
+def describe(birds: Birds) -> list[str]:
+    """One caption per bird naming all five attributes, in a fixed wording
+    (``"a small red bird with blue wings, perched on a branch against the sky"``)."""
+    return [f"a {SIZES[s]} {COLOURS[b]} bird with {COLOURS[w]} wings, {_POSE_PHRASES[p][0]} "
+            f"{_BACKGROUND_PHRASES[g][0]}"
+            for b, w, s, p, g in zip(birds.body, birds.wing, birds.size, birds.pose, birds.background)]
 
 
 def _known_words() -> str:
