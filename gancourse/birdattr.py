@@ -146,8 +146,8 @@ class AttributeClassifier:
                                                       f"_r{RENDERER_VERSION}_v{VERSION}.weights.h5")
         self.cached = cached_weights(self.model, self.cache_path, self._train)
         fresh = _combinations(1)
-        self.test_accuracy = self.accuracy(render_birds(fresh, self.base, seed=(RENDERER_VERSION, _TEST_SEED)),
-                                           fresh.as_dict())
+        images = render_birds(fresh, self.base, seed=(RENDERER_VERSION, _TEST_SEED))
+        self.test_accuracy = _consistency(_argmax(self._probabilities(images)), _check_wanted(fresh, len(images)))
 
     def _train(self) -> None:
         import keras
@@ -190,7 +190,9 @@ class AttributeClassifier:
 
     def probabilities(self, images, batch_size: int = 512) -> dict[str, np.ndarray]:
         """``{attribute: (n, values)}`` probabilities of images ``(n, size, size, 3)`` in ``[-1, 1]``."""
-        images = self._check(images)
+        return self._probabilities(self._check(images), batch_size)
+
+    def _probabilities(self, images: np.ndarray, batch_size: int = 512) -> dict[str, np.ndarray]:
         names = list(ATTRIBUTES)
 
         def run(batch):
@@ -204,7 +206,7 @@ class AttributeClassifier:
 
     def predict(self, images, batch_size: int = 512) -> dict[str, np.ndarray]:
         """``{attribute: int32 (n,)}``: the value of each attribute the classifier reads in each image."""
-        return {name: p.argmax(axis=1).astype(np.int32) for name, p in self.probabilities(images, batch_size).items()}
+        return _argmax(self.probabilities(images, batch_size))
 
     def class_probabilities(self, images, batch_size: int = 512) -> np.ndarray:
         """``(n, 36)`` colour-pair posteriors (``class_id = body * 6 + wing``): the body head's probabilities
@@ -238,6 +240,10 @@ def attribute_classifier(size: int = 64) -> AttributeClassifier:
     view.__dict__.update(classifier.__dict__)
     view.size = int(size)
     return view
+
+
+def _argmax(probabilities: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: p.argmax(axis=1).astype(np.int32) for name, p in probabilities.items()}
 
 
 def _check_wanted(wanted, n: int) -> dict[str, np.ndarray]:

@@ -20,7 +20,9 @@ out) with no training at all:
 2. every word (unigram) and every pair of neighbouring words (bigram, so word
    order matters: "a red bird with blue wings" and "a blue bird with red wings"
    share all their words but not their bigrams) is a feature; a feature's
-   count is its weight (bigrams count half);
+   count is its weight, bigrams count half, and function words ("a", "the",
+   "with", ... :data:`STOP_WORDS`) and bigrams of two of them count a fifth,
+   so that the words that describe something dominate;
 3. each feature is hashed with a stable hash (``zlib.crc32`` of its UTF-8
    bytes; Python's ``hash()`` changes from one process to the next) to a row
    of a fixed random matrix: a ``dim``-vector of standard normal numbers drawn
@@ -47,6 +49,11 @@ import numpy as np
 DIM = 1024
 #: Weight of a bigram relative to a unigram.
 BIGRAM_WEIGHT = 0.5
+#: Function words: they say little about what a caption describes, so they (and bigrams of two of them) weigh
+#: :data:`STOP_WEIGHT` times as much as other words.
+STOP_WORDS = frozenset("a an the this that it its is are be has have had with and or but of on in at to for by "
+                       "from as whose which who very".split())
+STOP_WEIGHT = 0.2
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -58,14 +65,16 @@ def tokens(text: str) -> list[str]:
 
 
 def features(text: str) -> dict[str, float]:
-    """The weighted features of a caption: ``{"w:word": count, "b:word word": count * BIGRAM_WEIGHT}``."""
+    """The weighted features of a caption: ``{"w:word": count, "b:word word": count * BIGRAM_WEIGHT}``, times
+    :data:`STOP_WEIGHT` for a function word and for a bigram of two function words."""
     words = tokens(text)
     bag: dict[str, float] = {}
     for word in words:
-        bag["w:" + word] = bag.get("w:" + word, 0.0) + 1.0
+        bag["w:" + word] = bag.get("w:" + word, 0.0) + (STOP_WEIGHT if word in STOP_WORDS else 1.0)
     for first, second in zip(words, words[1:]):
         key = f"b:{first} {second}"
-        bag[key] = bag.get(key, 0.0) + BIGRAM_WEIGHT
+        weight = STOP_WEIGHT if first in STOP_WORDS and second in STOP_WORDS else 1.0
+        bag[key] = bag.get(key, 0.0) + BIGRAM_WEIGHT * weight
     return bag
 
 

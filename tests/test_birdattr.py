@@ -73,6 +73,11 @@ def test_larger_images_share_the_32_px_network():
     assert c128.accuracy(rb.render_birds(birds, 128, seed=22), birds)["all"] >= 0.9
     with pytest.raises(ValueError, match=r"images must be \(n, 128, 128, 3\)"):
         c128.predict(np.zeros((2, 64, 64, 3), np.float32))
+    direct = birdattr.AttributeClassifier(64)  # built for 64 px: the 32 px network's cached weights
+    assert direct.cached and direct.size == 64 and direct.base == 32
+    assert direct.test_accuracy == birdattr.attribute_classifier(32).test_accuracy
+    assert c128.features(rb.render_birds(birds[:5], 128)).shape == direct.features(
+        rb.render_birds(birds[:5], 64)).shape == (5, 64)
 
 
 def test_two_fresh_caches_hold_identical_weights(tmp_path, monkeypatch):

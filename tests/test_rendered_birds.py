@@ -87,6 +87,12 @@ def test_captions_name_what_the_bird_shows():
     for name in ("size", "pose", "background"):  # some captions only
         assert 200 < named[name] < 1500, named
     assert captions == rb.captions_for(birds, 10, seed=0) and captions != rb.captions_for(birds, 10, seed=1)
+    assert not any("except for its red wings" in c for per_bird in rb.captions_for(
+        rb.make_birds("red", "red", np.arange(20) % 2), 10) for c in per_bird)
+    described = rb.describe(birds)
+    assert described[0].startswith("a ") and len(described) == 200
+    for i, caption in enumerate(described):
+        assert rb.parse_caption(caption) == {name: int(v[i]) for name, v in birds.as_dict().items()}
 
 
 def test_parse_caption_of_typed_text():

@@ -33,16 +33,26 @@ def test_word_order_matters_through_bigrams():
     assert text.features("a red bird with blue wings").keys() != text.features("a blue bird with red wings").keys()
     assert float(red_blue @ blue_red) < 0.9  # same words, different pairs
     assert "b:red bird" in text.features("a red bird") and text.features("red red")["w:red"] == 2.0
+    assert text.features("a red bird with blue wings") == {
+        "w:a": 0.2, "w:red": 1.0, "w:bird": 1.0, "w:with": 0.2, "w:blue": 1.0, "w:wings": 1.0,
+        "b:a red": 0.5, "b:red bird": 0.5, "b:bird with": 0.5, "b:with blue": 0.5, "b:blue wings": 0.5}
+    assert text.features("of a")["b:of a"] == pytest.approx(0.1)
 
 
 def test_captions_sharing_attributes_are_closer():
-    e = text.encode_captions(["a small red bird with blue wings",
-                              "a red bird with blue wings flying over the grass",
-                              "a small yellow bird with green wings",
-                              "a large black bird with white wings"])
+    from gancourse.data import rendered_birds as rb
+
+    birds = rb.random_birds(300, seed=0)
+    e = text.encode_captions([c[0] for c in rb.captions_for(birds, 10, seed=0)])  # one caption each, any wording
     similarity = e @ e.T
-    assert similarity[0, 1] > similarity[0, 2] > similarity[0, 3] - 0.05
-    assert similarity[0, 1] > similarity[0, 3] + 0.1
+    pair = (birds.class_ids[:, None] == birds.class_ids[None, :]) & ~np.eye(300, dtype=bool)
+    body_only = (birds.body[:, None] == birds.body[None, :]) & (birds.wing[:, None] != birds.wing[None, :])
+    nothing = (birds.body[:, None] != birds.body[None, :]) & (birds.wing[:, None] != birds.wing[None, :])
+    assert similarity[pair].mean() > similarity[body_only].mean() + 0.08 > similarity[nothing].mean() + 0.16
+    # function words weigh little: the same colours in other words beat other colours in the same words
+    a, b, c = text.encode_captions(["a red bird with blue wings", "this bird has a red body and blue wings",
+                                    "a yellow bird with green wings"])
+    assert a @ b > a @ c + 0.2
 
 
 def test_unknown_words_are_fine_and_bad_captions_are_refused():

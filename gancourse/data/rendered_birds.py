@@ -57,9 +57,10 @@ from typing import NamedTuple
 import numpy as np
 
 from gancourse.data.captioned import CAPTIONS_PER_IMAGE
+from gancourse.data.rendered_faces import _segment
 
 #: Bumped whenever the pictures change; the caches of models trained on rendered birds are keyed by it.
-RENDERER_VERSION = 1
+RENDERER_VERSION = 2
 SPLITS = ("train", "test")
 MIN_SIZE = 8
 
@@ -78,7 +79,7 @@ TRAIN_CLASSES = tuple(c for c in range(N_CLASSES) if c not in TEST_CLASSES)
 #: Images of every colour pair in :func:`offline_birds`: each size x pose x background 4 times.
 PER_CLASS = 48
 #: How large the bird is drawn, by size (1 fills about three quarters of the image's width).
-SCALES = (0.62, 0.95)
+SCALES = (0.66, 0.95)
 
 _RGB = np.array([[0.86, 0.13, 0.10], [0.13, 0.27, 0.86], [0.98, 0.84, 0.12],
                  [0.14, 0.62, 0.18], [0.08, 0.08, 0.09], [0.97, 0.97, 0.95]], np.float32)
@@ -180,13 +181,6 @@ def _ellipse(u, v, a, b, angle=0.0):
     return (np.sqrt((u / a) ** 2 + (v / b) ** 2) - 1.0) * min(a, b)
 
 
-def _segment(u, v, u0, v0, u1, v1):
-    """Distance to the segment from ``(u0, v0)`` to ``(u1, v1)``."""
-    du, dv = u1 - u0, v1 - v0
-    t = np.clip(((u - u0) * du + (v - v0) * dv) / (du * du + dv * dv), 0.0, 1.0)
-    return np.hypot(u - u0 - t * du, v - v0 - t * dv)
-
-
 def max_shift(size: int) -> int:
     """The largest nuisance shift, in pixels, at ``size`` (about 6% of the image, at least 1)."""
     return max(1, int(round(0.06 * size)))
@@ -254,7 +248,7 @@ def _templates(size: int):
                 layers.paint(shape(_ellipse(u + 0.10, v + 0.48, 0.21, 0.50, angle=0.45)), "wing",
                              np.clip(1.0 - 0.12 * (v + 0.6), 0.88, 1.0))
             else:  # the folded wing along the body
-                layers.paint(shape(_ellipse(u + 0.08, v + 0.02, 0.38, 0.18, angle=-0.30)), "wing", 0.95)
+                layers.paint(shape(_ellipse(u + 0.08, v + 0.02, 0.38, 0.19, angle=-0.30)), "wing", 0.95)
             layers.stack = np.concatenate([np.stack([layers.body, layers.wing, layers.background]),
                                            layers.fixed.transpose(2, 0, 1)])
             out[k, pose] = layers
@@ -359,6 +353,9 @@ TEMPLATES = (
     "a {size} {b} bird with wings of {w}, {pose} {bg}",
 )
 
+_ALL_OVER = TEMPLATES.index("this bird is {b} all over except for its {w} wings")
+_SAME_COLOUR = "this bird is {b} all over, {w} wings included"  # that template when the wings match the body
+
 #: The words :func:`parse_caption` reads, by attribute: ``{attribute: {word: value index}}``.
 VOCABULARY = {
     "colour": {c: i for i, c in enumerate(COLOURS)},
@@ -393,10 +390,18 @@ def captions_for(birds: Birds, n: int = CAPTIONS_PER_IMAGE, seed=0) -> list[list
         b, w = COLOURS[birds.body[i]], COLOURS[birds.wing[i]]
         sizes, poses = _SIZE_WORDS[birds.size[i]], _POSE_PHRASES[birds.pose[i]]
         backgrounds = _BACKGROUND_PHRASES[birds.background[i]]
-        out.append([TEMPLATES[t].format(b=b, w=w, size=sizes[p[0] % len(sizes)], pose=poses[p[1] % len(poses)],
-                                        bg=backgrounds[p[2] % len(backgrounds)])
-                    for t, p in zip(order[i], picks[i])])
+        out.append([(_SAME_COLOUR if b == w and t == _ALL_OVER else TEMPLATES[t]).format(
+            b=b, w=w, size=sizes[p[0] % len(sizes)], pose=poses[p[1] % len(poses)],
+            bg=backgrounds[p[2] % len(backgrounds)]) for t, p in zip(order[i], picks[i])])
     return out
+
+
+def describe(birds: Birds) -> list[str]:
+    """One caption per bird naming all five attributes, in a fixed wording
+    (``"a small red bird with blue wings, perched on a branch against the sky"``)."""
+    return [f"a {SIZES[s]} {COLOURS[b]} bird with {COLOURS[w]} wings, {_POSE_PHRASES[p][0]} "
+            f"{_BACKGROUND_PHRASES[g][0]}"
+            for b, w, s, p, g in zip(birds.body, birds.wing, birds.size, birds.pose, birds.background)]
 
 
 def _known_words() -> str:
