@@ -44,7 +44,7 @@ def test_shapes_ranges_determinism_and_read_only():
     with pytest.raises(ValueError):
         s.images[0, 0, 0, 0] = 0
     captioned.check_embeddings(s.embeddings, len(s.images))
-    np.testing.assert_allclose(np.linalg.norm(s.embeddings, axis=-1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(s.embeddings, axis=-1), 32.0, rtol=1e-5)
     only = rb.random_birds(100, seed=0, classes=rb.TEST_CLASSES)
     assert set(np.unique(only.class_ids)) <= set(rb.TEST_CLASSES)
 
