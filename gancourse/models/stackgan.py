@@ -73,7 +73,7 @@ from gancourse.nn.conditioning import ConditioningAugmentation, kl_to_standard_n
 from gancourse.nn.stackgan import (STAGE1_SIZES, stage1_discriminator, stage1_generator, stage2_discriminator,
                                    stage2_generator)
 from gancourse.training import GAN
-from gancourse.training.optim import StepDecay, epoch_length, make_optimizer
+from gancourse.training.optim import StepDecay, epoch_length
 from gancourse.training.phases import fit_in_phases
 
 #: The datasets of kind ``captions``.
@@ -150,15 +150,6 @@ class StackGANConfig(TrainingConfig):
             return None
         steps = steps_per_epoch or self.steps_per_epoch or 1
         return StepDecay(self.learning_rate_for(group), self.lr_decay_epochs * steps, 0.5)
-
-    def make_optimizer(self, group: str, schedule: StepDecay | None = None):
-        """A new Adam for ``group``; with ``lr_decay_epochs`` its rate is ``schedule`` (default
-        :meth:`decay_schedule`)."""
-        schedule = schedule or self.decay_schedule(group)
-        if schedule is None:
-            return super().make_optimizer(group)
-        return make_optimizer(self.optimizer, schedule, beta_1=self.beta_1, beta_2=self.beta_2,
-                              momentum=self.momentum, nesterov=self.nesterov)
 
     def scale_overrides(self, profile_name: str) -> dict:
         if profile_name == "smoke":
