@@ -86,11 +86,11 @@ def _image_to_text_map(side: int, filters: int, init: str):
     return image, embedding, h
 
 
-def _to_image(h, widths, init: str):
+def _to_image(h, widths, init: str, bn: dict):
     """Both generators' ends: an up-sampling block (nearest x2, 3x3 conv without bias, BN, ReLU) per width, then
     a 3x3 convolution to RGB with ``tanh``."""
     for i, width in enumerate(widths):
-        h = upsample_block(h, width, 3, bias=False, init=init, name=f"up{i + 1}")
+        h = upsample_block(h, width, 3, bias=False, norm_options=bn, init=init, name=f"up{i + 1}")
     return conv_block(h, 3, 3, norm="none", activation="tanh", bias=False, init=init, name="out")
 
 
@@ -103,13 +103,14 @@ def _logit_head(h, compressed, filters: int, init: str):
 
 
 def stage1_generator(image_size: int = 64, latent_dim: int = 100, c_dim: int = 128, filters: int = 1024,
-                     dense_norm: str = "none", augment: bool = True, init: str = "glorot",
+                     dense_norm: str = "none", augment: bool = True, bn_momentum: float = 0.99, init: str = "glorot",
                      name: str = "stage1_generator") -> keras.Model:
     """``[embedding (B, 1024), z (B, latent_dim)]`` -> ``(image (B, s, s, 3), mu, logvar)``.
 
     ``filters``: channels of the 4x4 map (halved by each up-sampling block);
     ``dense_norm``: ``"none"`` (the book) or ``"batch"`` (StackGAN's code) after the first dense layer;
-    ``augment=False``: the condition is ``mu`` itself (no conditioning augmentation; same weights).
+    ``augment=False``: the condition is ``mu`` itself (no conditioning augmentation; same weights);
+    ``bn_momentum``: of every batch norm's moving averages (Keras' default 0.99, the book's).
     """
     s = check_stage1_size(image_size)
     embedding = _embedding_input()
@@ -118,9 +119,11 @@ def stage1_generator(image_size: int = 64, latent_dim: int = 100, c_dim: int = 1
     h = layers.Concatenate(name="condition")([c, z])
     h = layers.Dense(TEXT_MAP * TEXT_MAP * filters, use_bias=False, kernel_initializer=kernel_initializer(init),
                      name="dense")(h)
-    h = norm_act(h, norm=dense_norm, activation="relu", name="dense")
+    bn = {"momentum": bn_momentum}
+    h = norm_act(h, norm=dense_norm, activation="relu", norm_options=bn if dense_norm == "batch" else None,
+                 name="dense")
     h = layers.Reshape((TEXT_MAP, TEXT_MAP, filters), name="reshape")(h)
-    image = _to_image(h, [filters // 2 ** (i + 1) for i in range(_halvings(s))], init)
+    image = _to_image(h, [filters // 2 ** (i + 1) for i in range(_halvings(s))], init, bn)
     return keras.Model([embedding, z], [image, mu, logvar], name=name)
 
 
@@ -134,7 +137,8 @@ def stage1_discriminator(image_size: int = 64, filters: int = 64, text_units: in
 
 
 def stage2_generator(image_size: int = 64, c_dim: int = 128, filters: int = 128, residual_blocks: int = 4,
-                     augment: bool = True, init: str = "glorot", name: str = "stage2_generator") -> keras.Model:
+                     augment: bool = True, bn_momentum: float = 0.99, init: str = "glorot",
+                     name: str = "stage2_generator") -> keras.Model:
     """``[embedding (B, 1024), Stage-I image (B, s, s, 3)]`` -> ``(image (B, 4s, 4s, 3), mu, logvar)``.
 
     ``filters``: channels of the encoder's first convolution (the book: 128; then 256, 512; the joint and
@@ -145,13 +149,17 @@ def stage2_generator(image_size: int = 64, c_dim: int = 128, filters: int = 128,
     low = keras.Input((s, s, 3), name="stage1_image")
     c, mu, logvar = ConditioningAugmentation(c_dim, "lrelu", init=init, sample=augment, name="ca")(embedding)
     h = conv_block(low, filters, 3, padding=1, norm="none", activation="relu", bias=False, init=init, name="enc1")
-    h = conv_block(h, filters * 2, 4, 2, padding=1, activation="relu", bias=False, init=init, name="enc2")
-    h = conv_block(h, filters * 4, 4, 2, padding=1, activation="relu", bias=False, init=init, name="enc3")
+    bn = {"momentum": bn_momentum}
+    h = conv_block(h, filters * 2, 4, 2, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="enc2")
+    h = conv_block(h, filters * 4, 4, 2, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="enc3")
     h = ConditionTiling(condition_first=True, name="tile_condition")([h, c])
-    h = conv_block(h, filters * 4, 3, padding=1, activation="relu", bias=False, init=init, name="joint")
+    h = conv_block(h, filters * 4, 3, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="joint")
     for i in range(residual_blocks):
-        h = residual_block(h, post_activation="relu", init=init, name=f"res{i + 1}")
-    image = _to_image(h, (filters * 4, filters * 2, filters, filters // 2), init)
+        h = residual_block(h, post_activation="relu", norm_options=bn, init=init, name=f"res{i + 1}")
+    image = _to_image(h, (filters * 4, filters * 2, filters, filters // 2), init, bn)
     return keras.Model([embedding, low], [image, mu, logvar], name=name)
 
 
