@@ -85,12 +85,32 @@ def test_flop_counting_rejects_what_it_cannot_count():
     with pytest.raises(ValueError, match="static shape"):
         bench.train_step_flops(dense_model(), (tf.TensorSpec((None, N)), tf.TensorSpec((None, K))))
 
+    def looped(x):
+        return tf.while_loop(lambda i, y: i < 3, lambda i, y: (i + 1, tf.matmul(y, y)), (0, x))[1]
+
+    with pytest.raises(ValueError, match="While"):
+        bench.count_flops(looped, np.zeros((3, 3), np.float32))
+
+
+def test_flops_of_nested_functions_are_counted_per_call():
     @tf.function
     def inner(x):
         return tf.matmul(x, x)
 
-    with pytest.raises(ValueError, match="PartitionedCall"):
-        bench.count_flops(lambda x: inner(x) + 1.0, np.zeros((3, 3), np.float32))
+    x = np.zeros((3, 3), np.float32)
+    once = bench.count_flops(lambda y: tf.matmul(y, y), x).counted["MatMul"]
+    assert once == 2 * 3 * 3 * 3
+    nested = bench.count_flops(lambda y: inner(inner(y)) + 1.0, x)
+    assert nested.counted["MatMul"] == 2 * once and nested.counted["AddV2"] == 9
+
+    def with_gradient(y):
+        with tf.GradientTape() as tape:
+            tape.watch(y)
+            out = tf.reduce_sum(inner(y))
+        return tape.gradient(out, y)
+
+    # the forward call and its gradient function (two more products) are both counted
+    assert bench.count_flops(with_gradient, x).counted["MatMul"] == 3 * once
 
 
 def test_matmul_peak_reports_best_median_and_min():
