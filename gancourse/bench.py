@@ -487,6 +487,8 @@ def _flops_worker(model: str, size: str) -> dict:
     cfg = _config(model, size)
     net = _fit_model(model, cfg)
     net.compile()
+    if hasattr(net, "nested_calls"):  # the same arithmetic, traced inline: every shape is static
+        net.nested_calls = False
     specs = tuple(tf.TensorSpec((cfg.batch_size,) + shape, tf.float32) for shape in net.expected_data_shapes())
     count = count_flops(net.train_step, specs[0] if len(specs) == 1 else specs)
     return {"flops": count.total, "uncounted_share": count.uncounted_share, "batch": cfg.batch_size}

@@ -77,7 +77,7 @@ def _train(args) -> int:
              else f" voxels={cfg.cube_len}^3" if hasattr(cfg, "cube_len") else "")
     source = getattr(cfg, "dataset", getattr(cfg, "data", "?"))
     print(f"training {args.model} preset={cfg.preset} profile={cfg.profile} data={source}{shape} "
-          f"epochs={cfg.epochs} -> {out}")
+          f"epochs={cfg.epochs}{_second_phase(cfg)} -> {out}")
     data, preview = entry.training_data(cfg, data_dir=args.data)  # dataset errors before anything is written
     out.mkdir(parents=True, exist_ok=True)
     saved.write_text(json.dumps(cfg.to_dict(), indent=2))
@@ -88,6 +88,12 @@ def _train(args) -> int:
     print(f"done: history in {out / 'history.json'}, samples in {out / 'samples'}, checkpoints in "
           f"{out / 'checkpoints'}, TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
+
+
+def _second_phase(cfg) -> str:
+    """`` + N of the second phase`` for a model trained in two phases (Age-cGAN, StackGAN), else ``""``."""
+    more = cfg.total_epochs - cfg.epochs
+    return f" + {more} of the second phase" if more else ""
 
 
 def _trained(model_name: str, out: Path):
