@@ -171,6 +171,11 @@ def train_chapter_model(cfg, train, inputs, every: int = 6, verbose: int = 0, ca
 
 
 # -- results -------------------------------------------------------------------------------------
+def beyond_chance(rows: list[dict]) -> dict[str, bool]:
+    """``{attribute: whether the Wilson interval's lower end is above chance}`` for :func:`consistency_rows`."""
+    return {r["attribute"]: bool(r["low"] > r["chance"]) for r in rows if np.isfinite(r["chance"])}
+
+
 def upsample(images, size: int) -> np.ndarray:
     """Images ``(n, s, s, 3)`` resized to ``size`` px by bicubic interpolation, clipped to ``[-1, 1]``."""
     out = tf.image.resize(np.asarray(images, np.float32), (size, size), method="bicubic")
@@ -178,13 +183,13 @@ def upsample(images, size: int) -> np.ndarray:
 
 
 def caption_sample(birds, n: int, seed: int = 0):
-    """``(embeddings (n, 1024), captions (n,))``: ``n`` (image, caption) picks of ``birds``, each image's
-    caption drawn at random (every image once before any twice)."""
+    """``(images (n,), embeddings (n, 1024), captions (n,))``: ``n`` (image, caption) picks of ``birds``, the
+    image indices, each image's caption drawn at random (every image once before any twice)."""
     rng = np.random.default_rng(seed)
     count = len(birds.class_ids)
     images = np.concatenate([rng.permutation(count) for _ in range(-(-int(n) // count))])[:int(n)]
     which = rng.integers(0, np.asarray(birds.embeddings).shape[1], size=len(images))
-    return (np.asarray(birds.embeddings)[images, which].astype(np.float32),
+    return (images, np.asarray(birds.embeddings)[images, which].astype(np.float32),
             [birds.captions[i][j] for i, j in zip(images, which)])
 
 
