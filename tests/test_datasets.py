@@ -70,9 +70,10 @@ def test_registry_entries_and_lookup():
     assert set(data.REGISTRY) == set(data.DATASETS + data.PAIRED_DATASETS + data.UNPAIRED_DATASETS
                                      + data.SUPERRES_DATASETS + data.VOXEL_DATASETS + data.AGE_DATASETS
                                      + data.CAPTION_DATASETS)
-    assert "cub" in data.CAPTION_DATASETS
+    assert set(data.CAPTION_DATASETS) == {"cub", "offline_birds"}
     assert {n for n, s in data.REGISTRY.items() if s.offline} == {"digits", "offline", "offline_unpaired",
-                                                                   "offline_sr", "offline_shapes", "offline_faces"}
+                                                                   "offline_sr", "offline_shapes", "offline_faces",
+                                                                   "offline_birds"}
     assert {n for n, s in data.REGISTRY.items() if s.streamed} == ({"faces", "celeba", "sr_folder", "wiki", "cub"}
                                                                     | set(paired.INPUT_SIDE)
                                                                     | set(unpaired.CYCLEGAN_DATASETS))

@@ -22,10 +22,11 @@ TARGET = ROOT / "book" / "api.md"
 #: Sections of the page: (title, module prefixes), in reading order; a module goes to the first that matches.
 SECTIONS = (
     ("Profiles and configuration", ("gancourse", "gancourse.config")),
-    ("Data", ("gancourse.data",)),
+    ("Data", ("gancourse.data", "gancourse.text")),
     ("Networks", ("gancourse.nn",)),
     ("Losses, training and metrics", ("gancourse.losses", "gancourse.training", "gancourse.metrics", "gancourse.faceid",
-                                      "gancourse.dlib_faces", "gancourse.stats", "gancourse.theory", "gancourse.viz")),
+                                      "gancourse.birdattr", "gancourse.dlib_faces", "gancourse.stats",
+                                      "gancourse.theory", "gancourse.viz")),
     ("Models", ("gancourse.models",)),
     ("The chapters' experiments", ("gancourse.experiments",)),
     ("Exercises, the Keras 2 baseline, benchmark and command line",

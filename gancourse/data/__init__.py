@@ -47,6 +47,7 @@ offline_shapes         voxels   yes     in memory  procedural chairs, tables, ai
 wiki                   ages     no      streamed   IMDB-WIKI wiki_crop faces with ages (academic use only), cleaned
 offline_faces          ages     yes     in memory  rendered faces, known identity and age group; 2,880 / 360 faces
 cub                    captions no      streamed   CUB-200-2011 birds, StackGAN caption embeddings; 8,855 / 2,933
+offline_birds          captions yes     in memory  rendered birds, known attributes, 10 template captions; 1,440 / 288
 ====================== ======== ======= ========== ==========================================================
 
 The pix2pix and CycleGAN datasets are downloaded on first use into the cache (see
@@ -72,6 +73,7 @@ decoded only when they fit :data:`gancourse.data.pipeline.CACHE_BUDGET_BYTES`.
 * :mod:`gancourse.data.cub` - CUB-200-2011 photos cropped to their birds, with StackGAN's caption embeddings.
 * :mod:`gancourse.data.captioned` - the ``captions`` batch format shared by text-to-image datasets.
 * :mod:`gancourse.data.safe_pickle` - loading data pickles with an unpickler that cannot run code.
+* :mod:`gancourse.data.rendered_birds` - procedural birds with known attributes and template captions.
 * :mod:`gancourse.data.ages` - the six age groups of Age-cGAN and their one-hot encoding.
 * :mod:`gancourse.data.files` - listing image files and checking them before streaming.
 * :mod:`gancourse.data.pipeline` - ``tf.data`` pipelines over arrays and over files.
@@ -84,7 +86,7 @@ import dataclasses
 import functools
 from typing import Callable
 
-from gancourse.data import (cub, digits, faces, keras_datasets, paired, rendered_faces, superres, unpaired,
+from gancourse.data import (cub, digits, faces, keras_datasets, paired, rendered_birds, rendered_faces, superres,
                             voxels, wiki)
 from gancourse.data.cache import DatasetError
 from gancourse.data.voxels import voxel_arrays
@@ -235,6 +237,10 @@ def _offline_faces(split, cfg, data_dir, shuffle):
     return rendered_faces.offline_dataset(split, cfg, shuffle=shuffle)
 
 
+def _offline_birds(split, cfg, data_dir, shuffle):
+    return rendered_birds.offline_dataset(split, cfg, shuffle=shuffle)
+
+
 def _cyclegan_spec(name: str, description: str) -> DatasetSpec:
     return DatasetSpec(name, "unpaired", False, unpaired.SPLITS, description, True,
                        functools.partial(_cyclegan, name))
@@ -300,6 +306,10 @@ REGISTRY: dict[str, DatasetSpec] = {spec.name: spec for spec in (
                 "CUB-200-2011 bird photos cropped around their boxes (CaltechDATA archive, MD5-checked) with "
                 "StackGAN's char-CNN-RNN caption embeddings (birds.zip, manual download); 8,855 train / 2,933 test "
                 "images of 150 / 50 disjoint species", True, _cub),
+    DatasetSpec("offline_birds", "captions", True, rendered_birds.SPLITS,
+                "procedurally rendered birds (body/wing colour, size, pose, background known) with 10 template "
+                "captions each; 30 colour pairs x 48 (train) / 6 held-out colour pairs x 48 (test)", False,
+                _offline_birds),
 )}
 
 DATASETS = tuple(name for name, spec in REGISTRY.items() if spec.kind == "images")
@@ -337,8 +347,8 @@ def arrays(name: str, split: str = "train", *, image_size: int, channels: int, d
                          "(offline_faces)")
     if spec.kind == "captions":
         raise ValueError(f"{name} is a caption dataset of (lr, hr, embedding, class_id) batches; iterate "
-                         "gancourse.data.get(name).load(...) (cub's keys, embeddings and boxes: "
-                         "gancourse.data.cub.read_split)")
+                         "gancourse.data.get(name).load(...) (the arrays: gancourse.data.rendered_birds.offline_birds; "
+                         "cub's keys, embeddings and boxes: gancourse.data.cub.read_split)")
     if spec.kind == "unpaired":
         raise ValueError(f"{name} is an unpaired dataset; read its arrays with "
                          "gancourse.data.unpaired.load_unpaired or offline_unpaired")

@@ -54,8 +54,10 @@ from gancourse.data.safe_pickle import safe_load
 CUB_URL = "https://data.caltech.edu/records/65de6-vp158/files/CUB_200_2011.tgz"
 CUB_MD5 = "97eceeb196236b17998738112f37df78"  #: of CUB_200_2011.tgz as served by CaltechDATA
 CUB_PAGE = "https://www.vision.caltech.edu/datasets/cub_200_2011/"
+# The official StackGAN README's link; the book prints the ID with a lowercase x (...WZaxLT...), and Drive IDs are
+# case-sensitive.
 #: StackGAN's data release ``birds.zip`` (Google Drive; a manual download).
-EMBEDDINGS_URL = "https://drive.google.com/open?id=0B3y_msrWZaxLT1BZdVdycDY5TEE"
+EMBEDDINGS_URL = "https://drive.google.com/open?id=0B3y_msrWZaXLT1BZdVdycDY5TEE"
 LICENCE = ("CUB-200-2011 (Wah, Branson, Welinder, Perona and Belongie, Caltech/UCSD 2011): photos collected from "
            "Flickr, whose copyrights stay with their owners; the dataset pages publish no licence, so use it for "
            "non-commercial research and teaching and cite the technical report CNS-TR-2011-001. The embeddings "

