@@ -145,9 +145,12 @@ def test_consistency_rows_count_only_named_attributes():
 
 def test_fid_is_rows_give_zero_fid_for_the_reference_itself():
     x = np.random.default_rng(1).uniform(-1, 1, (40, 8, 8, 3)).astype(np.float32)
-    rows = ch06.fid_is_rows(FakeClassifier(), {"same": x, "other": x * 0.2}, x)
+    rows, parts = ch06.fid_is_rows(FakeClassifier(), {"same": x, "other": x * 0.2}, x, parts=2)
     assert rows[0]["FID"] == pytest.approx(0, abs=1e-6) and rows[1]["FID"] > 0.1
     assert 1 <= rows[0]["IS"] <= 36 and rows[0]["n"] == 40
+    assert len(parts["same"]) == 2 and rows[0]["FID of 20"] == pytest.approx(np.mean(parts["same"]))
+    assert rows[0]["low"] <= rows[0]["FID of 20"] <= rows[0]["high"]
+    assert min(parts["same"]) > rows[0]["FID"]  # a part is a smaller sample: its FID is larger
 
 
 def test_pairwise_diversity_values_and_errors():
