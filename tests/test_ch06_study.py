@@ -167,10 +167,14 @@ def test_ca_ablation_is_paired_per_caption_and_cached():
     cfg = tiny_cfg()
     data = small_set(size=64)
     settings = dict(ablation_epochs=1, samples_per_caption=3, ablation_seeds=(0,))
-    out = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, cache=True)
-    again = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, cache=True)
+    wanted = {"body": np.array([0, 1, 2, -1, 0]), "wing": np.array([0, 0, -1, -1, 5])}
+    out = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, wanted=wanted, cache=True)
+    again = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, wanted=wanted,
+                             cache=True)
+    right = out["diversity"]["colours right"]["with CA"]
+    assert right.shape == (5,) and np.all((right >= 0) & (right <= 1)) and right[3] == 1.0  # names no colour
     assert not out["cached"] and again["cached"]
-    for metric in ("features", "pixels"):
+    for metric in ("features", "pixels", "colours right"):
         for variant in ("with CA", "without CA"):
             assert out["diversity"][metric][variant].shape == (5,)
             np.testing.assert_allclose(out["diversity"][metric][variant], again["diversity"][metric][variant])
@@ -182,7 +186,9 @@ def test_ablation_rows_holm_correct_both_metrics():
     base = rng.uniform(1, 2, 60)
     diversity = {"features": {"with CA": base, "without CA": base - 0.5 + rng.normal(0, 0.01, 60)},
                  "pixels": {"with CA": base, "without CA": base + rng.normal(0, 0.01, 60)}}
+    diversity["colours right"] = {"with CA": np.full(60, 0.5), "without CA": np.full(60, 0.5) + rng.normal(0, .3, 60)}
     rows = {r["metric"]: r for r in ch06.ablation_rows(diversity)}
+    assert rows["colours right"]["without CA is"] in ("no difference detected", "more faithful", "less faithful")
     assert rows["features"]["without CA is"] == "less diverse"
     assert rows["pixels"]["without CA is"] == "no difference detected"
     assert rows["features"]["difference"] == pytest.approx(-0.5, abs=0.01)

@@ -264,25 +264,29 @@ def _stage1_samples(model, embeddings, k: int, seed: int) -> np.ndarray:
     return low.reshape(len(embeddings), k, *low.shape[1:])
 
 
-def ca_ablation(cfg, train, embeddings, classifier, settings: dict, verbose: int = 0, cache: bool = False):
+def ca_ablation(cfg, train, embeddings, classifier, settings: dict, wanted: dict | None = None, verbose: int = 0,
+                cache: bool = False):
     """The paper's CA ablation on Stage-I: for each seed, a model with conditioning augmentation and one without
     (``conditioning="fixed"``: ``c = mu``, no KL), trained ``settings["ablation_epochs"]`` epochs; for every
-    caption of ``embeddings`` ``samples_per_caption`` samples, their diversity (mean pairwise distance of the
-    classifier's features, and of the pixels) and their attribute features. Returns ``{"diversity": {metric:
-    {variant: (seeds * captions,)}}, "seconds", "cached"}``; the arrays are aligned over (seed, caption)."""
+    caption of ``embeddings`` ``samples_per_caption`` samples and their diversity (mean pairwise distance of the
+    classifier's features, and of the pixels). With ``wanted`` (``{attribute: (captions,)}``, ``-1`` where not
+    named) also the fraction of each caption's samples whose body and wing colours the classifier reads as named
+    (``"colours right"``). Returns ``{"diversity": {metric: {variant: (seeds * captions,)}}, "seconds",
+    "cached"}``; the arrays are aligned over (seed, caption)."""
     from gancourse import set_seed
     from gancourse.models import stackgan
 
     k, epochs = int(settings["samples_per_caption"]), int(settings["ablation_epochs"])
-    folder = _folder("ablation", cfg, epochs, k, tuple(settings["ablation_seeds"]), len(embeddings)) if cache else None
+    folder = _folder("ablation", cfg, epochs, k, tuple(settings["ablation_seeds"]), len(embeddings),
+                     wanted is not None) if cache else None
     if folder is not None and (folder / "diversity.json").exists():
         records = json.loads((folder / "diversity.json").read_text())
         return {"diversity": {m: {v: np.asarray(x) for v, x in d.items()} for m, d in records["diversity"].items()},
                 "seconds": records["seconds"], "cached": True}
     begin = time.perf_counter()
-    out = {"features": {}, "pixels": {}}
+    out = {"features": {}, "pixels": {}, **({"colours right": {}} if wanted is not None else {})}
     for variant, conditioning in (("with CA", "augmented"), ("without CA", "fixed")):
-        feats, pixels = [], []
+        feats, pixels, right = [], [], []
         for seed in settings["ablation_seeds"]:
             run = cfg.replace(conditioning=conditioning, epochs=epochs, stage2_epochs=0, seed=int(seed))
             set_seed(run.seed)
@@ -294,7 +298,16 @@ def ca_ablation(cfg, train, embeddings, classifier, settings: dict, verbose: int
             f = classifier.features(samples.reshape(-1, *samples.shape[2:])).reshape(len(embeddings), k, -1)
             feats.append(pairwise_diversity(f))
             pixels.append(pairwise_diversity(samples))
+            if wanted is not None:
+                read = classifier.predict(samples.reshape(-1, *samples.shape[2:]))
+                ok = np.ones((len(embeddings), k), bool)
+                for name in ("body", "wing"):
+                    want = np.asarray(wanted[name])[:, None]
+                    ok &= (read[name].reshape(len(embeddings), k) == want) | (want < 0)
+                right.append(ok.mean(axis=1))
         out["features"][variant], out["pixels"][variant] = np.concatenate(feats), np.concatenate(pixels)
+        if wanted is not None:
+            out["colours right"][variant] = np.concatenate(right)
     seconds = time.perf_counter() - begin
     if folder is not None:
         records = {"diversity": {m: {v: x.tolist() for v, x in d.items()} for m, d in out.items()},
@@ -306,16 +319,18 @@ def ca_ablation(cfg, train, embeddings, classifier, settings: dict, verbose: int
 
 
 def ablation_rows(diversity: dict) -> list[dict]:
-    """Paired comparisons (over captions) of "without CA" against "with CA" for each diversity metric, Holm-
-    corrected together; verdict words "more diverse" / "less diverse"."""
+    """Paired comparisons (over captions) of "without CA" against "with CA" for each metric of
+    :func:`ca_ablation`, Holm-corrected together; verdict words "more diverse" / "less diverse" for the
+    diversities and "more faithful" / "less faithful" for ``"colours right"``."""
     groups = {}
     for metric, samples in diversity.items():
+        words = ("more faithful", "less faithful") if metric == "colours right" else ("more diverse", "less diverse")
         rows = stats.compare({"with CA": samples["with CA"], "without CA": samples["without CA"]},
-                             higher_is_better=True, words=("more diverse", "less diverse"), paired=True)
+                             higher_is_better=True, words=words, paired=True)
         for row in rows:
             row["metric"] = metric
             row["with CA"] = float(np.mean(samples["with CA"]))
-        groups[metric] = (rows, True, ("more diverse", "less diverse"))
+        groups[metric] = (rows, True, words)
     stats.correct_together(groups)
     return [{"metric": r["metric"], "n": r["n"], "with CA": r["with CA"], "without CA": r["mean"],
              "difference": r["difference"], "low": r["low"], "high": r["high"], "p": r["p"],
