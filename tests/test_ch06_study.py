@@ -105,8 +105,7 @@ def test_train_chapter_model_records_grids_and_caches(trained):
     assert len(first["history"]["d_loss"]) == 2 and np.isfinite(first["history"]["d2_loss"][1])
     for name in ("discriminator", "stage2_discriminator"):
         np.testing.assert_allclose(first["compressor_start"][name], second["compressor_start"][name])
-        a = np.asarray(first["model"].get_layer if False else getattr(first["model"], name).get_layer(
-            "text_compressor").kernel)
+        a = np.asarray(getattr(first["model"], name).get_layer("text_compressor").kernel)
         b = np.asarray(getattr(second["model"], name).get_layer("text_compressor").kernel)
         np.testing.assert_allclose(a, b)
     rows = ch06.compressor_exhibit(data.embeddings[:8, 0], first["compressor_start"], first["model"])
