@@ -344,10 +344,20 @@ class TrainingConfig(Config):
         """The learning rate of update group ``group`` (the same for all groups here)."""
         return self.learning_rate
 
-    def make_optimizer(self, group: str):
-        """A new optimizer for update group ``group`` as this config describes it."""
+    def decay_schedule(self, group: str, steps_per_epoch: int | None = None):
+        """A model's own learning-rate schedule measured in epochs (CycleGAN's linear decay, StackGAN's
+        halving), or ``None``: here, none."""
+        return None
+
+    def make_optimizer(self, group: str, schedule=None):
+        """A new optimizer for update group ``group`` as this config describes it; its rate follows
+        ``schedule`` (default :meth:`decay_schedule`) when there is one."""
         from gancourse.training.optim import make_optimizer
 
+        schedule = schedule or self.decay_schedule(group)
+        if schedule is not None:
+            return make_optimizer(self.optimizer, schedule, beta_1=self.beta_1, beta_2=self.beta_2,
+                                  momentum=self.momentum, nesterov=self.nesterov)
         schedule = "inverse_time" if (self.schedule == "constant" and self.lr_decay) else self.schedule
         return make_optimizer(self.optimizer, self.learning_rate_for(group), beta_1=self.beta_1,
                               beta_2=self.beta_2, momentum=self.momentum, nesterov=self.nesterov,

@@ -60,7 +60,7 @@ from gancourse.config import TrainingConfig, as_config, choice, non_negative, po
 from gancourse.data import unpaired
 from gancourse.nn import ImagePool, translation
 from gancourse.training import AdversarialModel
-from gancourse.training.optim import LinearDecay, epoch_length, make_optimizer
+from gancourse.training.optim import LinearDecay, epoch_length
 
 #: The registered unpaired datasets (:mod:`gancourse.data.unpaired`), the offline one with a hidden ground truth.
 DATASETS = tuple(name for name, spec in data.REGISTRY.items() if spec.kind == "unpaired")
@@ -140,15 +140,6 @@ class CycleGANConfig(TrainingConfig):
         steps = steps_per_epoch or self.steps_per_epoch or 1
         return LinearDecay(self.learning_rate_for(group), (self.epochs - self.decay_epochs) * steps,
                            self.decay_epochs * steps)
-
-    def make_optimizer(self, group: str, schedule: LinearDecay | None = None):
-        """A new optimizer for ``group``; with ``decay_epochs`` its rate is ``schedule`` (default
-        :meth:`decay_schedule`)."""
-        schedule = schedule or self.decay_schedule(group)
-        if schedule is None:
-            return super().make_optimizer(group)
-        return make_optimizer(self.optimizer, schedule, beta_1=self.beta_1, beta_2=self.beta_2,
-                              momentum=self.momentum, nesterov=self.nesterov)
 
 
 PRESETS = CycleGANConfig.preset_names()

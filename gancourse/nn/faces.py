@@ -34,6 +34,7 @@ from keras import layers
 from gancourse.nn.blocks import conv_block, norm_act, upsample_block
 from gancourse.nn.conditioning import ConditionTiling
 from gancourse.nn.init import kernel_initializer
+from gancourse.nn.spatial import supported_size
 
 #: Image sides the networks take: four halvings for E and D, three doublings from ``side / 8`` for G.
 IMAGE_SIZES = (32, 64, 128)
@@ -45,10 +46,7 @@ G_BN_MOMENTUM = 0.8
 
 def check_image_size(image_size: int) -> int:
     """``image_size``, or ``ValueError`` listing :data:`IMAGE_SIZES`."""
-    if image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size={image_size!r} is not supported; choose one of "
-                         f"{', '.join(map(str, IMAGE_SIZES))}")
-    return image_size
+    return supported_size(image_size, IMAGE_SIZES)
 
 
 def age_encoder(image_size: int = 64, latent_dim: int = 100, filters: int = 32, dense: int = 4096,

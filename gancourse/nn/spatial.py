@@ -14,6 +14,15 @@ from gancourse.nn.init import kernel_initializer
 from gancourse.nn.norm import weight_layer
 
 
+def supported_size(image_size: int, sizes, what: str = "") -> int:
+    """``image_size`` when it is one of ``sizes``, or ``ValueError`` listing them (``what``: a note after the
+    list, such as which stage the size is for)."""
+    if image_size not in sizes:
+        raise ValueError(f"image_size={image_size!r} is not supported; choose one of {', '.join(map(str, sizes))}"
+                         + (f" ({what})" if what else ""))
+    return image_size
+
+
 def spatial_rank(shape, what: str) -> int:
     """2 for ``(B, H, W, C)``, 3 for ``(B, D, H, W, C)``; anything else is a ``ValueError``."""
     if len(shape) not in (4, 5):

@@ -43,6 +43,7 @@ from keras import layers
 from gancourse.nn.blocks import activation_layer, conv_block, norm_act, residual_block, upsample_block
 from gancourse.nn.conditioning import ConditionTiling, ConditioningAugmentation
 from gancourse.nn.init import kernel_initializer
+from gancourse.nn.spatial import supported_size
 
 #: Stage-I image sides (Stage-II is 4x): from a 4x4 map, two to five doublings.
 STAGE1_SIZES = (16, 32, 64, 128)
@@ -55,10 +56,7 @@ EMBEDDING_DIM = 1024
 
 def check_stage1_size(image_size: int) -> int:
     """``image_size`` (the Stage-I side), or ``ValueError`` listing :data:`STAGE1_SIZES`."""
-    if image_size not in STAGE1_SIZES:
-        raise ValueError(f"image_size={image_size!r} is not supported for Stage-I; choose one of "
-                         f"{', '.join(map(str, STAGE1_SIZES))} (Stage-II is 4x)")
-    return image_size
+    return supported_size(image_size, STAGE1_SIZES, "the Stage-I side; Stage-II is 4x")
 
 
 def _halvings(side: int) -> int:
@@ -75,6 +73,27 @@ def text_compressor(embedding, units: int = 128, activation: str = "lrelu", init
     return activation_layer(activation, name="text_compressor_act")(h)
 
 
+def _image_to_text_map(side: int, filters: int, init: str):
+    """Both discriminators' starts: the two inputs, and 4x4 stride-2 convolutions without bias (``filters``,
+    doubled each time; batch norm from the second; LeakyReLU 0.2) from ``side`` down to the 4x4 map.
+    Returns ``(image input, embedding input, map)``."""
+    image = keras.Input((side, side, 3), name="image")
+    embedding = _embedding_input()
+    h = image
+    for i in range(_halvings(side)):
+        h = conv_block(h, filters * 2 ** i, 4, 2, norm="none" if i == 0 else "batch", bias=False, init=init,
+                       name=f"down{i + 1}")
+    return image, embedding, h
+
+
+def _to_image(h, widths, init: str, bn: dict):
+    """Both generators' ends: an up-sampling block (nearest x2, 3x3 conv without bias, BN, ReLU) per width, then
+    a 3x3 convolution to RGB with ``tanh``."""
+    for i, width in enumerate(widths):
+        h = upsample_block(h, width, 3, bias=False, norm_options=bn, init=init, name=f"up{i + 1}")
+    return conv_block(h, 3, 3, norm="none", activation="tanh", bias=False, init=init, name="out")
+
+
 def _logit_head(h, compressed, filters: int, init: str):
     """Tile the compressed text over the 4x4 map, 1x1 conv (with bias) + BN + LeakyReLU, flatten, one logit."""
     h = ConditionTiling(name="tile_text")([h, compressed])
@@ -84,13 +103,14 @@ def _logit_head(h, compressed, filters: int, init: str):
 
 
 def stage1_generator(image_size: int = 64, latent_dim: int = 100, c_dim: int = 128, filters: int = 1024,
-                     dense_norm: str = "none", augment: bool = True, init: str = "glorot",
+                     dense_norm: str = "none", augment: bool = True, bn_momentum: float = 0.99, init: str = "glorot",
                      name: str = "stage1_generator") -> keras.Model:
     """``[embedding (B, 1024), z (B, latent_dim)]`` -> ``(image (B, s, s, 3), mu, logvar)``.
 
     ``filters``: channels of the 4x4 map (halved by each up-sampling block);
     ``dense_norm``: ``"none"`` (the book) or ``"batch"`` (StackGAN's code) after the first dense layer;
-    ``augment=False``: the condition is ``mu`` itself (no conditioning augmentation; same weights).
+    ``augment=False``: the condition is ``mu`` itself (no conditioning augmentation; same weights);
+    ``bn_momentum``: of every batch norm's moving averages (Keras' default 0.99, the book's).
     """
     s = check_stage1_size(image_size)
     embedding = _embedding_input()
@@ -99,11 +119,11 @@ def stage1_generator(image_size: int = 64, latent_dim: int = 100, c_dim: int = 1
     h = layers.Concatenate(name="condition")([c, z])
     h = layers.Dense(TEXT_MAP * TEXT_MAP * filters, use_bias=False, kernel_initializer=kernel_initializer(init),
                      name="dense")(h)
-    h = norm_act(h, norm=dense_norm, activation="relu", name="dense")
+    bn = {"momentum": bn_momentum}
+    h = norm_act(h, norm=dense_norm, activation="relu", norm_options=bn if dense_norm == "batch" else None,
+                 name="dense")
     h = layers.Reshape((TEXT_MAP, TEXT_MAP, filters), name="reshape")(h)
-    for i in range(_halvings(s)):
-        h = upsample_block(h, filters // 2 ** (i + 1), 3, bias=False, init=init, name=f"up{i + 1}")
-    image = conv_block(h, 3, 3, norm="none", activation="tanh", bias=False, init=init, name="out")
+    image = _to_image(h, [filters // 2 ** (i + 1) for i in range(_halvings(s))], init, bn)
     return keras.Model([embedding, z], [image, mu, logvar], name=name)
 
 
@@ -111,19 +131,14 @@ def stage1_discriminator(image_size: int = 64, filters: int = 64, text_units: in
                          text_activation: str = "lrelu", init: str = "glorot",
                          name: str = "stage1_discriminator") -> keras.Model:
     """``[image (B, s, s, 3), embedding (B, 1024)]`` -> a match logit ``(B, 1)`` (real *and* matching the text)."""
-    s = check_stage1_size(image_size)
-    image = keras.Input((s, s, 3), name="image")
-    embedding = _embedding_input()
-    h = image
-    for i in range(_halvings(s)):
-        h = conv_block(h, filters * 2 ** i, 4, 2, norm="none" if i == 0 else "batch", bias=False, init=init,
-                       name=f"down{i + 1}")
+    image, embedding, h = _image_to_text_map(check_stage1_size(image_size), filters, init)
     compressed = text_compressor(embedding, text_units, text_activation, init)
     return keras.Model([image, embedding], _logit_head(h, compressed, filters * 8, init), name=name)
 
 
 def stage2_generator(image_size: int = 64, c_dim: int = 128, filters: int = 128, residual_blocks: int = 4,
-                     augment: bool = True, init: str = "glorot", name: str = "stage2_generator") -> keras.Model:
+                     augment: bool = True, bn_momentum: float = 0.99, init: str = "glorot",
+                     name: str = "stage2_generator") -> keras.Model:
     """``[embedding (B, 1024), Stage-I image (B, s, s, 3)]`` -> ``(image (B, 4s, 4s, 3), mu, logvar)``.
 
     ``filters``: channels of the encoder's first convolution (the book: 128; then 256, 512; the joint and
@@ -134,15 +149,17 @@ def stage2_generator(image_size: int = 64, c_dim: int = 128, filters: int = 128,
     low = keras.Input((s, s, 3), name="stage1_image")
     c, mu, logvar = ConditioningAugmentation(c_dim, "lrelu", init=init, sample=augment, name="ca")(embedding)
     h = conv_block(low, filters, 3, padding=1, norm="none", activation="relu", bias=False, init=init, name="enc1")
-    h = conv_block(h, filters * 2, 4, 2, padding=1, activation="relu", bias=False, init=init, name="enc2")
-    h = conv_block(h, filters * 4, 4, 2, padding=1, activation="relu", bias=False, init=init, name="enc3")
+    bn = {"momentum": bn_momentum}
+    h = conv_block(h, filters * 2, 4, 2, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="enc2")
+    h = conv_block(h, filters * 4, 4, 2, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="enc3")
     h = ConditionTiling(condition_first=True, name="tile_condition")([h, c])
-    h = conv_block(h, filters * 4, 3, padding=1, activation="relu", bias=False, init=init, name="joint")
+    h = conv_block(h, filters * 4, 3, padding=1, activation="relu", bias=False, norm_options=bn, init=init,
+                   name="joint")
     for i in range(residual_blocks):
-        h = residual_block(h, post_activation="relu", init=init, name=f"res{i + 1}")
-    for i, width in enumerate((filters * 4, filters * 2, filters, filters // 2)):
-        h = upsample_block(h, width, 3, bias=False, init=init, name=f"up{i + 1}")
-    image = conv_block(h, 3, 3, norm="none", activation="tanh", bias=False, init=init, name="out")
+        h = residual_block(h, post_activation="relu", norm_options=bn, init=init, name=f"res{i + 1}")
+    image = _to_image(h, (filters * 4, filters * 2, filters, filters // 2), init, bn)
     return keras.Model([embedding, low], [image, mu, logvar], name=name)
 
 
@@ -154,12 +171,7 @@ def stage2_discriminator(image_size: int = 256, filters: int = 64, text_units: i
     if side // STAGE2_SCALE not in STAGE1_SIZES or side % STAGE2_SCALE:
         raise ValueError(f"Stage-II image_size={image_size!r} must be 4x a Stage-I size "
                          f"({', '.join(str(STAGE2_SCALE * s) for s in STAGE1_SIZES)})")
-    image = keras.Input((side, side, 3), name="image")
-    embedding = _embedding_input()
-    h = image
-    for i in range(_halvings(side)):
-        h = conv_block(h, filters * 2 ** i, 4, 2, norm="none" if i == 0 else "batch", bias=False, init=init,
-                       name=f"down{i + 1}")
+    image, embedding, h = _image_to_text_map(side, filters, init)
     h = conv_block(h, filters * 16, 1, bias=False, init=init, name="squeeze1")
     x = conv_block(h, filters * 8, 1, activation=None, bias=False, init=init, name="squeeze2")
     b = conv_block(x, filters * 2, 1, bias=False, init=init, name="branch1")
