@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 from typing import Callable
 
-from gancourse.exercises import ch01, ch02, ch03, ch04, ch05, ch07, ch08
+from gancourse.exercises import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08
 
 _REGISTRY: dict[str, "Exercise"] = {}
 
@@ -60,6 +60,7 @@ register(ch02)
 register(ch03)
 register(ch04)
 register(ch05)
+register(ch06)
 register(ch07)
 register(ch08)
 

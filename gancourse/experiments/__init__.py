@@ -6,6 +6,8 @@
 * :mod:`gancourse.experiments.ch03` - Age-cGAN on rendered faces: age accuracy, identity preservation by latent
   optimisation, the encoder's overfitting, the book's fine-tuning and defects.
 * :mod:`gancourse.experiments.ch04` - the DCGAN presets compared on the same data.
+* :mod:`gancourse.experiments.ch06` - StackGAN on rendered birds: text-image consistency, FID/IS per stage,
+  the CA ablation, typed captions and the book's defects.
 * :mod:`gancourse.experiments.ch08` - the pix2pix objective ablation and the book's batch-1 defects.
 """
 
