@@ -269,7 +269,7 @@ def test_kl_term_checker_fails_the_book_slice_and_a_sum():
         return np.mean(-x[:, :k] + 0.5 * (np.exp(2 * x[:, :k]) + x[:, :k] ** 2 - 1))
 
     def summed(x):
-        return ex06.kl_term(x) * x.shape[1] // 2
+        return ex06.kl_term(x) * (x.shape[1] // 2)
 
     result = exercises.check("06.kl_term", book)
     assert not result and "second half" in result.message
@@ -290,6 +290,24 @@ def test_ca_sample_checker_fails_shared_noise_and_variance():
     assert not result and "one vector per sample" in result.message
     result = exercises.check("06.ca_sample", variance)
     assert not result and "sigma" in result.message
+
+
+def _ca(eps_of, sigma_of=lambda x, k: np.exp(x[:, k:])):
+    def answer(x, rng):
+        k = x.shape[1] // 2
+        return x[:, :k] + sigma_of(x, k) * eps_of(x, k, rng)
+    return answer
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), 1))), "correlated"),  # one number per row
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), k)), lambda x, k: np.exp(x[0, -1])), "own sigma"),
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), k)), lambda x, k: np.exp(x[::-1, k:])), "own sigma"),
+    (_ca(lambda x, k, rng: np.random.standard_normal((len(x), k))), "rng"),
+])
+def test_ca_sample_checker_fails_the_reviewed_wrong_answers(answer, words):
+    result = exercises.check("06.ca_sample", answer)
+    assert not result and words in result.message
 
 
 def test_wrong_pairs_checker_fails_shift_by_one_and_fixed_picks():
