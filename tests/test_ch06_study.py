@@ -66,7 +66,10 @@ def test_chapter_config_sizes_the_smoke_run_and_refuses_unknown_profiles():
     cfg, settings = ch06.chapter_config("smoke")
     assert (cfg.dataset, cfg.image_size, cfg.stage2_size) == ("offline_birds", 16, 64)
     assert cfg.epochs == stackgan.SMOKE["epochs"] and cfg.stage2_epochs == stackgan.SMOKE["stage2_epochs"]
-    assert settings["ablation_epochs"] == 3 and settings["samples_per_caption"] >= 2 and cfg.learning_rate == 1e-3
+    assert settings["samples_per_caption"] >= 2 and cfg.learning_rate == 1e-3
+    assert settings["ablation_seeds"][0] == cfg.seed  # the chapter model is the first seed's with-CA arm
+    rows = {r["stage"]: r for r in ch06.epochs_rows(cfg)}
+    assert rows["Stage-I"]["epochs here"] == cfg.epochs and rows["Stage-II"]["StackGAN's epochs"] == 600
     standard, _ = ch06.chapter_config("standard")
     assert standard.learning_rate == 2e-4 and standard.image_size == 64
     with pytest.raises(ValueError, match="unknown profile"):
@@ -162,22 +165,65 @@ def test_pairwise_diversity_values_and_errors():
         ch06.pairwise_diversity(np.zeros((2, 1, 3)))
 
 
-def test_ca_ablation_is_paired_per_caption_and_cached():
-    cfg = tiny_cfg()
-    data = small_set(size=64)
-    settings = dict(ablation_epochs=1, samples_per_caption=3, ablation_seeds=(0,))
+def test_ca_ablation_is_paired_per_caption_and_cached(trained):
+    cfg, data, first, _ = trained
+    settings = dict(samples_per_caption=3, ablation_seeds=(cfg.seed,))
     wanted = {"body": np.array([0, 1, 2, -1, 0]), "wing": np.array([0, 0, -1, -1, 5])}
-    out = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, wanted=wanted, cache=True)
+    out = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, wanted=wanted, cache=True,
+                           with_ca=first["model"])
     again = ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), settings, wanted=wanted,
-                             cache=True)
+                             cache=True, with_ca=first["model"])
     right = out["diversity"]["colours right"]["with CA"]
     assert right.shape == (5,) and np.all((right >= 0) & (right <= 1)) and right[3] == 1.0  # names no colour
-    assert not out["cached"] and again["cached"]
+    assert not out["cached"] and again["cached"] and again["pairs read"] == out["pairs read"]
+    assert all(1 <= n <= 15 for v in out["pairs read"].values() for n in v)
     for metric in ("features", "pixels", "colours right"):
         for variant in ("with CA", "without CA"):
             assert out["diversity"][metric][variant].shape == (5,)
             np.testing.assert_allclose(out["diversity"][metric][variant], again["diversity"][metric][variant])
     assert np.all(out["diversity"]["pixels"]["without CA"] > 0)  # z still varies without CA
+    # the with-CA arm is the given model's Stage-I
+    own = ch06._stage1_samples(first["model"], data.embeddings[:5, 0], 3, seed=100 + cfg.seed)
+    np.testing.assert_allclose(out["diversity"]["pixels"]["with CA"], ch06.pairwise_diversity(own), rtol=1e-5)
+    with pytest.raises(ValueError, match="put it first"):
+        ch06.ca_ablation(cfg, data, data.embeddings[:5, 0], FakeClassifier(), dict(settings, ablation_seeds=(5,)),
+                         with_ca=first["model"])
+    arms = {r["arm"]: r for r in ch06.ablation_arm_rows(out)}
+    assert set(arms) == {"with CA", "without CA"} and arms["with CA"]["collapsed"]  # fewer than 6 pairs read
+
+
+def test_ablation_arm_flags():
+    good = {"diversity": {"colours right": {"with CA": np.full(40, 0.3), "without CA": np.zeros(40)}},
+            "pairs read": {"with CA": [20], "without CA": [3]}}
+    rows = {r["arm"]: r for r in ch06.ablation_arm_rows(good)}
+    assert rows["with CA"]["above chance"] and not rows["with CA"]["collapsed"]
+    assert not rows["without CA"]["above chance"] and rows["without CA"]["collapsed"]
+
+
+def test_mcnemar_and_stage_comparison():
+    a = np.array([True] * 30 + [False] * 70)
+    b = np.array([False] * 30 + [False] * 70)
+    t = ch06.mcnemar(a, b)
+    assert (t["a only"], t["b only"]) == (30, 0) and t["p"] == pytest.approx(2 * 0.5 ** 30)
+    assert ch06.mcnemar(a, a)["p"] == 1.0
+    with pytest.raises(ValueError, match="one shape"):
+        ch06.mcnemar(a, a[:5])
+    rows = {r["captions"]: r for r in ch06.stage_comparison_rows({"x": (a, b), "y": (a, a)})}
+    assert rows["x"]["Stage-II is"] == "worse" and rows["x"]["p (Holm)"] == pytest.approx(2 * t["p"])
+    assert rows["y"]["Stage-II is"] == "no difference detected" and rows["y"]["p (Holm)"] == 1.0
+    real = [{"attribute": "all", "accuracy": 0.9, "low": 0.85, "high": 0.95, "chance": float("nan")}]
+    stage = [{"attribute": "body", "low": 0.3, "chance": 1 / 6}, {"attribute": "wing", "low": 0.1, "chance": 1 / 6},
+             {"attribute": "all", "accuracy": 0.2, "low": 0.15, "high": 0.25, "chance": float("nan")}]
+    f = ch06.stage_flags(stage, real)
+    assert f["body above chance"] and not f["wing above chance"] and not f["converged"]
+
+
+def test_all_right_ignores_unnamed_attributes():
+    from gancourse.data.rendered_birds import ATTRIBUTES
+
+    wanted = {a: np.array([0, -1, 1]) for a in ATTRIBUTES}
+    predicted = {a: np.array([0, 5, 0]) for a in ATTRIBUTES}
+    assert ch06.all_right(predicted, wanted).tolist() == [True, True, False]
 
 
 def test_ablation_rows_holm_correct_both_metrics():
@@ -187,6 +233,8 @@ def test_ablation_rows_holm_correct_both_metrics():
                  "pixels": {"with CA": base, "without CA": base + rng.normal(0, 0.01, 60)}}
     diversity["colours right"] = {"with CA": np.full(60, 0.5), "without CA": np.full(60, 0.5) + rng.normal(0, .3, 60)}
     rows = {r["metric"]: r for r in ch06.ablation_rows(diversity)}
+    by_seed = {r["metric"]: r for r in ch06.ablation_rows(diversity, seeds=3)}
+    assert by_seed["features"]["n"] == 3 and rows["features"]["n"] == 60
     assert rows["colours right"]["without CA is"] in ("no difference detected", "more faithful", "less faithful")
     assert rows["features"]["without CA is"] == "less diverse"
     assert rows["pixels"]["without CA is"] == "no difference detected"
@@ -196,10 +244,11 @@ def test_ablation_rows_holm_correct_both_metrics():
 
 def test_typed_caption_rows_flag_held_out_pairs(trained):
     cfg, _, first, _ = trained
-    rows, images = ch06.typed_caption_rows(first["model"], FakeClassifier(),
+    rows, images = ch06.typed_caption_rows(first["model"], {"Stage-I": FakeClassifier(), "Stage-II": FakeClassifier()},
                                            ["a red bird with green wings", "a red bird with blue wings"], n=3)
     assert images.shape == (2, 3, 64, 64, 3)
-    assert rows[0]["held-out pair"] and not rows[1]["held-out pair"]
+    assert [r["stage"] for r in rows] == ["Stage-I", "Stage-II"] * 2
+    assert rows[0]["held-out pair"] and rows[1]["held-out pair"] and not rows[2]["held-out pair"]
     assert all(0 <= r["body"] <= 1 and 0 <= r["all named"] <= 1 for r in rows)
 
 
@@ -254,6 +303,12 @@ def test_lr_rows_and_logging_crash():
     assert rows[99]["paper preset"] == pytest.approx(2e-4) and rows[100]["paper preset"] == pytest.approx(1e-4)
     assert rows[250]["paper preset"] == pytest.approx(5e-5)
     assert ch06.book_stage2_logging([1.0, 2.0, 3.0]).startswith("IndexError")
+    losses = ch06.book_gen_losses([3.0, 5.0], [0.5, 1.0], 2.0)
+    assert losses == [[3.0, 2.0, 0.5], [5.0, 3.0, 1.0]]
+    rows = ch06.book_logging_rows(losses)
+    assert rows[0]["result"].startswith(f"{np.mean([3.0, 2.0, 0.5]):.3f}")
+    assert rows[1]["result"].startswith("4.000")
+    assert rows[2]["result"].startswith("IndexError") and rows[3]["result"].startswith("IndexError")
 
 
 # -- exercises -----------------------------------------------------------------------------------
@@ -269,7 +324,7 @@ def test_kl_term_checker_fails_the_book_slice_and_a_sum():
         return np.mean(-x[:, :k] + 0.5 * (np.exp(2 * x[:, :k]) + x[:, :k] ** 2 - 1))
 
     def summed(x):
-        return ex06.kl_term(x) * x.shape[1] // 2
+        return ex06.kl_term(x) * (x.shape[1] // 2)
 
     result = exercises.check("06.kl_term", book)
     assert not result and "second half" in result.message
@@ -290,6 +345,24 @@ def test_ca_sample_checker_fails_shared_noise_and_variance():
     assert not result and "one vector per sample" in result.message
     result = exercises.check("06.ca_sample", variance)
     assert not result and "sigma" in result.message
+
+
+def _ca(eps_of, sigma_of=lambda x, k: np.exp(x[:, k:])):
+    def answer(x, rng):
+        k = x.shape[1] // 2
+        return x[:, :k] + sigma_of(x, k) * eps_of(x, k, rng)
+    return answer
+
+
+@pytest.mark.parametrize("answer, words", [
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), 1))), "correlated"),  # one number per row
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), k)), lambda x, k: np.exp(x[0, -1])), "own sigma"),
+    (_ca(lambda x, k, rng: rng.standard_normal((len(x), k)), lambda x, k: np.exp(x[::-1, k:])), "own sigma"),
+    (_ca(lambda x, k, rng: np.random.standard_normal((len(x), k))), "rng"),
+])
+def test_ca_sample_checker_fails_the_reviewed_wrong_answers(answer, words):
+    result = exercises.check("06.ca_sample", answer)
+    assert not result and words in result.message
 
 
 def test_wrong_pairs_checker_fails_shift_by_one_and_fixed_picks():

@@ -33,7 +33,7 @@ def grade_kl_term(answer) -> None:
         hint = ""
         if np.isclose(got, _book_kl(x)) and not np.isclose(got, want):
             hint = " log sigma is the second half of the output (x[:, k:]), not the first again."
-        elif np.isclose(got, want * x.shape[1] // 2) and not np.isclose(got, want):
+        elif np.isclose(got, want * (x.shape[1] // 2)) and not np.isclose(got, want):
             hint = " Average over the k dimensions too (StackGAN's code takes a mean, not a sum)."
         assert np.isclose(got, want, rtol=1e-5, atol=1e-7), f"{name}: expected {want:.6f}, got {got:.6f}.{hint}"
 
@@ -47,22 +47,44 @@ def ca_sample(mean_logsigma, rng) -> np.ndarray:
 
 
 def grade_ca_sample(answer) -> None:
-    """Grade a reader's ``ca_sample``: shape, ``c = mu`` when sigma is ~0, and noise that is standard normal and
-    different in every row."""
+    """Grade a reader's ``ca_sample``: shape, ``c = mu`` when sigma is ~0, noise drawn from ``rng`` (the same
+    generator state gives the same sample, another one a different sample), and noise that, divided by each
+    element's own sigma, is standard normal in every column, independent across columns and different in
+    every row."""
     batch, k = 2000, 16
-    mu = np.random.default_rng(61).normal(size=(batch, k))
+    rng = np.random.default_rng(61)
+    mu = rng.normal(size=(batch, k))
     x = np.concatenate([mu, np.full((batch, k), -30.0)], axis=1)
     got = np.asarray(answer(x.copy(), np.random.default_rng(0)), np.float64)
     assert got.shape == (batch, k), f"expected c of shape {(batch, k)}, got {got.shape}"
     assert np.allclose(got, mu, atol=1e-6), "with sigma ~ 0, c must be mu: c = mu + sigma * eps, mu first half"
-    x = np.concatenate([mu, np.full((batch, k), np.log(2.0))], axis=1)
-    eps = (np.asarray(answer(x.copy(), np.random.default_rng(1)), np.float64) - mu) / 2.0
+    logsigma = rng.uniform(-1.0, 1.0, (batch, k))  # one sigma per element
+    x = np.concatenate([mu, logsigma], axis=1)
+    first = np.asarray(answer(x.copy(), np.random.default_rng(1)), np.float64)
+    again = np.asarray(answer(x.copy(), np.random.default_rng(1)), np.float64)
+    other = np.asarray(answer(x.copy(), np.random.default_rng(2)), np.float64)
+    assert np.allclose(first, again), ("two generators in the same state gave different samples: draw eps from the "
+                                       "rng argument (rng.standard_normal), not from np.random or another source")
+    assert not np.allclose(first, other), "another generator gave the same sample: draw eps from the rng argument"
+    eps = (first - mu) / np.exp(logsigma)
     distinct = len(np.unique(np.round(eps, 6), axis=0))
     assert distinct == batch, (f"the {batch} rows share their noise ({distinct} different rows): draw eps of shape "
                                "(batch, k), one vector per sample, not one (k,) vector for the whole batch")
-    assert abs(eps.std() - 1) < 0.05, (f"eps should be N(0, 1): its spread came out {eps.std():.2f}, not 1. "
-                                       "Multiply by sigma = exp(log sigma), not the variance exp(2 log sigma)")
-    assert abs(eps.mean()) < 0.05, f"eps should have mean 0, got {eps.mean():.3f}"
+    for name, part in (("large", logsigma > 0.5), ("small", logsigma < -0.5)):
+        spread = eps[part].std()
+        assert abs(spread - 1) < 0.1, (
+            f"where sigma is {name}, (c - mu) / sigma has spread {spread:.2f}, not 1: multiply each element's "
+            "eps by its own sigma = exp(log sigma) (same row, same column), not by the variance exp(2 log sigma), "
+            "one sigma for the whole batch or another row's sigma")
+    columns = eps.std(axis=0)
+    assert np.all(np.abs(columns - 1) < 0.1), \
+        f"eps should be N(0, 1) in every column: column spreads range {columns.min():.2f}-{columns.max():.2f}"
+    means = eps.mean(axis=0)
+    worst = means[np.abs(means).argmax()]
+    assert np.all(np.abs(means) < 0.1), f"eps should have mean 0: a column mean came out {worst:.3f}"
+    r = np.corrcoef(eps.T)[np.triu_indices(k, 1)]
+    assert np.abs(r).max() < 0.1, (f"the k dimensions of eps are correlated (|r| up to {np.abs(r).max():.2f}): draw "
+                                   "an independent number for every element, shape (batch, k), not (batch, 1)")
 
 
 def wrong_pairs(class_ids, rng) -> np.ndarray:

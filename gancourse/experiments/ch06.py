@@ -10,12 +10,16 @@ What the chapter measures that is not model code lives here:
   captions name, per stage, with Wilson intervals (:func:`gancourse.experiments.ch03.wilson`);
 * :func:`fid_is_rows` - a classifier FID and Inception Score of Stage-I (upsampled) and Stage-II samples
   against real renders, judged at one resolution;
-* :func:`ca_ablation` - the paper's ablation of conditioning augmentation: the diversity of samples for one
-  caption with and without CA, paired over held-out captions (cached on request);
-* :func:`typed_caption_rows` - captions a reader types, scored by the classifier;
+* :func:`all_right`, :func:`mcnemar`, :func:`stage_comparison_rows`, :func:`stage_flags`, :func:`epochs_rows` -
+  the paired Stage-I vs Stage-II test on the same captions and each stage's computed convergence flags;
+* :func:`ca_ablation`, :func:`ablation_arm_rows`, :func:`ablation_rows` - the paper's ablation of conditioning
+  augmentation: the diversity of samples for one caption with and without CA, the arms' flags, paired tests
+  (cached on request);
+* :func:`typed_caption_rows` - captions a reader types, scored at both stages by the classifier;
 * the book's defects: :func:`kl_slice_rows`, :func:`book_shared_noise`, :func:`recovered_noise`,
   :func:`book_compressor`, :func:`compressor_exhibit`, :func:`shift_by_one_same_class`,
-  :func:`ours_same_class`, :func:`equal_class_ids`, :func:`lr_decay_rows`, :func:`book_stage2_logging`.
+  :func:`ours_same_class`, :func:`equal_class_ids`, :func:`lr_decay_rows`, :func:`book_stage2_logging`,
+  :func:`book_gen_losses`, :func:`book_logging_rows`.
 """
 
 from __future__ import annotations
@@ -38,16 +42,19 @@ BOOK_COUNTS = {"generator": 10_270_400, "discriminator": 3_097_601, "stage2_gene
 #: The StackGAN release's split of CUB-200-2011 (asserted by :mod:`gancourse.data.cub`): images and classes.
 CUB_TRAIN_IMAGES, CUB_TRAIN_CLASSES = 8_855, 150
 
-#: Study sizes per profile: epochs of each CA-ablation run, the held-out captions it scores, samples per
-#: caption, the seeds of its runs, the epochs between recorded grids, captions scored per split.
+#: Study sizes per profile: the held-out captions the CA ablation scores, samples per caption, the seeds of its
+#: runs (the first is the chapter model's seed, whose Stage-I is the "with CA" arm; every run trains Stage-I for
+#: the chapter model's Stage-I epochs), the epochs between recorded grids, captions scored per split.
 RUN_SETTINGS = {
-    "smoke": dict(ablation_epochs=3, ablation_captions=96, samples_per_caption=6, ablation_seeds=(0,),
-                  grid_every=2, eval_captions=288),
-    "standard": dict(ablation_epochs=20, ablation_captions=288, samples_per_caption=8, ablation_seeds=(0, 1, 2),
-                     grid_every=10, eval_captions=1440),
-    "full": dict(ablation_epochs=60, ablation_captions=288, samples_per_caption=10, ablation_seeds=(0, 1, 2),
-                 grid_every=20, eval_captions=1440),
+    "smoke": dict(ablation_captions=96, samples_per_caption=6, ablation_seeds=(0,), grid_every=2,
+                  eval_captions=288),
+    "standard": dict(ablation_captions=288, samples_per_caption=8, ablation_seeds=(0, 1, 2), grid_every=10,
+                     eval_captions=1440),
+    "full": dict(ablation_captions=288, samples_per_caption=10, ablation_seeds=(0, 1, 2), grid_every=20,
+                 eval_captions=1440),
 }
+#: Epochs of each stage in StackGAN's official birds configurations (Stage-I, Stage-II).
+PAPER_EPOCHS = {"Stage-I": 600, "Stage-II": 600}
 
 #: Bumped whenever the chapter's training changes in a way its configuration does not show (the cache key).
 CHAPTER_MODEL_VERSION = 1
@@ -193,18 +200,77 @@ def caption_sample(birds, n: int, seed: int = 0):
             [birds.captions[i][j] for i, j in zip(images, which)])
 
 
+def all_right(predicted: dict, wanted: dict) -> np.ndarray:
+    """``(n,)`` booleans: every attribute the caption names (``wanted[a] >= 0``) is read as named."""
+    from gancourse.data.rendered_birds import ATTRIBUTES
+
+    every = None
+    for name in ATTRIBUTES:
+        want = np.asarray(wanted[name])
+        ok = (np.asarray(predicted[name]) == want) | (want < 0)
+        every = ok if every is None else every & ok
+    return every
+
+
+def mcnemar(a, b) -> dict:
+    """Exact McNemar test of paired booleans ``a`` and ``b`` (same items): the two-sided binomial test of the
+    discordant pairs. Returns ``{"n", "a only", "b only", "p"}`` (``p = 1`` without discordant pairs)."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(a, bool), np.asarray(b, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"paired indicators need one shape, got {a.shape} and {b.shape}")
+    only_a, only_b = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    p = binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+    return {"n": int(a.size), "a only": only_a, "b only": only_b, "p": float(p)}
+
+
+def stage_comparison_rows(indicators: dict, alpha: float = 0.05) -> list[dict]:
+    """Stage-II against Stage-I on the same captions: ``indicators`` ``{split: (stage1 (n,), stage2 (n,))}`` of
+    per-sample "every named attribute right". Exact McNemar per split, Holm over the splits; the verdict
+    ("better", "worse", "no difference detected") is Stage-II's."""
+    rows = []
+    for split, (one, two) in indicators.items():
+        test = mcnemar(two, one)
+        rows.append({"captions": split, "n": test["n"], "Stage-I": float(np.mean(one)),
+                     "Stage-II": float(np.mean(two)), "only Stage-II right": test["a only"],
+                     "only Stage-I right": test["b only"], "p": test["p"]})
+    for row, p in zip(rows, stats.holm([r["p"] for r in rows])):
+        row["p (Holm)"] = p
+        row["Stage-II is"] = ("no difference detected" if p >= alpha else
+                              "better" if row["Stage-II"] > row["Stage-I"] else "worse")
+    return rows
+
+
+def stage_flags(rows: list[dict], real: list[dict]) -> dict:
+    """For one stage's :func:`consistency_rows` and the real images' on the same captions: whether each colour
+    is read above chance (Wilson interval), and ``converged`` (its every-attribute interval reaches the real
+    images')."""
+    above = beyond_chance(rows)
+    every = next(r for r in rows if r["attribute"] == "all")
+    real_every = next(r for r in real if r["attribute"] == "all")
+    return {"body above chance": above.get("body", False), "wing above chance": above.get("wing", False),
+            "all right": every["accuracy"], "converged": bool(every["high"] >= real_every["low"])}
+
+
+def epochs_rows(cfg) -> list[dict]:
+    """Each stage's epochs in this configuration against StackGAN's (:data:`PAPER_EPOCHS`)."""
+    here = {"Stage-I": cfg.epochs, "Stage-II": cfg.stage2_epochs}
+    return [{"stage": k, "epochs here": int(here[k]), "StackGAN's epochs": v,
+             "fraction": here[k] / v} for k, v in PAPER_EPOCHS.items()]
+
+
 def consistency_rows(predicted: dict, wanted: dict, label: str) -> list[dict]:
     """Per attribute: how often ``predicted`` (``{attribute: (n,)}``) equals what the captions name (``wanted``,
     ``-1`` where not named), with the Wilson interval and chance (one over the attribute's values); then
     ``all`` (every named attribute right)."""
     from gancourse.data.rendered_birds import ATTRIBUTES
 
-    rows, every = [], None
+    rows, every = [], all_right(predicted, wanted)
     for name, values in ATTRIBUTES.items():
         want = np.asarray(wanted[name])
         named = want >= 0
         right = np.asarray(predicted[name]) == want
-        every = (right | ~named) if every is None else every & (right | ~named)
         if named.any():
             k, n = int(right[named].sum()), int(named.sum())
             rows.append({"images": label, "attribute": name, "n": n, "accuracy": k / n,
@@ -215,23 +281,23 @@ def consistency_rows(predicted: dict, wanted: dict, label: str) -> list[dict]:
     return rows
 
 
-def fid_is_rows(classifier, sets: dict, reference, parts: int = 4) -> tuple[list[dict], dict]:
+def fid_is_rows(classifier, sets: dict, reference, parts: int = 4, splits: int = 10) -> tuple[list[dict], dict]:
     """For each ``{label: images}`` (at the classifier's size): the classifier FID of all the images to the
     ``reference`` images, the FIDs of ``parts`` disjoint parts of them (their mean with a t interval: FID grows
     as the sample shrinks, so compare parts with parts), and the Inception Score over the classifier's 36 colour
-    pairs (mean and spread over 10 splits). Returns ``(rows, {label: per-part FIDs})``."""
+    pairs (mean and spread over ``splits`` splits). Returns ``(rows, {label: per-part FIDs})``."""
     from gancourse.metrics import fid_from_features, inception_score
 
     ref = classifier.features(reference)
     rows, per_part = [], {}
     for label, images in sets.items():
         features = classifier.features(images)
-        score, spread = inception_score(classifier.class_probabilities(images))
+        score, spread = inception_score(classifier.class_probabilities(images), splits=int(splits))
         per_part[label] = [fid_from_features(part, ref) for part in np.array_split(features, int(parts))]
         mean, low, high = stats.mean_interval(per_part[label])
         rows.append({"images": label, "n": len(images), "FID": fid_from_features(features, ref),
                      f"FID of {len(images) // int(parts)}": mean, "low": low, "high": high, "IS": score,
-                     "IS spread": spread})
+                     "IS spread": spread, "IS splits": int(splits)})
     return rows, per_part
 
 
@@ -258,41 +324,54 @@ def _stage1_samples(model, embeddings, k: int, seed: int) -> np.ndarray:
 
 
 def ca_ablation(cfg, train, embeddings, classifier, settings: dict, wanted: dict | None = None, verbose: int = 0,
-                cache: bool = False):
-    """The paper's CA ablation on Stage-I: for each seed, a model with conditioning augmentation and one without
-    (``conditioning="fixed"``: ``c = mu``, no KL), trained ``settings["ablation_epochs"]`` epochs; for every
-    caption of ``embeddings`` ``samples_per_caption`` samples and their diversity (mean pairwise distance of the
-    classifier's features, and of the pixels). With ``wanted`` (``{attribute: (captions,)}``, ``-1`` where not
-    named) also the fraction of each caption's samples whose body and wing colours the classifier reads as named
-    (``"colours right"``). Returns ``{"diversity": {metric: {variant: (seeds * captions,)}}, "seconds",
-    "cached"}``; the arrays are aligned over (seed, caption)."""
+                cache: bool = False, with_ca=None):
+    """The paper's CA ablation on Stage-I: for each seed of ``settings["ablation_seeds"]``, a Stage-I with
+    conditioning augmentation and one without (``conditioning="fixed"``: ``c = mu``, no KL), each trained for
+    ``cfg.epochs`` with ``cfg``'s other settings. ``with_ca``: a trained model whose Stage-I is the "with CA" arm
+    of the first seed (the chapter model; it must have been trained with ``cfg`` and that seed), so only the
+    other arms are trained. For every caption of ``embeddings`` ``samples_per_caption`` samples and their
+    diversity (mean pairwise distance of the classifier's features, and of the pixels). With ``wanted``
+    (``{attribute: (captions,)}``, ``-1`` where not named) also the fraction of each caption's samples whose body
+    and wing colours the classifier reads as named (``"colours right"``) and how many different colour pairs it
+    reads over all samples (``"pairs read"``). Returns ``{"diversity": {metric: {variant: (seeds * captions,)}},
+    "pairs read": {variant: [per seed]}, "seeds", "seconds", "cached"}``; the arrays are aligned over
+    (seed, caption)."""
     from gancourse import set_seed
     from gancourse.models import stackgan
 
-    k, epochs = int(settings["samples_per_caption"]), int(settings["ablation_epochs"])
-    folder = _folder("ablation", cfg, epochs, k, tuple(settings["ablation_seeds"]), len(embeddings),
-                     wanted is not None) if cache else None
+    k, epochs, seeds = int(settings["samples_per_caption"]), int(cfg.epochs), tuple(settings["ablation_seeds"])
+    if with_ca is not None and int(seeds[0]) != int(cfg.seed):
+        raise ValueError(f"the chapter model was trained with seed {cfg.seed}; put it first in ablation_seeds")
+    folder = _folder("ablation", cfg, epochs, k, seeds, len(embeddings), wanted is not None,
+                     with_ca is not None) if cache else None
     if folder is not None and (folder / "diversity.json").exists():
         records = json.loads((folder / "diversity.json").read_text())
         return {"diversity": {m: {v: np.asarray(x) for v, x in d.items()} for m, d in records["diversity"].items()},
-                "seconds": records["seconds"], "cached": True}
+                "pairs read": records["pairs read"], "seeds": list(seeds), "seconds": records["seconds"],
+                "cached": True}
     begin = time.perf_counter()
     out = {"features": {}, "pixels": {}, **({"colours right": {}} if wanted is not None else {})}
+    pairs = {}
     for variant, conditioning in (("with CA", "augmented"), ("without CA", "fixed")):
-        feats, pixels, right = [], [], []
-        for seed in settings["ablation_seeds"]:
-            run = cfg.replace(conditioning=conditioning, epochs=epochs, stage2_epochs=0, seed=int(seed))
-            set_seed(run.seed)
-            model = stackgan.StackGAN(run)
-            model.compile()
-            model.fit(stackgan.batches(run, (train.images, train.embeddings, train.class_ids)), epochs=epochs,
-                      verbose=verbose)
+        feats, pixels, right, pairs[variant] = [], [], [], []
+        for i, seed in enumerate(seeds):
+            if variant == "with CA" and i == 0 and with_ca is not None:
+                model = with_ca
+            else:
+                run = cfg.replace(conditioning=conditioning, stage2_epochs=0, seed=int(seed))
+                set_seed(run.seed)
+                model = stackgan.StackGAN(run)
+                model.compile()
+                model.fit(stackgan.batches(run, (train.images, train.embeddings, train.class_ids)), epochs=epochs,
+                          verbose=verbose)
             samples = _stage1_samples(model, embeddings, k, seed=100 + int(seed))
-            f = classifier.features(samples.reshape(-1, *samples.shape[2:])).reshape(len(embeddings), k, -1)
+            flat = samples.reshape(-1, *samples.shape[2:])
+            f = classifier.features(flat).reshape(len(embeddings), k, -1)
             feats.append(pairwise_diversity(f))
             pixels.append(pairwise_diversity(samples))
             if wanted is not None:
-                read = classifier.predict(samples.reshape(-1, *samples.shape[2:]))
+                read = classifier.predict(flat)
+                pairs[variant].append(len(set(zip(read["body"].tolist(), read["wing"].tolist()))))
                 ok = np.ones((len(embeddings), k), bool)
                 for name in ("body", "wing"):
                     want = np.asarray(wanted[name])[:, None]
@@ -304,25 +383,44 @@ def ca_ablation(cfg, train, embeddings, classifier, settings: dict, wanted: dict
     seconds = time.perf_counter() - begin
     if folder is not None:
         records = {"diversity": {m: {v: x.tolist() for v, x in d.items()} for m, d in out.items()},
-                   "seconds": seconds}
+                   "pairs read": pairs, "seconds": seconds}
         (folder / "diversity.tmp").write_text(json.dumps(records))
         (folder / "diversity.tmp").replace(folder / "diversity.json")
     set_seed(cfg.seed + 1)
-    return {"diversity": out, "seconds": seconds, "cached": False}
+    return {"diversity": out, "pairs read": pairs, "seeds": list(seeds), "seconds": seconds, "cached": False}
 
 
-def ablation_rows(diversity: dict) -> list[dict]:
-    """Paired comparisons (over captions) of "without CA" against "with CA" for each metric of
-    :func:`ca_ablation`, Holm-corrected together; verdict words "more diverse" / "less diverse" for the
-    diversities and "more faithful" / "less faithful" for ``"colours right"``."""
+def ablation_arm_rows(ablation: dict, chance: float = 1 / 36, min_pairs: int = 6) -> list[dict]:
+    """Per arm of :func:`ca_ablation` (with ``wanted``): the fraction of samples with both colours right (mean
+    over captions, t interval), chance, the colour pairs read (fewest over seeds), and two computed flags:
+    ``above chance`` (the interval's lower end is above ``chance``) and ``collapsed`` (the interval lies below
+    chance, or fewer than ``min_pairs`` colour pairs are read over all samples)."""
+    rows = []
+    for variant, right in ablation["diversity"]["colours right"].items():
+        mean, low, high = stats.mean_interval(right)
+        fewest = int(min(ablation["pairs read"][variant]))
+        rows.append({"arm": variant, "colours right": mean, "low": low, "high": high, "chance": chance,
+                     "colour pairs read": fewest, "above chance": bool(low > chance),
+                     "collapsed": bool(high < chance or fewest < min_pairs)})
+    return rows
+
+
+def ablation_rows(diversity: dict, seeds: int = 1) -> list[dict]:
+    """Paired comparisons of "without CA" against "with CA" for each metric of :func:`ca_ablation`,
+    Holm-corrected together; verdict words "more diverse" / "less diverse" for the diversities and
+    "more faithful" / "less faithful" for ``"colours right"``. With one seed the items are the captions (the
+    difference of two trained models); with ``seeds > 1`` each seed's captions are averaged first and the test is
+    paired over seeds (the seed is the unit over which CA's effect varies)."""
     groups = {}
     for metric, samples in diversity.items():
         words = ("more faithful", "less faithful") if metric == "colours right" else ("more diverse", "less diverse")
-        rows = stats.compare({"with CA": samples["with CA"], "without CA": samples["without CA"]},
-                             higher_is_better=True, words=words, paired=True)
+        arms = {v: np.asarray(samples[v], np.float64) for v in ("with CA", "without CA")}
+        if seeds > 1:
+            arms = {v: x.reshape(int(seeds), -1).mean(axis=1) for v, x in arms.items()}
+        rows = stats.compare(arms, higher_is_better=True, words=words, paired=True)
         for row in rows:
             row["metric"] = metric
-            row["with CA"] = float(np.mean(samples["with CA"]))
+            row["with CA"] = float(np.mean(arms["with CA"]))
         groups[metric] = (rows, True, words)
     stats.correct_together(groups)
     return [{"metric": r["metric"], "n": r["n"], "with CA": r["with CA"], "without CA": r["mean"],
@@ -330,10 +428,12 @@ def ablation_rows(diversity: dict) -> list[dict]:
              "p (Holm)": r["p_holm"], "without CA is": r["verdict"]} for rows, _, _ in groups.values() for r in rows]
 
 
-def typed_caption_rows(model, classifier, captions, n: int = 16, seed: int = 0):
-    """Captions a reader types: ``n`` Stage-II samples each, scored by ``classifier`` (Stage-II size) against the
-    attributes each caption names. Returns ``(rows, images (captions, n, S, S, 3))``; a row says whether the
-    caption's colour pair is one of the held-out test pairs (never seen in training)."""
+def typed_caption_rows(model, classifiers: dict, captions, n: int = 16, seed: int = 0):
+    """Captions a reader types: ``n`` samples each, scored at each stage by ``classifiers``
+    (``{"Stage-I": classifier at Stage-I's size, "Stage-II": at Stage-II's}``) against the attributes each
+    caption names. Returns ``(rows, images (captions, n, S, S, 3))`` (the Stage-II images); one row per caption
+    and stage, saying whether the caption's colour pair is one of the held-out test pairs (never seen in
+    training)."""
     from gancourse.data.rendered_birds import TEST_CLASSES, WING_COLOURS, parse_caption
 
     if isinstance(captions, str):
@@ -342,16 +442,19 @@ def typed_caption_rows(model, classifier, captions, n: int = 16, seed: int = 0):
     rows, images = [], []
     for i, text in enumerate(captions):
         wanted = parse_caption(text)
-        _, high = model.generate(np.repeat(embeddings[i:i + 1], n, axis=0), seed=seed + i)
-        predicted = classifier.predict(high)
-        row = {"caption": text}
-        if "body" in wanted and "wing" in wanted:
-            row["held-out pair"] = wanted["body"] * len(WING_COLOURS) + wanted["wing"] in TEST_CLASSES
-        for name in ("body", "wing"):
-            if name in wanted:
-                row[name] = float(np.mean(predicted[name] == wanted[name]))
-        row["all named"] = float(np.mean(np.all([predicted[k] == v for k, v in wanted.items()], axis=0)))
-        rows.append(row)
+        low, high = model.generate(np.repeat(embeddings[i:i + 1], n, axis=0), seed=seed + i)
+        for stage, pictures in (("Stage-I", low), ("Stage-II", high)):
+            if stage not in classifiers:
+                continue
+            predicted = classifiers[stage].predict(pictures)
+            row = {"caption": text, "stage": stage}
+            if "body" in wanted and "wing" in wanted:
+                row["held-out pair"] = wanted["body"] * len(WING_COLOURS) + wanted["wing"] in TEST_CLASSES
+            for name in ("body", "wing"):
+                if name in wanted:
+                    row[name] = float(np.mean(predicted[name] == wanted[name]))
+            row["all named"] = float(np.mean(np.all([predicted[k] == v for k, v in wanted.items()], axis=0)))
+            rows.append(row)
         images.append(high)
     return rows, np.stack(images)
 
@@ -473,8 +576,32 @@ def lr_decay_rows(epochs=(0, 100, 200, 300, 600, 1000)) -> list[dict]:
 
 
 def book_stage2_logging(gen_losses) -> str:
-    """The book's Stage-II log line ``np.mean(gen_losses)[0]`` on a list of per-batch losses: the error it raises
-    (``""`` if it ran)."""
+    """The book's Stage-II log line ``np.mean(gen_losses)[0]`` on ``gen_losses``: the error it raises (``""`` if
+    it ran). NumPy's warning for the mean of an empty list is silenced (the error is the point)."""
+    import warnings
+
     from gancourse.experiments import error_of
 
-    return error_of(lambda: np.mean(gen_losses)[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return error_of(lambda: np.mean(gen_losses)[0])
+
+
+def book_gen_losses(total, kl, kl_weight: float) -> list[list[float]]:
+    """What the book's ``gen_losses`` holds: one ``[total, bce, kl]`` per batch (Keras' ``train_on_batch``
+    returns the total and each output's loss for a two-output model), built from ``total`` and ``kl`` values
+    with ``bce = total - kl_weight * kl``."""
+    return [[float(t), float(t) - kl_weight * float(k), float(k)] for t, k in zip(total, kl)]
+
+
+def book_logging_rows(gen_losses) -> list[dict]:
+    """The book's two log lines against the intended one on ``gen_losses`` (from :func:`book_gen_losses`), and
+    the Stage-II line on the list as the book's Stage-II loop leaves it (never appended to: empty)."""
+    return [{"line": "Stage-I: np.mean(gen_losses[0])", "gen_losses": "filled",
+             "result": f"{np.mean(gen_losses[0]):.3f} (mean of total, BCE and KL of the first batch)"},
+            {"line": "intended: np.mean(gen_losses, axis=0)[0]", "gen_losses": "filled",
+             "result": f"{np.mean(gen_losses, axis=0)[0]:.3f} (mean total loss)"},
+            {"line": "Stage-II: np.mean(gen_losses)[0]", "gen_losses": "filled",
+             "result": book_stage2_logging(gen_losses)},
+            {"line": "Stage-II: np.mean(gen_losses)[0]", "gen_losses": "empty, as the book's Stage-II loop leaves it",
+             "result": book_stage2_logging([])}]
