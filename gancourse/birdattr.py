@@ -291,8 +291,9 @@ def caption_consistency(images, wanted, size: int | None = None) -> dict[str, fl
             (:func:`gancourse.data.captioned.lr_from_hr`, bicubic with antialiasing). Default: ``S``.
 
     Returns:
-        ``{attribute: accuracy over the images whose caption names it, "all": fraction of images with every named
-        attribute right}``; an attribute no caption names is left out.
+        A dict: for each attribute that some caption names, the accuracy over the images whose caption names
+        it, and under ``"all"`` the fraction of images with every named attribute right (an attribute no
+        caption names is left out).
 
     Raises:
         ValueError: images that are not ``(n, S, S, 3)``, a size larger than ``S`` or one without a classifier,
