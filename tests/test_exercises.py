@@ -1,5 +1,6 @@
 import keras
 import numpy as np
+import tensorflow as tf
 import pytest
 
 from gancourse import exercises
@@ -92,6 +93,11 @@ def _statistics(x, kind, rows=(2, 3), ddof=0):
      "keepdims=True"),
     ("07.norm_statistics", lambda x, k: _statistics(x, k, rows=(1, 2)), "rows: expected statistics of shape"),
     ("07.norm_statistics", lambda x, k: _statistics(x, k, ddof=1), "population variance"),
+    ("03.identity_loss", lambda z, x, y, g, e: tf.reduce_sum(tf.square(e(x) - e(g([z, y])))), "SQUARED distances"),
+    ("03.identity_loss", lambda z, x, y, g, e: tf.reduce_mean(tf.norm(e(x) - e(g([z, y])), axis=-1)),
+     "mean over faces"),
+    ("03.identity_loss", lambda z, x, y, g, e: tf.constant(float(np.sum(np.linalg.norm(
+        np.asarray(e(x)) - np.asarray(e(g([z, y]))), axis=-1)))), "does not depend on z"),
 ])
 def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
     result = exercises.check(exercise_id, wrong)

@@ -72,21 +72,32 @@ def grade_tile_labels(answer) -> None:
         assert np.allclose(got, want), f"{name}: the values differ from features + tiled labels.{hint}"
 
 
-def latent_step(z, images, ages, generator, embed, learning_rate: float = 0.1) -> np.ndarray:
-    """Reference: one plain gradient-descent step on ``z`` of ``sum_i ||embed(x_i) - embed(G(z_i, y_i))||``
-    (the identity-preserving objective), with G and the embedding frozen. Returns the new ``z``."""
+def identity_loss(z, images, ages, generator, embed):
+    """Reference: the identity-preserving objective ``sum_i ||embed(x_i) - embed(G(z_i, y_i))||`` (a scalar
+    tensor, differentiable with respect to ``z``), with G and the embedding in inference mode.
+    :meth:`gancourse.models.agecgan.AgeCGAN.optimize_latent` descends it on ``z``."""
     import tensorflow as tf
 
-    z = tf.Variable(np.asarray(z, np.float32))
-    target = embed(tf.constant(images, tf.float32), training=False)
+    target = embed(images, training=False)
+    rebuilt = embed(generator([z, ages], training=False), training=False)
+    return tf.reduce_sum(tf.sqrt(tf.reduce_sum(tf.square(rebuilt - target), axis=-1) + 1e-12))
+
+
+def _value_and_gradient(loss_fn, z, images, ages, generator, embed):
+    """The loss and its gradient with respect to ``z`` (``None`` when the loss does not depend on ``z`` through
+    TensorFlow operations)."""
+    import tensorflow as tf
+
+    z = tf.constant(z)
     with tf.GradientTape() as tape:
-        rebuilt = embed(generator([z, tf.constant(ages, tf.float32)], training=False), training=False)
-        loss = tf.reduce_sum(tf.sqrt(tf.reduce_sum(tf.square(rebuilt - target), axis=-1) + 1e-12))
-    return (z - learning_rate * tape.gradient(loss, z)).numpy()
+        tape.watch(z)
+        loss = loss_fn(z, tf.constant(images), tf.constant(ages), generator, embed)
+    gradient = tape.gradient(loss, z)
+    return np.asarray(loss, np.float64), None if gradient is None else np.asarray(gradient, np.float64)
 
 
 def _latent_problem():
-    """A tiny generator and embedding (seeded) for the latent-step grader."""
+    """A tiny generator and embedding (seeded) for the identity-loss grader."""
     import keras
 
     z_in, y_in = keras.Input((4,)), keras.Input((6,))
@@ -103,23 +114,27 @@ def _latent_problem():
     return generator, embed, z, images, ages
 
 
-def grade_latent_step(answer) -> None:
-    """Grade a reader's ``latent_step``: raise ``AssertionError`` naming the first case it gets wrong."""
+def grade_identity_loss(answer) -> None:
+    """Grade a reader's ``identity_loss``: raise ``AssertionError`` naming the first thing it gets wrong."""
     generator, embed, z, images, ages = _latent_problem()
     weights = [w.copy() for w in generator.get_weights() + embed.get_weights()]
-    for rate in (0.1, 0.5):
-        want = latent_step(z, images, ages, generator, embed, rate)
-        got = np.asarray(answer(z.copy(), images.copy(), ages.copy(), generator, embed, rate), np.float64)
-        assert got.shape == want.shape, f"learning rate {rate}: expected z of shape {want.shape}, got {got.shape}"
-        hint = ""
-        if np.allclose(got, 2 * z - want, atol=1e-5):
-            hint = " Step against the gradient (z - rate * gradient): the objective is to be lowered."
-        elif np.allclose(got, z, atol=1e-7):
-            hint = " z did not move: take the gradient of the loss with respect to z (watch it or make it a Variable)."
-        assert np.allclose(got, want, atol=1e-5), (
-            f"learning rate {rate}: z after one step differs from the reference by up to "
-            f"{np.max(np.abs(got - want)):.3g}.{hint} The loss is the SUM over faces of the Euclidean distances "
-            "between the embeddings of the real faces and of G(z, y)")
+    want, want_gradient = _value_and_gradient(identity_loss, z, images, ages, generator, embed)
+    got, gradient = _value_and_gradient(answer, z.copy(), images.copy(), ages.copy(), generator, embed)
+    assert got.shape == (), f"the loss must be one number (a scalar tensor), got shape {got.shape}"
+    distances = np.linalg.norm(np.asarray(embed(generator([z, ages]))) - np.asarray(embed(images)), axis=-1)
+    hint = ""
+    if np.isclose(got, np.sum(distances ** 2), rtol=1e-4):
+        hint = " That is the sum of SQUARED distances; take the Euclidean distance itself (its square root)."
+    elif np.isclose(got, np.mean(distances), rtol=1e-4):
+        hint = " That is the mean over faces; sum them, so that each face's gradient is its own."
+    assert np.isclose(got, want, rtol=1e-4), (
+        f"the loss is {float(got):.6g}, the reference {float(want):.6g}.{hint} The loss is the SUM over faces of "
+        "the Euclidean distances between the embeddings of the real faces and of G(z, y)")
+    assert gradient is not None, ("the loss does not depend on z through TensorFlow operations: compute it with "
+                                  "tf ops on the networks' outputs (no .numpy()), so that it can be differentiated")
+    assert np.allclose(gradient, want_gradient, atol=1e-5), (
+        f"the gradient with respect to z differs from the reference by up to "
+        f"{np.max(np.abs(gradient - want_gradient)):.3g}")
     after = generator.get_weights() + embed.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(weights, after)), (
         "the generator or the embedding changed: only z may move (G and FR are frozen)")
@@ -129,6 +144,6 @@ EXERCISES = {
     "03.matlab_age": ("an age in whole years from a MATLAB datenum and the year of the photo", matlab_age,
                       grade_matlab_age),
     "03.tile_labels": ("the discriminator's label tiling", tile_labels, grade_tile_labels),
-    "03.latent_step": ("one gradient step of the identity-preserving latent optimisation", latent_step,
-                       grade_latent_step),
+    "03.identity_loss": ("the identity-preserving objective that latent optimisation descends", identity_loss,
+                         grade_identity_loss),
 }
