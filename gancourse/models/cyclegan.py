@@ -198,17 +198,8 @@ class CycleGAN(AdversarialModel):
         if cfg.pool_size:
             self.pools = {"pool_a": ImagePool(cfg.pool_size, shape, seed=cfg.seed + 1, name="pool_a"),
                           "pool_b": ImagePool(cfg.pool_size, shape, seed=cfg.seed + 2, name="pool_b")}
-        self.schedules: dict = {}
 
     # -- optimizers and the decay schedule ----------------------------------------
-    def default_optimizer(self, group: str):
-        """The config's optimizer for ``group``; a decaying one's schedule is kept for
-        :meth:`set_steps_per_epoch`."""
-        schedule = self.cfg.decay_schedule(group)
-        if schedule is not None:
-            self.schedules[group] = schedule
-        return self.cfg.make_optimizer(group, schedule)
-
     def set_steps_per_epoch(self, steps: int) -> None:
         """Measure the decay of the config's optimizers in epochs of ``steps`` optimizer steps.
 
@@ -227,10 +218,6 @@ class CycleGAN(AdversarialModel):
             schedule.start, schedule.steps = start, length
         if changed:
             self.train_function = None  # retrace with the new constants
-
-    def learning_rates(self) -> dict:
-        """``{group: current learning rate}`` at each optimizer's step counter."""
-        return {group: float(keras.ops.convert_to_numpy(opt.learning_rate)) for group, opt in self.optimizers.items()}
 
     def fit(self, x=None, *args, **kwargs):
         """``AdversarialModel.fit``, after setting the decay's epoch length from the data when needed."""

@@ -262,7 +262,6 @@ class StackGAN(GAN):
         self.cfg = cfg
         self._trackers = {k: keras.metrics.Mean(name=k) for k in _STAGE1_METRICS + _STAGE2_METRICS}
         self.stage = 1
-        self.schedules: dict = {}
         self._network_calls: dict = {}
         #: Call the networks through kept ``tf.function`` s (:meth:`call_network`); ``False``: call them inline
         #: (the same arithmetic; the bench counts FLOPs that way, since a nested function's gradient is traced
@@ -275,13 +274,6 @@ class StackGAN(GAN):
         return {"stage1_epochs": self.stage1_epochs}
 
     # -- optimizers and the decay ---------------------------------------------------------
-    def default_optimizer(self, group: str):
-        """The config's optimizer for ``group``; a decaying one's schedule is kept for :meth:`set_steps_per_epoch`."""
-        schedule = self.cfg.decay_schedule(group)
-        if schedule is not None:
-            self.schedules[group] = schedule
-        return self.cfg.make_optimizer(group, schedule)
-
     def set_steps_per_epoch(self, steps: int) -> None:
         """Measure the decay in epochs of ``steps`` optimizer steps (``fit`` calls it with the data's length).
 
@@ -293,10 +285,6 @@ class StackGAN(GAN):
             for schedule in self.schedules.values():
                 schedule.steps = length
             self.train_function = None  # retrace with the new constant
-
-    def learning_rates(self) -> dict:
-        """``{group: current learning rate}`` at each optimizer's step counter."""
-        return {group: float(keras.ops.convert_to_numpy(opt.learning_rate)) for group, opt in self.optimizers.items()}
 
     # -- stages -----------------------------------------------------------------------------
     @property

@@ -80,6 +80,8 @@ class AdversarialModel(keras.Model):
             setattr(self, key, networks[key])
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.optimizers: dict = {}
+        #: ``{group: schedule}`` of the groups whose learning rate follows an epoch-measured schedule.
+        self.schedules: dict = {}
         self.metric_names = tuple(self.METRICS if metric_names is None else metric_names)
         self._trackers = {k: keras.metrics.Mean(name=k) for k in self.metric_names}
 
@@ -96,11 +98,22 @@ class AdversarialModel(keras.Model):
         return [v for key in self.GROUPS[group] for v in getattr(self, key).trainable_variables]
 
     def default_optimizer(self, group: str) -> keras.optimizers.Optimizer:
-        """The optimizer ``compile()`` makes for ``group`` when none is given (from the model's config)."""
+        """The optimizer ``compile()`` makes for ``group`` when none is given (from the model's config).
+
+        A config's epoch-measured learning-rate schedule (``cfg.decay_schedule``: CycleGAN's decay, StackGAN's
+        halving) is kept in :attr:`schedules`, so that the model can set its epoch length from the data."""
         cfg = getattr(self, "cfg", None)
         if cfg is None or not hasattr(cfg, "make_optimizer"):
             raise ValueError(f"{type(self).__name__}.compile needs an optimizer for group {group!r}")
-        return cfg.make_optimizer(group)
+        schedule = cfg.decay_schedule(group) if hasattr(cfg, "decay_schedule") else None
+        if schedule is None:
+            return cfg.make_optimizer(group)
+        self.schedules[group] = schedule
+        return cfg.make_optimizer(group, schedule)
+
+    def learning_rates(self) -> dict:
+        """``{group: current learning rate}`` at each optimizer's step counter."""
+        return {group: float(keras.ops.convert_to_numpy(opt.learning_rate)) for group, opt in self.optimizers.items()}
 
     def compile(self, optimizers: dict | None = None, **kwargs):
         """Attach one optimizer per update group.
