@@ -84,7 +84,10 @@ def _train(args) -> int:
     set_seed(cfg.seed)
     model = entry.model_class(cfg)
     model.compile()
-    training.fit(model, data, cfg, out, verbose=1 if sys.stdout.isatty() else 2, preview_inputs=preview)
+    _, cbs = training.fit(model, data, cfg, out, verbose=1 if sys.stdout.isatty() else 2, preview_inputs=preview,
+                          health=not args.no_health)
+    for monitor in (cb for cb in cbs if isinstance(cb, training.HealthMonitor)):
+        print(monitor.report() + f" (details in {out / 'health.json'})")
     print(f"done: history in {out / 'history.json'}, samples in {out / 'samples'}, checkpoints in "
           f"{out / 'checkpoints'}, TensorBoard: tensorboard --logdir {out / 'logs'}")
     return 0
@@ -287,6 +290,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data", default=None, help="folder of the preset's dataset: images you provide (faces), "
                        "or an extracted pix2pix dataset; used on every profile (default: download into the cache)")
     train.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    train.add_argument("--no-health", action="store_true", help="turn off the training-health monitor (on by "
+                       "default: it names failure modes such as divergence, mode collapse or a frozen network)")
     train.set_defaults(func=_train)
 
     sample = sub.add_parser("sample", help="write a grid of samples from a trained run")

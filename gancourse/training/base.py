@@ -37,6 +37,27 @@ import tensorflow as tf
 from gancourse.training import steps
 
 
+class GradientNorms:
+    """The global gradient norm of each update group's latest step, in one scalar variable per group.
+
+    :meth:`AdversarialModel.update` writes them inside the compiled training step; the training-health
+    monitor (:class:`gancourse.training.health.HealthMonitor`) reads them between steps. A plain object, so
+    Keras does not count the variables among the model's weights.
+    """
+
+    def __init__(self, groups):
+        self._variables = {group: tf.Variable(0.0, trainable=False, dtype=tf.float32, name=f"grad_norm_{group}")
+                           for group in groups}
+
+    def variable(self, group: str) -> tf.Variable:
+        """The variable of ``group``."""
+        return self._variables[group]
+
+    def values(self) -> dict:
+        """``{group: latest global gradient norm}`` (0 before the group's first step)."""
+        return {group: float(v.numpy()) for group, v in self._variables.items()}
+
+
 def check_option(name: str, value, options) -> None:
     """Raise ``ValueError`` unless ``value`` is one of ``options``."""
     if value not in options:
@@ -84,6 +105,8 @@ class AdversarialModel(keras.Model):
         self.schedules: dict = {}
         self.metric_names = tuple(self.METRICS if metric_names is None else metric_names)
         self._trackers = {k: keras.metrics.Mean(name=k) for k in self.metric_names}
+        #: The latest step's gradient norm per update group (:class:`GradientNorms`).
+        self.gradient_norms = GradientNorms(self.GROUPS)
 
     # -- networks, groups, optimizers --------------------------------------------
     @property
@@ -174,13 +197,15 @@ class AdversarialModel(keras.Model):
         ``loss_fn`` returns the loss or ``(loss, *aux)``; that return value is passed back.
         Only ``group``'s trainable variables change.
         """
-        return steps.apply(self.optimizer_for(group), self.group_variables(group), loss_fn)
+        return steps.apply(self.optimizer_for(group), self.group_variables(group), loss_fn,
+                           self.gradient_norms.variable(group))
 
     def update_if(self, group: str, loss_fn, condition):
         """:meth:`update` taken only where ``condition(loss_fn())`` is true (see
         :func:`gancourse.training.steps.apply_if`); returns ``(loss_fn's output, 1.0 or 0.0)``."""
         self.build_optimizers()
-        return steps.apply_if(self.optimizer_for(group), self.group_variables(group), loss_fn, condition)
+        return steps.apply_if(self.optimizer_for(group), self.group_variables(group), loss_fn, condition,
+                              self.gradient_norms.variable(group))
 
     # -- state -------------------------------------------------------------------
     def extra_state(self) -> dict:

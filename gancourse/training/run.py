@@ -17,6 +17,7 @@ import keras
 
 from gancourse.training.callbacks import HistoryLog, SampleGrid, StopOnNonFinite
 from gancourse.training.checkpoints import Checkpoint, restore
+from gancourse.training.health import HealthMonitor
 
 
 class TrainResult(typing.NamedTuple):
@@ -28,8 +29,9 @@ class TrainResult(typing.NamedTuple):
 
 
 def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 64,
-              tensorboard: bool = True, checkpoints: bool = True, preview_inputs=None) -> list:
-    """The standard callbacks: NaN stop, sample grid of fixed inputs, checkpoints, TensorBoard.
+              tensorboard: bool = True, checkpoints: bool = True, preview_inputs=None, health: bool = True) -> list:
+    """The standard callbacks: the training-health monitor, NaN stop, sample grid of fixed inputs, checkpoints,
+    TensorBoard.
 
     Args:
         cfg: the model config; its ``sample_every`` (default 1) sets how often
@@ -39,10 +41,13 @@ def callbacks(cfg=None, out_dir: str | Path | None = None, *, n_samples: int = 6
             in-memory sample grid are made.
         preview_inputs: the sample grid's fixed inputs; by default the model's
             own (``model.preview_inputs``).
+        health: include a :class:`~gancourse.training.health.HealthMonitor` (first, so that it names a
+            divergence before the NaN stop ends the run; with ``out_dir`` it writes ``health.json``).
     """
     out = Path(out_dir) if out_dir else None
     every = int(getattr(cfg, "sample_every", 1))
-    cbs = [StopOnNonFinite(), SampleGrid(n_samples, out / "samples" if out else None, every, inputs=preview_inputs)]
+    cbs = [HealthMonitor(inputs=preview_inputs, path=out / "health.json" if out else None)] if health else []
+    cbs += [StopOnNonFinite(), SampleGrid(n_samples, out / "samples" if out else None, every, inputs=preview_inputs)]
     if out is not None:
         if checkpoints:
             cbs.append(Checkpoint(out / "checkpoints"))
@@ -84,7 +89,7 @@ def fit(model, data, cfg, out_dir: str | Path | None = None, *, resume: bool = T
 
 
 def train(cfg, *, data=None, data_dir=None, out_dir: str | Path | None = None, callbacks=None,
-          resume: bool = True, verbose=0, n_samples: int = 64) -> TrainResult:
+          resume: bool = True, verbose=0, n_samples: int = 64, health: bool = True) -> TrainResult:
     """Build, compile and train the registered model that ``cfg`` configures.
 
     Args:
@@ -98,6 +103,9 @@ def train(cfg, *, data=None, data_dir=None, out_dir: str | Path | None = None, c
             ``None`` keeps everything in memory.
         callbacks: used instead of the standard sample grid and checkpoints
             when ``out_dir`` is ``None``; added to them otherwise.
+        health: run the training-health monitor (:class:`~gancourse.training.health.HealthMonitor`), which
+            prints each failure mode it detects; it is kept as the returned model's ``health`` attribute
+            (its ``findings`` and ``report()``), and with ``out_dir`` in ``out_dir/health.json``.
 
     Returns:
         ``TrainResult(model, history, sample_paths)``.
@@ -114,10 +122,13 @@ def train(cfg, *, data=None, data_dir=None, out_dir: str | Path | None = None, c
         preview = None
         data = entry.batches(cfg, data)
     if out_dir is None:
-        history = model.fit(data, epochs=cfg.total_epochs, callbacks=list(callbacks or []), verbose=verbose)
-        cbs = list(callbacks or [])
+        cbs = ([HealthMonitor(inputs=preview)] if health else []) + list(callbacks or [])
+        history = model.fit(data, epochs=cfg.total_epochs, callbacks=cbs, verbose=verbose)
     else:
         history, cbs = fit(model, data, cfg, out_dir, resume=resume, extra_callbacks=callbacks, verbose=verbose,
-                           n_samples=n_samples, preview_inputs=preview)
+                           n_samples=n_samples, preview_inputs=preview, health=health)
+    monitors = [cb for cb in cbs if isinstance(cb, HealthMonitor)]
+    if monitors:
+        model.health = monitors[0]
     paths = [p for cb in cbs if isinstance(cb, SampleGrid) for p in cb.paths]
     return TrainResult(model, history, paths)

@@ -29,7 +29,20 @@ def _gradients(variables, loss_fn):
     return out, grads
 
 
-def apply(optimizer, variables, loss_fn):
+def _empty_group(variables) -> None:
+    if not variables:
+        raise ValueError("the update has no trainable variables: its networks have trainable=False. Keras 3 reads "
+                         "the flag whenever weights are collected, so the Keras 2 recipe of freezing D before "
+                         "compiling a stacked model freezes it for good; set trainable back to True (the update "
+                         "groups already keep each network's step to its own weights)")
+
+
+def _record_norm(norm, grads) -> None:
+    if norm is not None:
+        norm.assign(tf.cast(tf.linalg.global_norm([g for g in grads if g is not None]), norm.dtype))
+
+
+def apply(optimizer, variables, loss_fn, norm=None):
     """One optimizer step: record ``loss_fn()`` on a tape, differentiate, apply to ``variables`` only.
 
     Args:
@@ -37,21 +50,26 @@ def apply(optimizer, variables, loss_fn):
         variables: the trainable variables this update may change.
         loss_fn: a function of no arguments returning the loss, or
             ``(loss, *aux)`` (aux values are passed back, not differentiated).
+        norm: a scalar ``tf.Variable`` that receives the gradients' global norm
+            (read by :class:`gancourse.training.health.HealthMonitor`), or ``None``.
 
     Returns:
         What ``loss_fn`` returned.
 
     Raises:
         ValueError: a variable gets no gradient (it does not influence the
-            loss, which means the update group and the loss disagree).
+            loss, which means the update group and the loss disagree), or there
+            are no variables (the networks were set ``trainable = False``).
     """
     variables = list(variables)
+    _empty_group(variables)
     out, grads = _gradients(variables, loss_fn)
+    _record_norm(norm, grads)
     optimizer.apply_gradients(zip(grads, variables))
     return out
 
 
-def apply_if(optimizer, variables, loss_fn, condition):
+def apply_if(optimizer, variables, loss_fn, condition, norm=None):
     """:func:`apply`, but the step is taken only where ``condition(loss_fn's output)`` is true.
 
     A skipped step leaves the variables *and* the optimizer's state (moments,
@@ -64,9 +82,11 @@ def apply_if(optimizer, variables, loss_fn, condition):
         ``(what loss_fn returned, 1.0 if the step was taken else 0.0)``.
     """
     variables = list(variables)
+    _empty_group(variables)
     if not optimizer.built:
         raise ValueError("a conditional update needs a built optimizer; call build_optimizers() after compile()")
     out, grads = _gradients(variables, loss_fn)
+    _record_norm(norm, grads)
     take = tf.convert_to_tensor(condition(out), dtype=tf.bool)
 
     def step():
