@@ -68,6 +68,8 @@ VARIANTS = {
     "fit + XLA, 1 step per call": {"jit_compile": True, "steps_per_execution": 1},
     "fit + XLA, 8 steps per call": {"jit_compile": True, "steps_per_execution": 8},
 }
+#: ``fit()`` compiled as the config's own ``compile_options`` say (how the chapters train); used by :func:`catalogue`.
+OWN_SETTINGS = "fit, the config's settings"
 #: Variants per model where not all of them are worth measuring (default: every variant).
 MODEL_VARIANTS = {
     "pix2pix": (BASELINE, "fit, 1 step per call", "fit, 8 steps per call", "fit + XLA, 1 step per call"),
@@ -84,12 +86,12 @@ def model_variants(model: str) -> tuple:
     return MODEL_VARIANTS.get(model, tuple(VARIANTS))
 
 
-def _config(model: str, size: str):
-    """The measured config of the model's default preset: the smoke network, or the full-size one
-    (``standard``) on the smoke profile's offline data."""
+def _config(model: str, size: str, preset: str | None = None):
+    """The measured config of the model's ``preset`` (default: its default preset): the smoke network, or the
+    full-size one (``standard``) on the smoke profile's offline data."""
     from gancourse import models
 
-    full = models.get(model).config()
+    full = models.get(model).config(preset) if preset else models.get(model).config()
     smoke = full.scaled("smoke")
     if size == "smoke":
         return smoke
@@ -163,7 +165,8 @@ def frozen_batchnorm_layers(model: str, cfg) -> int:
 
 
 def _runner(model: str, cfg, variant: str):
-    """A function ``run(n)`` that trains ``n`` steps of ``variant`` on the model's own training data."""
+    """A function ``run(n)`` that trains ``n`` steps of ``variant`` (or, for :data:`OWN_SETTINGS`, ``fit()`` as
+    the config compiles it) on the model's own training data."""
     from gancourse import models
 
     data, _ = models.get(model).training_data(cfg)
@@ -178,7 +181,7 @@ def _runner(model: str, cfg, variant: str):
                 loop.step(*batch) if isinstance(batch, tuple) else loop.step(batch)
         return run
     net = _fit_model(model, cfg)
-    net.compile(**VARIANTS[variant])
+    net.compile(**({} if variant == OWN_SETTINGS else VARIANTS[variant]))
 
     def run(n):
         net.fit(data, epochs=1, steps_per_epoch=n, verbose=0)
@@ -200,8 +203,10 @@ _NO_ARITHMETIC = frozenset({
 })
 # Calls of another traced function (a nested tf.function and its gradient): counted by counting that function.
 _FUNCTION_CALLS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
-# Control flow: how often a branch or a loop body runs is not in the graph, so it cannot be counted op by op.
-_CALLS = frozenset({"While", "StatelessWhile", "If", "StatelessIf", "Case", "StatelessCase"})
+# Conditionals: counted as their costlier branch (the step with a conditional update taken).
+_CONDITIONALS = frozenset({"If", "StatelessIf"})
+# Loops: how often a body runs is not in the graph, so it cannot be counted op by op.
+_CALLS = frozenset({"While", "StatelessWhile", "Case", "StatelessCase"})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,12 +294,13 @@ def graph_flops(graph) -> FlopCount:
 
     A call of a nested ``tf.function`` (``PartitionedCall``, and the call of
     its gradient function) is counted by counting the called function's graph
-    the same way, once per call.
+    the same way, once per call. A conditional (``If``: 3D-GAN's update of D
+    only while its accuracy is low) is counted as its costlier branch, so the
+    count is that of a step that takes the update.
 
     Raises:
         ValueError: a registered op's shapes are unknown (trace with static
-            shapes), or the graph has control flow (``While``, ``If``), whose
-            cost it cannot see.
+            shapes), or the graph has a loop (``While``), whose cost it cannot see.
     """
     from tensorflow.python.framework import ops
     from tensorflow.python.profiler.internal import flops_registry  # noqa: F401 (registers the element-wise costs)
@@ -304,15 +310,19 @@ def graph_flops(graph) -> FlopCount:
                          f"...).graph), not a {type(graph).__name__}")
     counted, uncounted = {}, {}
     for op in _live_ops(graph):
-        if op.type in _FUNCTION_CALLS:
-            inner = graph_flops(_called_graph(graph, op))
+        if op.type in _FUNCTION_CALLS or op.type in _CONDITIONALS:
+            if op.type in _CONDITIONALS:
+                branches = [graph_flops(_called_graph(graph, op, attr)) for attr in ("then_branch", "else_branch")]
+                inner = max(branches, key=lambda c: c.total)
+            else:
+                inner = graph_flops(_called_graph(graph, op))
             for totals, part in ((counted, inner.counted), (uncounted, inner.uncounted)):
                 for kind, n in part.items():
                     totals[kind] = totals.get(kind, 0) + n
             continue
         if op.type in _CALLS:
             raise ValueError(f"the traced graph runs {op.type} {op.name!r}, whose FLOPs cannot be counted op by op; "
-                             "count a step without control flow")
+                             "count a step without a loop")
         if op.type in ("Conv2DBackpropInput", "Conv2DBackpropFilter"):
             flops = _conv_backprop_flops(op)
         else:
@@ -329,10 +339,10 @@ def graph_flops(graph) -> FlopCount:
     return FlopCount(counted, uncounted)
 
 
-def _called_graph(graph, op):
-    """The graph of the function that a ``PartitionedCall`` op calls (looked up in ``graph`` and the graphs
-    around it)."""
-    name = op.get_attr("f").name
+def _called_graph(graph, op, attr: str = "f"):
+    """The graph of the function that a ``PartitionedCall`` op calls, or an ``If`` op's branch ``attr``
+    (looked up in ``graph`` and the graphs around it)."""
+    name = op.get_attr(attr).name
     scope = graph
     while scope is not None:
         function = getattr(scope, "_functions", {}).get(name)
@@ -459,12 +469,13 @@ def matmul_peak(size: int | None = None, chain: int = 8, repeats: int = 5) -> di
 # ---------------------------------------------------------------------------
 # Workers (one process each) and the run
 # ---------------------------------------------------------------------------
-def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeats: int) -> dict:
+def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeats: int,
+            preset: str | None = None) -> dict:
     """Time one variant in this process: ``warmup`` steps, then ``repeats`` blocks of ``steps`` steps."""
     from gancourse import set_seed
 
     set_seed(0)
-    cfg = _config(model, size)
+    cfg = _config(model, size, preset)
     run = _runner(model, cfg, variant)
     if warmup:
         run(warmup)
@@ -482,21 +493,44 @@ def _worker(model: str, size: str, variant: str, steps: int, warmup: int, repeat
             "frozen_batchnorm": frozen_batchnorm_layers(model, cfg) if variant == BASELINE else 0}
 
 
-def _flops_worker(model: str, size: str) -> dict:
-    """Count one training step of the ``fit()`` model of ``model`` at ``size`` (:func:`count_flops`)."""
+def _flops_worker(model: str, size: str, preset: str | None = None) -> dict:
+    """Count one training step of the ``fit()`` model of ``model`` at ``size`` (:func:`count_flops`), and its
+    networks' parameters."""
     import tensorflow as tf
 
-    cfg = _config(model, size)
+    cfg = _config(model, size, preset)
     net = _fit_model(model, cfg)
     net.compile()
     if hasattr(net, "nested_calls"):  # the same arithmetic, traced inline: every shape is static
         net.nested_calls = False
     specs = tuple(tf.TensorSpec((cfg.batch_size,) + shape, tf.float32) for shape in net.expected_data_shapes())
     count = count_flops(net.train_step, specs[0] if len(specs) == 1 else specs)
-    return {"flops": count.total, "uncounted_share": count.uncounted_share, "batch": cfg.batch_size}
+    return {"flops": count.total, "uncounted_share": count.uncounted_share, "batch": cfg.batch_size,
+            "parameters": sum(n.count_params() for n in net.networks.values())}
 
 
-JOBS = {"train": _worker, "flops": _flops_worker, "peak": matmul_peak}
+def _catalogue_worker(pairs: list, steps: int, warmup: int, repeats: int) -> list[dict]:
+    """:func:`catalogue`'s rows for ``pairs`` (``[model, preset]``), measured one after the other in this process."""
+    import gc
+
+    import keras
+
+    rows = []
+    for model, preset in pairs:
+        full = _flops_worker(model, "standard", preset)
+        keras.backend.clear_session()
+        smoke = _worker(model, "smoke", OWN_SETTINGS, steps, warmup, repeats, preset)
+        keras.backend.clear_session()
+        gc.collect()
+        rows.append({"model": model, "preset": preset, "parameters": full["parameters"],
+                     "gflop_per_step": full["flops"] / 1e9, "batch": full["batch"],
+                     "smoke_ms_per_step": 1000 * smoke["seconds"] / steps,
+                     "smoke_ms_min": 1000 * min(smoke["block_seconds"]) / steps,
+                     "smoke_ms_max": 1000 * max(smoke["block_seconds"]) / steps, "smoke_batch": smoke["batch"]})
+    return rows
+
+
+JOBS = {"train": _worker, "flops": _flops_worker, "peak": matmul_peak, "catalogue": _catalogue_worker}
 
 
 def _spawn(job: str, **kwargs) -> dict:
@@ -595,6 +629,69 @@ def report(results: list[dict]) -> str:
                      f"registered cost (activations, square roots, variable updates) would add "
                      f"~{100 * r['flops_uncounted_share']:.1f}%.")
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------
+# The course's catalogue: every model's book and paper presets side by side
+# ---------------------------------------------------------------------------
+CATALOGUE_PRESETS = ("book", "paper")
+
+
+def catalogue_pairs(models=None, presets=CATALOGUE_PRESETS) -> list[tuple[str, str]]:
+    """``(model, preset)`` for every model (default: the registry's, in order) and each of ``presets`` it has; a
+    model with none of them contributes its default preset."""
+    from gancourse import models as registry
+
+    names = MODELS if models is None else tuple(models)
+    pairs = []
+    for name in names:
+        entry = registry.get(name)
+        have = [p for p in presets if p in entry.config_class.preset_names()]
+        pairs += [(name, p) for p in have] or [(name, entry.config().preset)]
+    return pairs
+
+
+def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 8, warmup: int = 8, repeats: int = 3,
+              cache: bool = True) -> list[dict]:
+    """Each model's ``book`` and ``paper`` presets measured the same way, in one fresh process.
+
+    A row gives the full-size networks' ``parameters`` (all networks of the model, as built), the
+    ``gflop_per_step`` of one full-size training step at the preset's own ``batch`` (counted as in
+    :func:`train_step_flops`, on the offline data's shapes), and ``smoke_ms_per_step``: the median over
+    ``repeats`` blocks of ``steps`` steps of the smoke profile's model, trained with ``fit()`` as its config
+    compiles it, after ``warmup`` untimed steps (``smoke_ms_min``/``max``: the spread; ``smoke_batch``).
+
+    With ``cache`` the rows are kept in the package cache (``bench/``), keyed by the pairs, the settings, the
+    package version and this machine's device, and read from there on the next call.
+    """
+    import hashlib
+    import platform
+
+    from gancourse import __version__
+    from gancourse.data.cache import cache_dir
+
+    _positive("steps", steps)
+    _positive("warmup", warmup, 0)
+    _positive("repeats", repeats)
+    pairs = catalogue_pairs(models, presets)
+    key = json.dumps([pairs, steps, warmup, repeats, __version__, platform.processor() or platform.machine(),
+                      os.cpu_count()])
+    path = cache_dir("bench") / f"catalogue_{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
+    if cache and path.exists():
+        return json.loads(path.read_text())
+    rows = _spawn("catalogue", pairs=pairs, steps=steps, warmup=warmup, repeats=repeats)
+    if cache:
+        path.write_text(json.dumps(rows))
+    return rows
+
+
+def catalogue_rows(rows: list[dict]) -> list[dict]:
+    """:func:`catalogue`'s rows formatted for :func:`gancourse.viz.markdown_table`."""
+    return [{"model": r["model"], "preset": r["preset"], "parameters": f"{r['parameters']:,}",
+             "GFLOP per step": f"{r['gflop_per_step']:,.1f}", "batch": r["batch"],
+             "smoke ms per step [min-max]": f"{r['smoke_ms_per_step']:.0f} [{r['smoke_ms_min']:.0f}-"
+                                            f"{r['smoke_ms_max']:.0f}]", "smoke batch": r["smoke_batch"]}
+            for r in rows]
 
 
 def device_name() -> str:

@@ -206,3 +206,23 @@ def test_every_registered_model_has_a_config_and_a_baseline_loop():
     run = bench._runner("gan", bench._config("gan", "smoke"), bench.BASELINE)
     run(2)  # two legacy steps on the model's own training batches
     assert bench.model_variants("gan") == tuple(bench.VARIANTS)
+
+
+def test_a_conditional_is_counted_as_its_costlier_branch():
+    """3D-GAN updates D only while D's accuracy is low: the step is counted with the update taken."""
+    import tensorflow as tf
+
+    w = tf.Variable(tf.ones((4, 3)))
+
+    def step(x):
+        y = tf.matmul(x, w)
+        return tf.cond(tf.reduce_sum(y) > 0, lambda: tf.matmul(y, tf.ones((3, 5))), lambda: tf.zeros((2, 5)))
+
+    count = bench.count_flops(step, tf.TensorSpec((2, 4)))
+    assert count.counted["MatMul"] == 2 * 2 * 4 * 3 + 2 * 2 * 3 * 5
+
+    def loop(x):
+        return tf.while_loop(lambda i, v: i < 3, lambda i, v: (i + 1, tf.matmul(v, tf.ones((4, 4)))), (0, x))[1]
+
+    with pytest.raises(ValueError, match="without a loop"):
+        bench.count_flops(loop, tf.TensorSpec((2, 4)))
