@@ -12,10 +12,24 @@ def test_train_resume_and_sample(tmp_path, capsys):
     assert main(args + ["--epochs", "2", "--set", "batch_size=32"]) == 0
     printed = capsys.readouterr().out
     assert "resuming from the checkpoint of epoch 1" in printed
+    assert "training health: no problems detected in 1 epoch (details in" in printed  # the monitor is on
+    assert json.loads((out / "health.json").read_text())["findings"] == []
     history = json.loads((out / "history.json").read_text())
     assert len(history["d_loss"]) == 2
     assert main(["sample", "dcgan", "--out", str(out), "--n", "4", "--file", str(tmp_path / "s.png")]) == 0
     assert (tmp_path / "s.png").exists()
+
+
+def test_the_health_monitor_names_a_broken_run_and_can_be_turned_off(tmp_path, capsys):
+    args = ["train", "dcgan", "--profile", "smoke", "--epochs", "4", "--set", "learning_rate=0.3"]
+    assert main(args + ["--out", str(tmp_path / "broken")]) == 0
+    printed = capsys.readouterr().out
+    assert "training health: [d_overpowers_g]" in printed and "Try: " in printed
+    saved = json.loads((tmp_path / "broken" / "health.json").read_text())
+    assert "d_overpowers_g" in [f["kind"] for f in saved["findings"]]
+    assert main(args + ["--out", str(tmp_path / "quiet"), "--no-health"]) == 0
+    assert "training health" not in capsys.readouterr().out
+    assert not (tmp_path / "quiet" / "health.json").exists()
 
 
 def test_cli_errors_are_messages(tmp_path, capsys):
