@@ -265,7 +265,7 @@ class ACGAN(GAN):
     def train_step(self, data):
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise ValueError("ACGAN trains on (images, labels) batches")
-        real, labels = data
+        real, labels = data[0], tf.cast(data[1], tf.int32)
         batch = tf.shape(real)[0]
         fakes, fake_labels = self._fakes(batch)
         fakes = tf.stop_gradient(fakes)
@@ -307,6 +307,10 @@ class ACGAN(GAN):
         elif data is not None:
             raise ValueError(_PAIRS)
         super().check_data(data)
+
+    def expected_data_shapes(self) -> tuple:
+        """Per-example shapes of a training batch: the image the discriminator takes, and a scalar label."""
+        return (self.expected_image_shape(), ())
 
     def _shape_message(self, got: tuple, want: tuple) -> str:
         return (f"the data has images of shape {got[0]} but the discriminator takes {want[0]}; set the config's "
