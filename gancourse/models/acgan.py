@@ -76,6 +76,8 @@ from gancourse.nn.init import KERNEL_INITS, kernel_initializer
 from gancourse.training import GAN, LABEL_SMOOTHING
 
 ARCHITECTURES = ("modern", "paper")
+#: Stride-2 layers of each architecture's G (and D).
+STAGES = {"modern": 2, "paper": 3}
 #: Labelled image datasets: the package's (``gancourse.data``) and CIFAR-10 (``keras.datasets``).
 DATASETS = ("digits", "mnist", "fashion_mnist", "cifar10")
 CONDITIONING = ("multiply", "concat")
@@ -85,11 +87,11 @@ CONDITIONING = ("multiply", "concat")
 class ACGANConfig(TrainingConfig):
     """Configuration of an :class:`ACGAN` (see the module docstring for presets)."""
 
-    architecture: str = choice("modern", ARCHITECTURES)
     dataset: str = choice("mnist", DATASETS)
+    num_classes: int = dataclasses.field(default=10, metadata={"min": 2, "doc": "classes of the data's labels"})
     image_size: int = positive(28)
     channels: int = choice(1, (1, 3))
-    num_classes: int = dataclasses.field(default=10, metadata={"min": 2, "doc": "classes of the data's labels"})
+    architecture: str = choice("modern", ARCHITECTURES)
     latent_dim: int = positive(100)
     conditioning: str = choice("concat", CONDITIONING, "how G takes the class: concat: [z, one_hot(c)] (G's first "
                                "linear layer then adds a learned embedding of c); multiply: z * E[c] (E a learned "
@@ -127,8 +129,6 @@ class ACGANConfig(TrainingConfig):
         return {}
 
 
-#: Stride-2 layers of each architecture's G (and D).
-STAGES = {"modern": 2, "paper": 3}
 # The smoke profile: the digits at their native 8x8, larger steps than the full run's; tuned by measurement
 # on 2 CPU cores: 3 epochs of batch 32 (138 steps, 7-9 s) give digits that the offline classifier assigns to the
 # requested class 97-99% of the time over seeds 0-2 (chance: 10%), where batch 64 needed several times longer.
