@@ -56,10 +56,10 @@ def test_losses_match_a_hand_computation():
 
     adversarial = 0.5 * (np.mean(softplus(-real_s)) + np.mean(softplus(fake_s)))  # -log D(real), -log(1 - D(fake))
     want_d = adversarial + 0.5 * 0.5 * (ce(real_k, labels) + ce(fake_k, fake_labels))
-    got_d = model.discriminator_loss(real_s, fake_s, real_k, fake_k, labels, fake_labels)
+    got_d = model.ac_discriminator_loss(real_s, fake_s, real_k, fake_k, labels, fake_labels)
     np.testing.assert_allclose(float(got_d), want_d, rtol=1e-5)
     want_g = np.mean(softplus(-fake_s)) + 0.5 * ce(fake_k, fake_labels)  # non-saturating + class term
-    np.testing.assert_allclose(float(model.generator_loss(fake_s, fake_k, fake_labels)), want_g, rtol=1e-5)
+    np.testing.assert_allclose(float(model.ac_generator_loss(fake_s, fake_k, fake_labels)), want_g, rtol=1e-5)
     np.testing.assert_allclose(float(acgan.class_hits(labels, real_k)), 1.0)
     np.testing.assert_allclose(float(acgan.class_hits(fake_labels, fake_k)), 0.5)
 

@@ -33,7 +33,7 @@ Presets (``config(name)``):
     4x4 stride-2 transposed convolutions (64 with batch norm and ReLU, then 1
     with tanh). ``conditioning="multiply"`` is the Keras team's MNIST AC-GAN
     example's choice instead, ``z * E[c]`` with ``E`` a learned embedding of
-    size ``latent_dim``; in our smoke runs it learned the classes far more
+    size ``latent_dim``; in our smoke runs it learned the classes more
     slowly. D: 4x4 stride-2 convolutions with 64 and 128 maps (batch norm on
     the second), LeakyReLU(0.2), then the two linear heads on the flattened
     features. N(0, 0.02^2) kernels, Adam(2e-4, beta_1 0.5), batch 128.
@@ -133,6 +133,8 @@ class ACGANConfig(TrainingConfig):
 # on 2 CPU cores: 3 epochs of batch 32 (138 steps, 7-9 s) give digits that the offline classifier assigns to the
 # requested class 97-99% of the time over seeds 0-2 (chance: 10%), where batch 64 needed several times longer.
 SMOKE = dict(dataset="digits", image_size=8, channels=1, batch_size=32, learning_rate=1e-3, epochs=3)
+# The paper's networks keep their six dropout-0.5 convolutions at a quarter width here: a check that they build and
+# train, not a result (in 3 epochs they stay near chance on the requested class).
 SMOKE_WIDTH = {"modern": 1.0, "paper": 0.25}
 PRESETS = ACGANConfig.preset_names()
 config = ACGANConfig.preset
@@ -240,14 +242,14 @@ class ACGAN(GAN):
             self._trackers[key] = keras.metrics.Mean(name=key)
 
     # -- losses ---------------------------------------------------------------------------
-    def discriminator_loss(self, real_source, fake_source, real_logits, fake_logits, labels, fake_labels):
+    def ac_discriminator_loss(self, real_source, fake_source, real_logits, fake_logits, labels, fake_labels):
         """``1/2 [adv(real) + adv(fake)] + w * 1/2 [ce(labels, real) + ce(fake_labels, fake)]`` (module docstring)."""
         adversarial = self.objective.discriminator(real_source, fake_source, self.label_targets(real_source, True),
                                                    self.label_targets(fake_source, False))
         return adversarial + self.class_weight * 0.5 * (class_loss(labels, real_logits)
                                                         + class_loss(fake_labels, fake_logits))
 
-    def generator_loss(self, fake_source, fake_logits, fake_labels):
+    def ac_generator_loss(self, fake_source, fake_logits, fake_labels):
         """``adv_G(fake) + w * ce(fake_labels, fake)``: fool the source head, and be classified as asked."""
         return (self.objective.generator(fake_source, self.g_target)
                 + self.class_weight * class_loss(fake_labels, fake_logits))
@@ -273,7 +275,7 @@ class ACGAN(GAN):
         def d_loss_fn():
             real_source, real_logits = self.discriminator(real, training=True)
             fake_source, fake_logits = self.discriminator(fakes, training=True)
-            loss = self.discriminator_loss(real_source, fake_source, real_logits, fake_logits, labels, fake_labels)
+            loss = self.ac_discriminator_loss(real_source, fake_source, real_logits, fake_logits, labels, fake_labels)
             return loss, real_source, fake_source, real_logits
 
         d_loss, real_source, fake_source, real_logits = self.update("discriminator", d_loss_fn)
@@ -281,7 +283,7 @@ class ACGAN(GAN):
         def g_loss_fn():
             images, classes = self._fakes(batch)
             source, logits = self.discriminator(images, training=True)
-            return self.generator_loss(source, logits, classes), logits, classes
+            return self.ac_generator_loss(source, logits, classes), logits, classes
 
         g_loss, g_logits, g_classes = self.update("generator", g_loss_fn)
         values = dict(d_loss=d_loss, g_loss=g_loss, d_real=self.mean_score(real_source),
