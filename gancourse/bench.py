@@ -118,9 +118,9 @@ def legacy_loop(model: str, cfg):
     :class:`~gancourse.legacy.LegacyCycleLoop` for CycleGAN, :class:`~gancourse.legacy.LegacySRLoop` for SRGAN,
     :class:`~gancourse.legacy.LegacyGAN3DLoop` for 3D-GAN, :class:`~gancourse.legacy.LegacyConditionalLoop` for
     Age-cGAN, :class:`~gancourse.legacy.LegacyStackLoop` for StackGAN (Stage-I, which ``fit`` trains first: a
-    measured block of one epoch never reaches Stage-II)."""
-    from gancourse.legacy import (LegacyConditionalLoop, LegacyCycleLoop, LegacyGAN3DLoop, LegacyLoop,
-                                  LegacyPairedLoop, LegacySRLoop, LegacyStackLoop)
+    measured block of one epoch never reaches Stage-II), :class:`~gancourse.legacy.LegacyACGANLoop` for AC-GAN."""
+    from gancourse.legacy import (LegacyACGANLoop, LegacyConditionalLoop, LegacyCycleLoop, LegacyGAN3DLoop,
+                                  LegacyLoop, LegacyPairedLoop, LegacySRLoop, LegacyStackLoop)
     from gancourse.training import GAN
 
     net = _fit_model(model, cfg)
@@ -143,6 +143,9 @@ def legacy_loop(model: str, cfg):
         real = 1.0 - cfg.smoothing if cfg.label_smoothing != "none" else 1.0
         return LegacyConditionalLoop(net.generator, net.discriminator, net.latent_dim,
                                      net.generator.inputs[1].shape[-1], d_opt, g_opt, real_label=real)
+    if hasattr(cfg, "class_weight"):
+        return LegacyACGANLoop(net.generator, net.discriminator, net.latent_dim, cfg.num_classes, d_opt, g_opt,
+                               class_weight=cfg.class_weight)
     if hasattr(cfg, "cube_len"):
         return LegacyGAN3DLoop(net.generator, net.discriminator, net.latent_dim, d_opt, g_opt, noise_std=cfg.z_std)
     if isinstance(net, GAN):

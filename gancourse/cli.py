@@ -15,6 +15,8 @@ Examples::
     python -m gancourse age --out runs/age face.png --years 34 --file face_ages.png
     python -m gancourse train stackgan --profile smoke --out runs/birds
     python -m gancourse sample stackgan --out runs/birds --caption "a small red bird with blue wings" --n 4
+    python -m gancourse train acgan --preset modern --profile smoke --out runs/digits
+    python -m gancourse sample acgan --out runs/digits --label 3 --n 16
     python -m gancourse bench dcgan
     python -m gancourse data crop-faces photos/ faces64/ --size 64
 
@@ -121,7 +123,15 @@ def _sample(args) -> int:
 
     out = Path(args.out)
     entry, cfg, model, epoch = _trained(args.model, out)
+    if args.label is not None and not hasattr(model, "class_grid"):
+        raise ValueError(f"{args.model} is not class-conditional; --label is for acgan")
     target = Path(args.file) if args.file else out / f"sample_epoch{epoch:04d}_seed{args.seed}.png"
+    if args.label is not None:
+        if args.file is None:
+            target = out / f"sample_epoch{epoch:04d}_seed{args.seed}_label{args.label}.png"
+        viz.save_grid(model.sample(args.n, args.seed, labels=args.label), target)
+        print(f"wrote {args.n} samples of class {args.label} of the epoch-{epoch} model to {target}")
+        return 0
     if args.caption:
         if not hasattr(model, "caption_inputs"):
             raise ValueError(f"{args.model} does not generate from text; --caption is for stackgan")
@@ -303,6 +313,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--data", default=None, help="the dataset folder the run was trained with, if any")
     sample.add_argument("--caption", action="append", metavar="TEXT", help="stackgan trained on offline_birds: "
                         "a caption to draw (repeatable); --n is then the samples per caption")
+    sample.add_argument("--label", type=int, default=None, help="acgan: draw --n samples of this class "
+                        "(default: a grid with one row per class)")
     sample.set_defaults(func=_sample)
 
     upscale = sub.add_parser("upscale", help="super-resolve every image of a folder with a trained srgan run")

@@ -24,7 +24,8 @@ same work. ``python -m gancourse bench`` times it against
 :class:`gancourse.models.srgan.SRGAN`, :class:`LegacyGAN3DLoop` against
 :class:`gancourse.models.gan3d.GAN3D`, :class:`LegacyConditionalLoop` against
 :class:`gancourse.models.agecgan.AgeCGAN`, :class:`LegacyStackLoop` against StackGAN's Stage-I,
-:class:`gancourse.models.stackgan.StackGAN`); the course never trains with them otherwise.
+:class:`gancourse.models.stackgan.StackGAN`, :class:`LegacyACGANLoop` against
+:class:`gancourse.models.acgan.ACGAN`); the course never trains with them otherwise.
 """
 
 from __future__ import annotations
@@ -130,6 +131,51 @@ class LegacyConditionalLoop:
         random_ages = np.eye(self.n_classes, dtype=np.float32)[self.rng.integers(0, self.n_classes, n)]
         z = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
         return d_loss, float(self.stacked.train_on_batch([z, random_ages], ones))
+
+
+class LegacyACGANLoop:
+    """AC-GAN in the Keras 2 idiom: the two-headed ``D(image) -> [source logit, class logits]`` compiled alone
+    with binary cross-entropy on the source and sparse categorical cross-entropy on the classes (weights 1 and
+    ``class_weight``), and a stacked ``[z, y] -> D(G([z, y]))`` compiled the same way with D frozen.
+
+    Each step: ``G.predict`` on fresh noise of uniformly drawn classes, ``D.train_on_batch`` on the real images
+    (source 1, their labels) and on the generated ones (source 0, the requested classes) with ``D.trainable``
+    toggled on, then the stacked ``train_on_batch`` on new noise and classes (source 1, the requested classes).
+    Timed by ``python -m gancourse bench acgan`` against :class:`gancourse.models.acgan.ACGAN`.
+    """
+
+    def __init__(self, generator, discriminator, latent_dim: int, n_classes: int, d_optimizer, g_optimizer, *,
+                 class_weight: float = 1.0):
+        self.generator, self.discriminator = generator, discriminator
+        self.latent_dim, self.n_classes = int(latent_dim), int(n_classes)
+        both = dict(loss=[_bce(), keras.losses.SparseCategoricalCrossentropy(from_logits=True)],
+                    loss_weights=[1.0, float(class_weight)])
+        discriminator.compile(optimizer=d_optimizer, **both)
+        discriminator.trainable = False
+        z, y = keras.Input((self.latent_dim,)), keras.Input((self.n_classes,))
+        self.stacked = keras.Model([z, y], discriminator(generator([z, y])))
+        self.stacked.compile(optimizer=g_optimizer, **both)
+        self.rng = np.random.default_rng(0)
+
+    def _request(self, n: int):
+        classes = self.rng.integers(0, self.n_classes, n).astype(np.int32)
+        z = self.rng.standard_normal((n, self.latent_dim)).astype(np.float32)
+        return [z, np.eye(self.n_classes, dtype=np.float32)[classes]], classes
+
+    def step(self, images: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+        """One D update on the real and the generated images, then one G update. Returns ``(d_loss, g_loss)``,
+        each the compiled total (source plus weighted class loss)."""
+        n = len(images)
+        ones = np.ones((n, 1), np.float32)
+        inputs, classes = self._request(n)
+        fake = self.generator.predict(inputs, verbose=0)
+        self.discriminator.trainable = True
+        d_real = self.discriminator.train_on_batch(images, [ones, labels])
+        d_fake = self.discriminator.train_on_batch(fake, [0 * ones, classes])
+        self.discriminator.trainable = False
+        inputs, classes = self._request(n)
+        g_loss = self.stacked.train_on_batch(inputs, [ones, classes])
+        return 0.5 * (float(np.ravel(d_real)[0]) + float(np.ravel(d_fake)[0])), float(np.ravel(g_loss)[0])
 
 
 class LegacyStackLoop:

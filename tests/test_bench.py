@@ -195,7 +195,8 @@ def test_every_registered_model_has_a_config_and_a_baseline_loop():
     assert bench.MODELS == tuple(models.REGISTRY)
     kinds = {"gan": legacy.LegacyLoop, "dcgan": legacy.LegacyLoop, "pix2pix": legacy.LegacyPairedLoop,
              "cyclegan": legacy.LegacyCycleLoop, "srgan": legacy.LegacySRLoop, "gan3d": legacy.LegacyGAN3DLoop,
-             "agecgan": legacy.LegacyConditionalLoop, "stackgan": legacy.LegacyStackLoop}
+             "agecgan": legacy.LegacyConditionalLoop, "stackgan": legacy.LegacyStackLoop,
+             "acgan": legacy.LegacyACGANLoop}
     for name in bench.MODELS:
         smoke, standard = bench._config(name, "smoke"), bench._config(name, "standard")
         assert smoke.profile == "smoke" and standard.profile == "full"

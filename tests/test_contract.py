@@ -43,6 +43,8 @@ PARAMETERS = {
     ("pix2pix", "paper"): {"generator": 54_423_811, "discriminator": 2_770_433},
     ("pix2pix", "book"): {"generator": 129_151_681, "discriminator": 2_766_337},  # 1 channel in and out
     ("pix2pix", "mastering_pytorch"): {"generator": 54_409_603, "discriminator": 2_767_809},
+    ("acgan", "modern"): {"generator": 847_361, "discriminator": 201_675},
+    ("acgan", "paper"): {"generator": 2_994_339, "discriminator": 1_665_867},  # the CIFAR-10 networks
 }
 CASES = [(name, preset) for name in models.REGISTRY for preset in models.get(name).presets]
 
@@ -70,7 +72,7 @@ def test_registry_modules_follow_the_contract():
         assert entry.config_class.KIND == name
         assert issubclass(entry.model_class, training.AdversarialModel)
         assert entry.module.config(entry.default_preset) == entry.config()
-    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, agecgan, dcgan, srgan, stackgan, cyclegan, pix2pix"):
+    with pytest.raises(ValueError, match="unknown model 'vae'; choose one of gan, gan3d, agecgan, dcgan, srgan, stackgan, cyclegan, pix2pix, acgan"):
         models.get("vae")
     # the CLI lists the registry's models
     train = build_parser()._subparsers._group_actions[0].choices["train"]

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 
-#: ``{model name: module}``, in chapter order.
+#: ``{model name: module}``, in chapter order (AC-GAN, chapter 09's class-conditional model, last).
 REGISTRY = {
     "gan": "gancourse.models.gan",
     "gan3d": "gancourse.models.gan3d",
@@ -31,6 +31,7 @@ REGISTRY = {
     "stackgan": "gancourse.models.stackgan",
     "cyclegan": "gancourse.models.cyclegan",
     "pix2pix": "gancourse.models.pix2pix",
+    "acgan": "gancourse.models.acgan",
 }
 
 
