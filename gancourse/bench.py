@@ -502,14 +502,23 @@ def _flops_worker(model: str, size: str, preset: str | None = None) -> dict:
     import tensorflow as tf
 
     cfg = _config(model, size, preset)
+    notes = []
+    if getattr(cfg, "pool_size", 0):
+        # the image pool swaps images in a loop of copies and selects, with no arithmetic on them: counted without
+        cfg = cfg.replace(pool_size=0)
+        notes.append("without the image pool's copies")
     net = _fit_model(model, cfg)
     net.compile()
     if hasattr(net, "nested_calls"):  # the same arithmetic, traced inline: every shape is static
         net.nested_calls = False
+    if hasattr(net, "stage"):
+        notes.append(f"Stage-{'I' * int(net.stage)}'s step")
+    elif hasattr(net, "phase"):
+        notes.append(f"the {net.phase} phase's step")
     specs = tuple(tf.TensorSpec((cfg.batch_size,) + shape, tf.float32) for shape in net.expected_data_shapes())
     count = count_flops(net.train_step, specs[0] if len(specs) == 1 else specs)
     return {"flops": count.total, "uncounted_share": count.uncounted_share, "batch": cfg.batch_size,
-            "parameters": sum(n.count_params() for n in net.networks.values())}
+            "parameters": sum(n.count_params() for n in net.networks.values()), "notes": notes}
 
 
 def _catalogue_worker(pairs: list, steps: int, warmup: int, repeats: int) -> list[dict]:
@@ -520,13 +529,14 @@ def _catalogue_worker(pairs: list, steps: int, warmup: int, repeats: int) -> lis
 
     rows = []
     for model, preset in pairs:
+        print(f"catalogue: {model} {preset}", file=sys.stderr, flush=True)
         full = _flops_worker(model, "standard", preset)
         keras.backend.clear_session()
         smoke = _worker(model, "smoke", OWN_SETTINGS, steps, warmup, repeats, preset)
         keras.backend.clear_session()
         gc.collect()
         rows.append({"model": model, "preset": preset, "parameters": full["parameters"],
-                     "gflop_per_step": full["flops"] / 1e9, "batch": full["batch"],
+                     "gflop_per_step": full["flops"] / 1e9, "batch": full["batch"], "counted": full["notes"],
                      "smoke_ms_per_step": 1000 * smoke["seconds"] / steps,
                      "smoke_ms_min": 1000 * min(smoke["block_seconds"]) / steps,
                      "smoke_ms_max": 1000 * max(smoke["block_seconds"]) / steps, "smoke_batch": smoke["batch"]})
@@ -663,6 +673,9 @@ def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 8, warmup:
     :func:`train_step_flops`, on the offline data's shapes), and ``smoke_ms_per_step``: the median over
     ``repeats`` blocks of ``steps`` steps of the smoke profile's model, trained with ``fit()`` as its config
     compiles it, after ``warmup`` untimed steps (``smoke_ms_min``/``max``: the spread; ``smoke_batch``).
+    ``counted`` says what the FLOP count covers where that is not the whole training step: the first phase's
+    step of a two-phase model (StackGAN's Stage-I, Age-cGAN's GAN phase), and CycleGAN without its image pool
+    (a loop of copies that :func:`graph_flops` cannot count).
 
     With ``cache`` the rows are kept in the package cache (``bench/``), keyed by the pairs, the settings, the
     package version and this machine's device, and read from there on the next call.
@@ -691,7 +704,8 @@ def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 8, warmup:
 def catalogue_rows(rows: list[dict]) -> list[dict]:
     """:func:`catalogue`'s rows formatted for :func:`gancourse.viz.markdown_table`."""
     return [{"model": r["model"], "preset": r["preset"], "parameters": f"{r['parameters']:,}",
-             "GFLOP per step": f"{r['gflop_per_step']:,.1f}", "batch": r["batch"],
+             "GFLOP per step": f"{r['gflop_per_step']:,.1f}" + (f" ({'; '.join(r['counted'])})" if r["counted"] else ""),
+             "batch": r["batch"],
              "smoke ms per step [min-max]": f"{r['smoke_ms_per_step']:.0f} [{r['smoke_ms_min']:.0f}-"
                                             f"{r['smoke_ms_max']:.0f}]", "smoke batch": r["smoke_batch"]}
             for r in rows]

@@ -227,3 +227,32 @@ def test_a_conditional_is_counted_as_its_costlier_branch():
 
     with pytest.raises(ValueError, match="without a loop"):
         bench.count_flops(loop, tf.TensorSpec((2, 4)))
+
+
+def test_catalogue_pairs_take_book_and_paper_where_a_model_has_them():
+    pairs = bench.catalogue_pairs()
+    assert pairs[:3] == [("gan", "book"), ("gan3d", "book"), ("gan3d", "paper")]
+    assert ("acgan", "paper") in pairs and ("acgan", "book") not in pairs
+    assert [m for m, _ in pairs] == sorted((m for m, _ in pairs), key=list(bench.MODELS).index)
+    assert bench.catalogue_pairs(["dcgan"], ("modern",)) == [("dcgan", "modern")]
+    assert bench.catalogue_pairs(["gan"], ("paper",)) == [("gan", "ring")]  # no paper preset: its default
+
+
+def test_catalogue_measures_once_and_then_reads_its_cache(monkeypatch):
+    rows = bench.catalogue(["gan"], ("book",), steps=2, warmup=1, repeats=2)
+    (row,) = rows
+    assert row["model"] == "gan" and row["preset"] == "book" and row["counted"] == []
+    from gancourse import models
+    model = models.get("gan").model_class(models.get("gan").config("book"))
+    assert row["parameters"] == sum(n.count_params() for n in model.networks.values())
+    assert row["gflop_per_step"] > 0 and row["smoke_ms_min"] <= row["smoke_ms_per_step"] <= row["smoke_ms_max"]
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("measured again instead of reading the cache")
+
+    monkeypatch.setattr(bench, "_spawn", refuse)
+    assert bench.catalogue(["gan"], ("book",), steps=2, warmup=1, repeats=2) == rows
+    (shown,) = bench.catalogue_rows(rows)
+    assert shown["parameters"] == f"{row['parameters']:,}" and "[" in shown["smoke ms per step [min-max]"]
+    with pytest.raises(ValueError, match="steps=0 must be an integer >= 1"):
+        bench.catalogue(["gan"], steps=0)
