@@ -174,8 +174,8 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
     for arm, cfg in configs.items():  # only in their length or training subset
         start = time.perf_counter()
         images = training_images(cfg)
-        key = cfg.replace(epochs=1, train_size=None, seed=0)
-        model, scores, d_real, d_fake, grid = traced.get(key, (None,))[0], {}, [], [], None
+        shared = cfg.replace(epochs=1, train_size=None, seed=0)
+        model, scores, d_real, d_fake, grid = traced.get(shared, (None,))[0], {}, [], [], None
         for s in seeds:
             set_seed(s)
             fresh = DCGAN(cfg.replace(seed=s))
@@ -184,9 +184,9 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
                 model.compile()
                 model.build_optimizers()
                 initial = [np.array(v) for opt in model.optimizers.values() for v in opt.variables]
-                traced[key] = (model, initial)
+                traced[shared] = (model, initial)
             else:
-                _reset(model, fresh, traced[key][1])
+                _reset(model, fresh, traced[shared][1])
             history = model.fit(batches(cfg.replace(seed=s), images), epochs=cfg.epochs, verbose=0).history
             d_real.append(history["d_real"][-1])
             d_fake.append(history["d_fake"][-1])

@@ -579,7 +579,7 @@ def training_images(cfg: DCGANConfig, data_dir=None) -> np.ndarray:
     if cfg.train_size is None:
         return images
     if cfg.train_size > len(images):
-        raise ValueError(f"train_size={cfg.train_size} exceeds the {len(images)} images of {cfg.dataset}'s "
+        raise ValueError(f"train_size={cfg.train_size} exceeds the {len(images)} images of the {cfg.dataset} "
                          f"{cfg.split} split; choose at most {len(images)} or None")
     return images[subset_indices(len(images) if labels is None else labels, cfg.train_size)]
 
