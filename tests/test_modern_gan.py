@@ -177,7 +177,6 @@ def test_ema_generator_follows_the_average_and_is_what_the_model_samples():
     assert [v.path.split("/", 1)[1] for v in avg.weights] == [v.path.split("/", 1)[1] for v in g.weights]
     for a, b in zip(avg.weights, g.weights):
         np.testing.assert_array_equal(np.array(a), np.array(b))
-    old = _values(avg.trainable_weights + avg.non_trainable_weights)
     assert avg.trainable_weights == []  # the average is not trained
     old = _values(avg.weights)
     gan.generator_step(16)
@@ -252,7 +251,7 @@ def test_diff_augment_shapes_ranges_draws_and_gradients():
     assert set(np.unique(shifted)) == {0.0, 1.0} and (shifted == 0).any()  # zero fill of at most one pixel row/col
     assert (shifted.reshape(64, -1) == 0).sum(1).max() <= 15
     bright = np.array(diff_augment(tf.zeros((64, 8, 8, 1)), seed, ("color",)))
-    assert np.abs(bright).max() <= 0.75 + 1e-6  # brightness +-0.5, contrast x [0.5, 1.5] about the image mean 
+    assert np.abs(bright).max() <= 0.75 + 1e-6  # brightness +-0.5, contrast x [0.5, 1.5] about the image mean
     a, b = np.array(diff_augment(x, seed)), np.array(diff_augment(x, seed))
     assert not np.allclose(a, b)  # a fresh draw per call
     with pytest.raises(ValueError, match="unknown DiffAugment policy 'rotate'"):
