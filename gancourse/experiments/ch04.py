@@ -107,10 +107,14 @@ def study_config(name: str, profile_name: str | None = None, epochs: int | None 
 def _reset(model, fresh, optimizer_state: list) -> None:
     """Give an already traced ``model`` the initial state of ``fresh`` (same config, another seed): weights,
     the optimizers' state as it was before the first step (``optimizer_state``: their variables' values
-    then; this keeps the learning rate and zeroes moments and step counts) and the noise generator's state.
+    then; this keeps the learning rate and zeroes moments and step counts), the noise generator's state and
+    the weights of networks in ``extra_state`` (an EMA generator).
     Training it again then reproduces training ``fresh``, without tracing a new training function."""
     for key, net in model.networks.items():
         net.set_weights(fresh.networks[key].get_weights())
+    extra = fresh.extra_state()
+    for key, obj in model.extra_state().items():  # e.g. an EMA generator
+        obj.set_weights(extra[key].get_weights())
     for v, value in zip([v for opt in model.optimizers.values() for v in opt.variables], optimizer_state):
         v.assign(value)
     model.seed_generator.state.assign(fresh.seed_generator.state)
@@ -141,7 +145,10 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
     """Train every config once per seed on its own training data and score each run.
 
     Each arm's training function is traced once: later seeds reset the same
-    model to the state a fresh model of that seed would have (:func:`_reset`).
+    model to the state a fresh model of that seed would have (:func:`_reset`);
+    arms whose configs differ only in ``epochs`` or ``train_size`` share one model.
+    Each config trains on :func:`gancourse.models.dcgan.training_images` (its
+    ``train_size`` subset when set).
 
     Args:
         configs: ``{arm name: DCGANConfig}``.
@@ -155,19 +162,20 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
         to one value per seed), ``"samples"`` (seed 0's first n_grid images),
         ``"d_real"`` and ``"d_fake"`` (last epoch, per seed), ``"steps"`` and ``"seconds"``.
     """
-    from gancourse import data, set_seed
-    from gancourse.models.dcgan import DCGAN, batches
+    from gancourse import set_seed
+    from gancourse.models.dcgan import DCGAN, batches, training_images
 
     seeds = [int(s) for s in seeds]
     if len(seeds) < 2 or len(set(seeds)) != len(seeds):
         raise ValueError(f"a study needs two or more distinct seeds, got {seeds}")
     if not configs:
         raise ValueError("run_study needs at least one config")
-    results = {}
-    for arm, cfg in configs.items():
+    results, traced = {}, {}  # traced: one model per network and training recipe, shared by arms that differ
+    for arm, cfg in configs.items():  # only in their length or training subset
         start = time.perf_counter()
-        images, _ = data.arrays(cfg.dataset, cfg.split, image_size=cfg.image_size, channels=cfg.channels)
-        model, scores, d_real, d_fake, grid = None, {}, [], [], None
+        images = training_images(cfg)
+        shared = cfg.replace(epochs=1, train_size=None, seed=0)
+        model, scores, d_real, d_fake, grid = traced.get(shared, (None,))[0], {}, [], [], None
         for s in seeds:
             set_seed(s)
             fresh = DCGAN(cfg.replace(seed=s))
@@ -176,8 +184,9 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
                 model.compile()
                 model.build_optimizers()
                 initial = [np.array(v) for opt in model.optimizers.values() for v in opt.variables]
+                traced[shared] = (model, initial)
             else:
-                _reset(model, fresh, initial)
+                _reset(model, fresh, traced[shared][1])
             history = model.fit(batches(cfg.replace(seed=s), images), epochs=cfg.epochs, verbose=0).history
             d_real.append(history["d_real"][-1])
             d_fake.append(history["d_fake"][-1])

@@ -30,6 +30,33 @@ Presets (``config(name)``):
     the preset keeps epsilon 0.8 to reproduce the published behaviour
     (``bn_epsilon``), and ``replace(bn_epsilon=1e-5)`` gives the intended layer.
 
+Post-DCGAN options (chapter 09's modern-GAN lab), all off by default so that every preset above builds and
+trains exactly as without them:
+
+``spectral_norm``
+    Every Conv2D and Dense layer of the discriminator computes with its kernel divided by its largest
+    singular value (Miyato et al. 2018; one power-iteration step per training call,
+    :class:`gancourse.nn.modern.SpectralNorm`). ``dcgan`` architecture only.
+``r1_weight``
+    Mescheder et al. (2018)'s R1 penalty ``r1_weight / 2 * E ||grad_x D(x)||^2`` on the real images D sees,
+    added in :meth:`DCGAN.discriminator_loss` (so after any augmentation, and for every objective).
+``self_attention``
+    A SAGAN block (Zhang et al. 2019; :class:`gancourse.nn.SelfAttention`: C/8-channel queries and keys,
+    C-channel values, ``gamma`` starting at 0) in both networks at half the image size: in G after its last
+    hidden up-sampling (4x4 for 8x8 digits, 14x14 at 28, 32x32 at 64), in D after its first convolution
+    (the same sizes). ``dcgan`` architecture only; both maps need at least 8 channels.
+``ema``
+    Decay of an exponential moving average of the generator's weights (Yazici et al. 2019; Karras et al.
+    use 0.999), updated after every generator step; ``generate``, ``sample``, ``metric_samples`` and
+    ``preview`` then use the average, and checkpoints hold it. 0 turns it off.
+``augment``
+    ``"diffaugment"``: Zhao et al. (2020)'s DiffAugment (color, translation, cutout;
+    :func:`gancourse.nn.modern.diff_augment`) on the real and the fake images of D's step and on the fakes
+    of G's step, drawn from the model's seed generator. ``"none"``: no augmentation.
+``train_size``
+    Train on a fixed subset of this many training images (:func:`training_images`), the same for every
+    run seed, stratified by class.
+
 Every discriminator ends in a linear unit; the sigmoid lives inside the loss
 (``from_logits``), which is the numerically stable way to write the same model.
 
@@ -46,13 +73,16 @@ import dataclasses
 import functools
 
 import keras
+import numpy as np
 import tensorflow as tf
 from keras import layers
 
 from gancourse import losses
 from gancourse.config import TrainingConfig, as_config, choice, positive
 from gancourse.data import DATASETS
+from gancourse.nn import SelfAttention
 from gancourse.nn.init import KERNEL_INITS, kernel_initializer
+from gancourse.nn.modern import SpectralNorm, diff_augment
 from gancourse.training import GAN, LABEL_SMOOTHING, NOISE
 
 ARCHITECTURES = ("dcgan", "book", "pyimagesearch", "gans_in_action", "mastering_pytorch")
@@ -60,6 +90,10 @@ D_BATCH = ("separate", "mixed")
 STEP_ORDER = ("d_first", "g_first")
 BATCH_NORM = ("both", "generator", "discriminator", "none")
 D_ACTIVATIONS = ("leaky_relu", "relu")
+AUGMENTS = ("none", "diffaugment")
+#: Seed of the fixed training subsets (``train_size``): independent of the run seed, so that every run at a
+#: size sees the same images.
+SUBSET_SEED = 1234
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +127,18 @@ class DCGANConfig(TrainingConfig):
     steps_per_execution: int = positive(8, "train steps per tf.function call (measured by the bench)")
     sample_every: int = positive(1)
     fid_samples: int = positive(1000)
+    spectral_norm: bool = dataclasses.field(default=False, metadata={
+        "doc": "dcgan architecture: spectral norm on every layer of the discriminator (Miyato et al.)"})
+    r1_weight: float = dataclasses.field(default=0.0, metadata={
+        "min": 0, "doc": "gamma of the R1 penalty gamma/2 E||grad D(x_real)||^2 (Mescheder et al.); 0: off"})
+    self_attention: bool = dataclasses.field(default=False, metadata={
+        "doc": "dcgan architecture: a SAGAN self-attention block in G and D at half the image size"})
+    ema: float = dataclasses.field(default=0.0, metadata={
+        "min": 0, "max": 1,
+        "doc": "decay of the generator's exponential moving average used for sampling (e.g. 0.999); 0: off"})
+    augment: str = choice("none", AUGMENTS, "'diffaugment': DiffAugment (color, translation, cutout) in D and G")
+    train_size: int | None = dataclasses.field(default=None, metadata={
+        "min": 1, "doc": "train on a fixed class-stratified subset of this many training images (None: all)"})
 
     KIND = "dcgan"
     # The smoke profile's modern run, tuned by measurement (chapter 04): the digits' native 8x8 resolution,
@@ -124,11 +170,22 @@ class DCGANConfig(TrainingConfig):
 
     def check(self) -> None:
         size = self.image_size
+        if self.architecture != "dcgan":
+            for name in ("spectral_norm", "self_attention"):
+                if getattr(self, name):
+                    raise ValueError(f"{name}=True needs architecture 'dcgan', got {self.architecture!r}")
+        if self.ema >= 1:
+            raise ValueError(f"ema={self.ema!r} must be below 1 (a decay of 1 never moves the average); 0 turns it off")
+        if self.d_batch == "mixed" and (self.r1_weight or self.augment != "none"):
+            raise ValueError("r1_weight and augment need d_batch='separate' (they act on the real batch alone)")
         if self.architecture == "dcgan":
             start, k = dcgan_geometry(size, self.stages)
             if k < 2 or start < 2 or start * 2 ** k != size:
                 raise ValueError(f"image_size={size} does not fit the dcgan architecture with stages={self.stages}: "
                                  "the size must be start x 2^stages with start >= 2 and at least two stages")
+            if self.self_attention and min(attention_channels(self)) < 8:
+                raise ValueError(f"self_attention needs at least 8 channels at half the image size, got "
+                                 f"{attention_channels(self)} (G, D); raise width, g_filters or d_filters")
         elif self.architecture == "book":
             if size % 8 or book_feature_size(size) < 1:
                 raise ValueError(f"image_size={size} does not fit the book architecture: it must be a "
@@ -176,6 +233,16 @@ def dcgan_geometry(image_size: int, stages: int | None = None) -> tuple[int, int
     return start, stages
 
 
+def attention_channels(cfg: DCGANConfig) -> tuple[int, int]:
+    """Channels of the generator's and the discriminator's feature maps at half the image size (dcgan
+    architecture), where ``self_attention`` puts its blocks."""
+    _, stages = dcgan_geometry(cfg.image_size, cfg.stages)
+    g = _width(cfg, cfg.g_filters * 2 ** (stages - 1))
+    for _ in range(stages - 1):
+        g = max(1, g // 2)
+    return g, _width(cfg, cfg.d_filters)
+
+
 def book_feature_size(image_size: int) -> int:
     """Side of the book discriminator's last feature map (64 -> 6)."""
     s = image_size // 2
@@ -210,6 +277,8 @@ def _g_dcgan(cfg, z, init):
         x = layers.Conv2DTranspose(filters, cfg.kernel_size, 2, padding="same", use_bias=not bn,
                                    kernel_initializer=init())(x)
         x = layers.ReLU()(_maybe_bn(x, bn))
+    if cfg.self_attention:  # (B, S/2, S/2, f): SAGAN's block on G's last hidden map
+        x = SelfAttention(init=cfg.init, name="g_attention")(x)
     return layers.Conv2DTranspose(cfg.channels, cfg.kernel_size, 2, padding="same", activation="tanh",
                                   kernel_initializer=init())(x)  # (B, S, S, C)
 
@@ -280,13 +349,18 @@ def _d_dcgan(cfg, x, init):
     def act(y):
         return layers.LeakyReLU(0.2)(y) if cfg.d_activation == "leaky_relu" else layers.ReLU()(y)
 
-    x = act(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
-                          kernel_initializer=init())(x))  # (B, S/2, S/2, w(d_filters))
+    def sn(layer):  # spectral norm on every weight layer of D (Miyato et al.)
+        return SpectralNorm(layer, name=f"{layer.name}_sn") if cfg.spectral_norm else layer
+
+    x = act(sn(layers.Conv2D(_width(cfg, cfg.d_filters), cfg.kernel_size, 2, padding="same",
+                             kernel_initializer=init()))(x))  # (B, S/2, S/2, w(d_filters))
+    if cfg.self_attention:  # (B, S/2, S/2, w(d_filters))
+        x = SelfAttention(init=cfg.init, name="d_attention")(x)
     for j in range(1, stages):  # (B, S/2^(j+1), S/2^(j+1), w(d_filters * 2^j))
-        x = layers.Conv2D(_width(cfg, cfg.d_filters * 2 ** j), cfg.kernel_size, 2, padding="same", use_bias=not bn,
-                          kernel_initializer=init())(x)
+        x = sn(layers.Conv2D(_width(cfg, cfg.d_filters * 2 ** j), cfg.kernel_size, 2, padding="same",
+                             use_bias=not bn, kernel_initializer=init()))(x)
         x = act(_maybe_bn(x, bn))
-    return layers.Dense(1, kernel_initializer=init())(layers.Flatten()(x))  # (B, 1)
+    return sn(layers.Dense(1, kernel_initializer=init()))(layers.Flatten()(x))  # (B, 1)
 
 
 def _d_book(cfg, x, init):
@@ -353,6 +427,12 @@ class DCGAN(GAN):
     batch, as the PyImageSearch tutorial does, so batch norm sees them
     together) and ``step_order="g_first"`` (the generator's update first, then
     D's on the same fakes, as the Mastering PyTorch loop does).
+
+    The post-DCGAN options of the config (module docstring) live here too:
+    the R1 penalty in :meth:`discriminator_loss`, DiffAugment in
+    :meth:`discriminator_step` and :meth:`generator_objective`, and the EMA
+    generator (:attr:`ema_generator`, updated in :meth:`after_update`, used by
+    :meth:`generate`, saved through :meth:`extra_state`).
     """
 
     def __init__(self, cfg: DCGANConfig | str = "modern"):
@@ -361,9 +441,71 @@ class DCGAN(GAN):
                          noise=cfg.noise, objective=cfg.objective, label_smoothing=cfg.label_smoothing,
                          smoothing=cfg.smoothing, d_steps=cfg.d_steps, seed=cfg.seed, name=f"dcgan_{cfg.preset}")
         self.cfg = cfg
+        #: The exponential moving average of the generator (``cfg.ema > 0``), else ``None``.
+        self.ema_generator = None
+        if cfg.ema:
+            self.ema_generator = build_generator(cfg)
+            self.ema_generator.set_weights(self.generator.get_weights())
+            self.ema_generator.trainable = False
+
+    # -- post-DCGAN options ------------------------------------------------------
+    def augment(self, images):
+        """``images`` through DiffAugment when ``cfg.augment == "diffaugment"``, else unchanged."""
+        if self.cfg.augment == "none":
+            return images
+        return diff_augment(images, self.seed_generator)
+
+    def r1_penalty(self, real):
+        """``r1_weight / 2 * mean_i ||grad_x D(x_i)||^2`` over the real batch (Mescheder et al. 2018)."""
+        with tf.GradientTape() as tape:
+            tape.watch(real)
+            out = self.discriminator(real, training=True)
+        grads = tape.gradient(out, real)  # of the sum of scores: per-sample gradients, D scores each image alone
+        return 0.5 * self.cfg.r1_weight * tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=[1, 2, 3]))
+
+    def discriminator_loss(self, real, fakes, real_out, fake_out):
+        """The objective's loss plus, when ``cfg.r1_weight > 0``, :meth:`r1_penalty` on ``real``."""
+        loss = super().discriminator_loss(real, fakes, real_out, fake_out)
+        if self.cfg.r1_weight:
+            loss = loss + self.r1_penalty(real)
+        return loss
+
+    def generator_objective(self, fakes, real=None):
+        """The adversarial loss of the (augmented, with ``augment``) fakes."""
+        return super().generator_objective(self.augment(fakes), real)
+
+    def after_update(self, network: str) -> None:
+        """After a generator step with ``cfg.ema``: ``ema <- d * ema + (1 - d) * generator`` for the trainable
+        weights; the non-trainable ones (batch-norm statistics) are copied."""
+        super().after_update(network)
+        if network != "generator" or self.ema_generator is None:
+            return
+        d = self.cfg.ema
+        trainable = {id(w) for w in self.generator.trainable_weights}
+        for avg, new in zip(self.ema_generator.weights, self.generator.weights):
+            avg.assign(d * avg + (1.0 - d) * new if id(new) in trainable else new)
+
+    def extra_state(self) -> dict:
+        """The EMA generator, when there is one."""
+        return {} if self.ema_generator is None else {"ema_generator": self.ema_generator}
+
+    def generate(self, z, batch_size: int = 256) -> np.ndarray:
+        """Images for the noise ``z`` (inference mode) from the EMA generator when ``cfg.ema``, else from the
+        generator; float32 in ``[-1, 1]``."""
+        if self.ema_generator is None:
+            return super().generate(z, batch_size)
+        z = np.asarray(z, dtype=np.float32)
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"noise must have shape (n, {self.latent_dim}), got {z.shape}")
+        out = [self.ema_generator(z[i:i + batch_size], training=False) for i in range(0, len(z), batch_size)]
+        return np.concatenate([np.asarray(o) for o in out]).astype(np.float32)
 
     def discriminator_step(self, real, fakes=None):
         if self.cfg.d_batch == "separate":
+            if self.cfg.augment != "none":  # the same augmentation distribution for real and fake images
+                if fakes is None:
+                    fakes = self.generator(self.sample_noise(tf.shape(real)[0]), training=True)
+                real, fakes = self.augment(real), self.augment(tf.stop_gradient(fakes))
             return super().discriminator_step(real, fakes)
         batch = tf.shape(real)[0]
         if fakes is None:
@@ -405,9 +547,49 @@ def batches(cfg: DCGANConfig, images):
     return image_dataset(images, cfg.batch_size, shuffle=True, seed=cfg.seed)
 
 
-def training_data(cfg: DCGANConfig, data_dir=None):
-    """The training ``tf.data.Dataset`` of ``cfg.dataset`` (``data_dir``: where it lives) and the sample grid's
-    inputs (``None``: the model's own fixed noise)."""
+def subset_indices(labels, size: int, seed: int = SUBSET_SEED) -> np.ndarray:
+    """Sorted indices of a fixed subset of ``size`` examples, stratified by ``labels`` (an ``(N,)`` array;
+    an int ``N`` for unlabelled data: a plain random subset).
+
+    Each class gets its share of ``size`` in proportion to its count (largest remainders round up), its
+    members drawn with ``seed``, so the subset depends only on the labels, the size and the seed.
+    """
+    labels = np.zeros(int(labels), int) if np.ndim(labels) == 0 else np.asarray(labels)
+    n = len(labels)
+    if not 1 <= int(size) <= n:
+        raise ValueError(f"train_size={size} must be between 1 and the {n} training images; lower it or use None")
+    rng = np.random.default_rng(seed)
+    classes, counts = np.unique(labels, return_counts=True)
+    exact = counts * int(size) / n
+    take = np.floor(exact).astype(int)
+    extra = np.argsort(-(exact - take), kind="stable")[:int(size) - take.sum()]
+    take[extra] += 1
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(chosen))
+
+
+def training_images(cfg: DCGANConfig, data_dir=None) -> np.ndarray:
+    """The training images of ``cfg`` as an array: the whole split, or with ``cfg.train_size`` its fixed
+    class-stratified subset (:func:`subset_indices` with :data:`SUBSET_SEED`, whatever ``cfg.seed`` is, so that
+    every run at one size sees the same images)."""
     from gancourse import data
 
+    images, labels = data.arrays(cfg.dataset, cfg.split, image_size=cfg.image_size, channels=cfg.channels,
+                                 data_dir=data_dir)
+    if cfg.train_size is None:
+        return images
+    if cfg.train_size > len(images):
+        raise ValueError(f"train_size={cfg.train_size} exceeds the {len(images)} images of the {cfg.dataset} "
+                         f"{cfg.split} split; choose at most {len(images)} or None")
+    return images[subset_indices(len(images) if labels is None else labels, cfg.train_size)]
+
+
+def training_data(cfg: DCGANConfig, data_dir=None):
+    """The training ``tf.data.Dataset`` of ``cfg.dataset`` (``data_dir``: where it lives; with
+    ``cfg.train_size``, its fixed subset from :func:`training_images`) and the sample grid's inputs
+    (``None``: the model's own fixed noise)."""
+    from gancourse import data
+
+    if cfg.train_size is not None:
+        return batches(cfg, training_images(cfg, data_dir)), None
     return data.load(cfg, split=cfg.split, data_dir=data_dir), None
