@@ -521,6 +521,33 @@ def _flops_worker(model: str, size: str, preset: str | None = None) -> dict:
             "parameters": sum(n.count_params() for n in net.networks.values()), "notes": notes}
 
 
+def _steady_step_seconds(model: str, cfg, warmup: int, steps: int) -> list[float]:
+    """Seconds per step of each call of the training function after ``warmup`` steps, in one ``fit()`` of
+    ``warmup + steps`` steps (rounded up to whole calls, and at least three timed calls) of ``fit()`` as ``cfg``
+    compiles it: the steady state,
+    without the per-``fit`` set-up (iterator, callbacks) that a short timed ``fit`` would mostly measure."""
+    import keras
+
+    from gancourse import models
+
+    data, _ = models.get(model).training_data(cfg)
+    net = _fit_model(model, cfg)
+    net.compile()
+    marks = []
+
+    class Clock(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            marks.append((int(batch) + 1, time.perf_counter()))
+
+    per_call = int(getattr(cfg, "steps_per_execution", 1) or 1)
+    total = max(-(-(warmup + steps) // per_call), -(-warmup // per_call) + 3) * per_call  # >= 3 timed calls
+    net.fit(data.repeat(), epochs=1, steps_per_epoch=total, verbose=0, callbacks=[Clock()])
+    steady = [(s, t) for s, t in marks if s >= warmup]
+    if len(steady) < 2:
+        raise ValueError(f"{model}: {total} steps gave fewer than two timed calls after the warm-up; raise steps")
+    return [(t1 - t0) / (s1 - s0) for (s0, t0), (s1, t1) in zip(steady, steady[1:])]
+
+
 def _catalogue_worker(pairs: list, steps: int, warmup: int, repeats: int) -> list[dict]:
     """:func:`catalogue`'s rows for ``pairs`` (``[model, preset]``), measured one after the other in this process."""
     import gc
@@ -532,14 +559,14 @@ def _catalogue_worker(pairs: list, steps: int, warmup: int, repeats: int) -> lis
         print(f"catalogue: {model} {preset}", file=sys.stderr, flush=True)
         full = _flops_worker(model, "standard", preset)
         keras.backend.clear_session()
-        smoke = _worker(model, "smoke", OWN_SETTINGS, steps, warmup, repeats, preset)
+        smoke = _config(model, "smoke", preset)
+        times = _steady_step_seconds(model, smoke, warmup, steps * repeats)
         keras.backend.clear_session()
         gc.collect()
         rows.append({"model": model, "preset": preset, "parameters": full["parameters"],
                      "gflop_per_step": full["flops"] / 1e9, "batch": full["batch"], "counted": full["notes"],
-                     "smoke_ms_per_step": 1000 * smoke["seconds"] / steps,
-                     "smoke_ms_min": 1000 * min(smoke["block_seconds"]) / steps,
-                     "smoke_ms_max": 1000 * max(smoke["block_seconds"]) / steps, "smoke_batch": smoke["batch"]})
+                     "smoke_ms_per_step": 1000 * statistics.median(times), "smoke_ms_min": 1000 * min(times),
+                     "smoke_ms_max": 1000 * max(times), "smoke_calls": len(times), "smoke_batch": smoke.batch_size})
     return rows
 
 
@@ -648,6 +675,8 @@ def report(results: list[dict]) -> str:
 # The course's catalogue: every model's book and paper presets side by side
 # ---------------------------------------------------------------------------
 CATALOGUE_PRESETS = ("book", "paper")
+#: Bumped when :func:`catalogue` measures differently (part of its cache key).
+CATALOGUE_VERSION = 2
 
 
 def catalogue_pairs(models=None, presets=CATALOGUE_PRESETS) -> list[tuple[str, str]]:
@@ -664,15 +693,17 @@ def catalogue_pairs(models=None, presets=CATALOGUE_PRESETS) -> list[tuple[str, s
     return pairs
 
 
-def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 8, warmup: int = 8, repeats: int = 3,
+def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 16, warmup: int = 8, repeats: int = 3,
               cache: bool = True) -> list[dict]:
     """Each model's ``book`` and ``paper`` presets measured the same way, in one fresh process.
 
     A row gives the full-size networks' ``parameters`` (all networks of the model, as built), the
     ``gflop_per_step`` of one full-size training step at the preset's own ``batch`` (counted as in
-    :func:`train_step_flops`, on the offline data's shapes), and ``smoke_ms_per_step``: the median over
-    ``repeats`` blocks of ``steps`` steps of the smoke profile's model, trained with ``fit()`` as its config
-    compiles it, after ``warmup`` untimed steps (``smoke_ms_min``/``max``: the spread; ``smoke_batch``).
+    :func:`train_step_flops`, on the offline data's shapes), and ``smoke_ms_per_step``: the smoke profile's
+    model trained with ``fit()`` as its config compiles it, in one ``fit`` of about ``warmup + steps * repeats``
+    steps; the median over the calls of its training function after the warm-up (each call runs the config's
+    ``steps_per_execution`` steps) of the time per step (``smoke_ms_min``/``max``: the fastest and slowest
+    call; ``smoke_calls``; ``smoke_batch``).
     ``counted`` says what the FLOP count covers where that is not the whole training step: the first phase's
     step of a two-phase model (StackGAN's Stage-I, Age-cGAN's GAN phase), and CycleGAN without its image pool
     (a loop of copies that :func:`graph_flops` cannot count).
@@ -691,7 +722,7 @@ def catalogue(models=None, presets=CATALOGUE_PRESETS, *, steps: int = 8, warmup:
     _positive("repeats", repeats)
     pairs = catalogue_pairs(models, presets)
     key = json.dumps([pairs, steps, warmup, repeats, __version__, platform.processor() or platform.machine(),
-                      os.cpu_count()])
+                      os.cpu_count(), CATALOGUE_VERSION])
     path = cache_dir("bench") / f"catalogue_{hashlib.sha256(key.encode()).hexdigest()[:16]}.json"
     if cache and path.exists():
         return json.loads(path.read_text())
@@ -706,8 +737,8 @@ def catalogue_rows(rows: list[dict]) -> list[dict]:
     return [{"model": r["model"], "preset": r["preset"], "parameters": f"{r['parameters']:,}",
              "GFLOP per step": f"{r['gflop_per_step']:,.1f}" + (f" ({'; '.join(r['counted'])})" if r["counted"] else ""),
              "batch": r["batch"],
-             "smoke ms per step [min-max]": f"{r['smoke_ms_per_step']:.0f} [{r['smoke_ms_min']:.0f}-"
-                                            f"{r['smoke_ms_max']:.0f}]", "smoke batch": r["smoke_batch"]}
+             "smoke ms per step [min-max]": f"{r['smoke_ms_per_step']:.1f} [{r['smoke_ms_min']:.1f}-"
+                                            f"{r['smoke_ms_max']:.1f}]", "smoke batch": r["smoke_batch"]}
             for r in rows]
 
 
