@@ -17,6 +17,8 @@ def test_every_reference_passes_its_checker():
     assert exercises.list_exercises("07") == ["07.cycle_loss", "07.norm_statistics", "07.pool_query"]
     assert exercises.list_exercises("08") == ["08.conditional_discriminator", "08.generator_loss", "08.psnr",
                                               "08.receptive_field"]
+    assert exercises.list_exercises("09") == ["09.ada_probability", "09.ema_update", "09.hinge_losses",
+                                              "09.r1_penalty"]
     for exercise_id in exercises.list_exercises():
         result = exercises.check(exercise_id, exercises.get(exercise_id).reference)
         assert result.passed, str(result)
@@ -98,6 +100,27 @@ def _statistics(x, kind, rows=(2, 3), ddof=0):
      "mean over faces"),
     ("03.identity_loss", lambda z, x, y, g, e: tf.constant(float(np.sum(np.linalg.norm(
         np.asarray(e(x)) - np.asarray(e(g([z, y]))), axis=-1)))), "does not depend on z"),
+    ("09.hinge_losses", lambda r, f: (float(np.mean(f) - np.mean(r)), float(-np.mean(f))), "Wasserstein critic"),
+    ("09.hinge_losses", lambda r, f: (float(np.mean(np.maximum(1 - r, 0)) + np.mean(np.maximum(1 + f, 0))),
+                                      float(np.mean(np.maximum(1 - f, 0)))), "not clipped"),
+    ("09.hinge_losses", lambda r, f: (float(np.mean(np.maximum(1 + r, 0)) + np.mean(np.maximum(1 - f, 0))),
+                                      float(-np.mean(f))), "signs are swapped"),
+    ("09.r1_penalty", lambda g, gamma: gamma / 2 * float(np.mean(g ** 2)), "Sum the squares"),
+    ("09.r1_penalty", lambda g, gamma: gamma * float(np.mean(np.sum(g.reshape(len(g), -1) ** 2, axis=1))),
+     "gamma / 2"),
+    ("09.r1_penalty", lambda g, gamma: gamma / 2 * float(np.mean(np.linalg.norm(g.reshape(len(g), -1), axis=1))),
+     "SQUARED norm"),
+    ("09.r1_penalty", lambda g, gamma: gamma * float(np.mean((np.linalg.norm(g.reshape(len(g), -1), axis=1) - 1) ** 2)),
+     "WGAN-GP"),
+    ("09.ema_update", lambda a, w, d: [d * wi + (1 - d) * ai for ai, wi in zip(a, w)], "roles are swapped"),
+    ("09.ada_probability", lambda p, s, t, b, i, k: p + (float(np.mean(np.sign(s))) - t) * b * i / (k * 1000),
+     "fixed step"),
+    ("09.ada_probability", lambda p, s, t, b, i, k: p - float(np.sign(np.mean(np.sign(s)) - t)) * b * i / (k * 1000),
+     "direction is reversed"),
+    ("09.ada_probability", lambda p, s, t, b, i, k: float(np.clip(p + np.sign(np.mean(s) - t) * b * i / (k * 1000), 0, 1)),
+     "mean of the SIGNS"),
+    ("09.ada_probability", lambda p, s, t, b, i, k: p + float(np.sign(np.mean(np.sign(s)) - t)) * b * i / (k * 1000),
+     "Clamp p"),
 ])
 def test_wrong_answers_fail_with_a_hint(exercise_id, wrong, hint):
     result = exercises.check(exercise_id, wrong)

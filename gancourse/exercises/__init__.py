@@ -15,7 +15,7 @@ import dataclasses
 import traceback
 from typing import Callable
 
-from gancourse.exercises import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08
+from gancourse.exercises import ch01, ch02, ch03, ch04, ch05, ch06, ch07, ch08, ch09
 
 _REGISTRY: dict[str, "Exercise"] = {}
 
@@ -63,6 +63,7 @@ register(ch05)
 register(ch06)
 register(ch07)
 register(ch08)
+register(ch09)
 
 
 def list_exercises(prefix: str = "") -> list[str]:
