@@ -1,10 +1,11 @@
-"""Chapter 09: what changed since DCGAN, measured (the modern-GAN lab)."""
+"""Chapter 09: what changed since DCGAN, measured (the modern-GAN lab), AC-GAN scored by a classifier, and
+runs broken on purpose for the training-health monitor."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from gancourse.models.dcgan import DCGANConfig
+from gancourse.models.dcgan import DCGAN, DCGANConfig
 
 # ---------------------------------------------------------------------------
 # The modern-GAN lab
@@ -15,6 +16,9 @@ LAB_ARMS = ("baseline", "sngan", "wgan-gp", "r1", "sagan", "ema", "diffaugment")
 #: of the 1497 digits at batch 64 (23 steps each) and 23 epochs of a 150-image subset (2 steps each); on the
 #: standard profile 4680 are ten epochs of Fashion-MNIST's 60,000 at batch 128 and 312 of a 2000-image subset.
 LAB_STEPS = {"smoke": 46, "standard": 4680}
+#: The chapter's smoke lab: 184 steps (eight epochs of the whole split, as chapter 04's study), long enough for
+#: the baseline's samples to start looking like digits; :func:`cached_lab` keeps its results.
+CHAPTER_SMOKE_STEPS = 184
 #: Training-set sizes per profile (the last: the whole training split).
 LAB_SIZES = {"smoke": (150, 1497), "standard": (2000, 60000)}
 #: R1 weight gamma of the ``r1`` arm. Mescheder et al. use 10 on 128x128 and larger images; the penalty sums
@@ -182,3 +186,298 @@ def lab_table(results: dict, reference_distance: float, alpha: float = 0.05, con
                           "note": "not converged" if c_mean < converged_at else ""})
     comparisons = [row for rows, _, _ in groups.values() for row in rows]
     return table, comparisons
+
+
+# ---------------------------------------------------------------------------
+# Debugging a GAN: runs broken on purpose, watched by the training-health monitor
+# ---------------------------------------------------------------------------
+#: The monitor's demonstration: ``{run: (what is wrong with it, DCGANConfig changes)}``. ``collapsed generator``
+#: also trains a :class:`ZeroNoiseDCGAN`.
+HEALTH_RUNS = {
+    "healthy": ("nothing: chapter 04's smoke run", {}),
+    "learning rate too high": ("Adam's learning rate 0.3, 300 times chapter 04's", {"learning_rate": 0.3}),
+    "D ten times too strong": ("D's learning rate ten times G's", {"g_learning_rate_factor": 0.1}),
+    "collapsed generator": ("the noise scaled to 0, so G gets the same input every time", {}),
+}
+
+
+class ZeroNoiseDCGAN(DCGAN):
+    """A DCGAN whose noise is scaled to 0, in training and sampling: the bug of a noise scale set to 0 (or of
+    one noise vector reused for every sample). Every fake is then the same image."""
+
+    def sample_noise(self, n):
+        return 0.0 * super().sample_noise(n)
+
+    def fixed_noise(self, n: int, seed: int = 0) -> np.ndarray:
+        return 0.0 * super().fixed_noise(n, seed)
+
+
+def health_config(run: str, profile_name: str | None = None, epochs: int | None = None) -> DCGANConfig:
+    """The config of one run of :data:`HEALTH_RUNS`: chapter 04's ``modern`` config on the profile with the run's
+    changes (``epochs``: the run's length; default the profile's)."""
+    from gancourse.models.dcgan import config
+
+    if run not in HEALTH_RUNS:
+        raise ValueError(f"unknown health run {run!r}; choose from {', '.join(HEALTH_RUNS)}")
+    cfg = config("modern").scaled(profile_name)
+    changes = dict(HEALTH_RUNS[run][1])
+    factor = changes.pop("g_learning_rate_factor", None)
+    if factor is not None:
+        changes["g_learning_rate"] = cfg.learning_rate * factor
+    if epochs is not None:
+        changes["epochs"] = int(epochs)
+    return cfg.replace(**changes)
+
+
+def monitored_runs(runs=tuple(HEALTH_RUNS), profile_name: str | None = None, epochs: dict | None = None,
+                   verbose: bool = True) -> dict:
+    """Train each of ``runs`` (names in :data:`HEALTH_RUNS`) on its own training data with a
+    :class:`~gancourse.training.health.HealthMonitor` (``verbose``: it prints findings as they appear).
+
+    Args:
+        epochs: ``{run: epochs}`` for runs that should not take the profile's length.
+
+    Returns:
+        ``{run: {"config", "monitor", "samples" (16 of the last epoch), "seconds"}}``.
+    """
+    import time
+
+    from gancourse import set_seed, training
+    from gancourse.models.dcgan import training_data
+
+    results = {}
+    for run in runs:
+        cfg = health_config(run, profile_name, (epochs or {}).get(run))
+        start = time.perf_counter()
+        set_seed(cfg.seed)
+        model = (ZeroNoiseDCGAN if run == "collapsed generator" else DCGAN)(cfg)
+        model.compile()
+        data, _ = training_data(cfg)
+        monitor = training.HealthMonitor(verbose=verbose)
+        if verbose:
+            print(f"--- {run}: {HEALTH_RUNS[run][0]}")
+        model.fit(data, epochs=cfg.epochs, verbose=0, callbacks=[monitor, training.StopOnNonFinite()])
+        results[run] = {"config": cfg, "monitor": monitor, "samples": model.sample(16, seed=3),
+                        "seconds": time.perf_counter() - start}
+    return results
+
+
+def trainable_trap_run(profile_name: str | None = None, epochs: int = 2, verbose: bool = True) -> dict:
+    """The Keras 2 recipe under Keras 3, watched by the monitor: :class:`gancourse.legacy.LegacyLoop` with
+    ``toggle=False`` (D compiled, ``D.trainable = False``, the stacked ``D(G(z))`` compiled, then
+    ``train_on_batch`` in turns), for ``epochs`` epochs of the chapter's data.
+
+    Returns:
+        ``{"monitor", "d_changed", "g_changed", "warnings"}``: the two flags say whether the networks' weights
+        changed at all; ``warnings`` holds the texts of the warnings Keras issued.
+    """
+    import warnings
+
+    import keras
+
+    from gancourse import legacy
+    from gancourse.models.dcgan import build_discriminator, build_generator, training_images
+    from gancourse.training.health import HealthMonitor, fingerprint
+
+    cfg = health_config("healthy", profile_name)
+    images = training_images(cfg)
+    g, d = build_generator(cfg), build_discriminator(cfg)
+    loop = legacy.LegacyLoop(g, d, cfg.latent_dim, cfg.make_optimizer("discriminator"),
+                             cfg.make_optimizer("generator"), toggle=False)
+    monitor = HealthMonitor(verbose=verbose)
+    before = {"generator": fingerprint(g), "discriminator": fingerprint(d)}
+    noise = np.random.default_rng(cfg.seed).standard_normal((32, cfg.latent_dim)).astype(np.float32)
+    batch = cfg.batch_size
+
+    def step(real):
+        d_loss, g_loss = loop.step(real)
+        return {"d_loss": d_loss, "g_loss": g_loss}
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        monitor.watch_loop(step, lambda: [images[i:i + batch] for i in range(0, len(images) - batch + 1, batch)],
+                           epochs, {"generator": g, "discriminator": d},
+                           sample=lambda: np.asarray(g(keras.ops.convert_to_tensor(noise), training=False)))
+    return {"monitor": monitor, "d_changed": fingerprint(d) != before["discriminator"],
+            "g_changed": fingerprint(g) != before["generator"],
+            "warnings": sorted({str(w.message) for w in caught})}
+
+
+def health_rows(results: dict, trap: dict | None = None) -> list[dict]:
+    """One row per monitored run (and the trap's): what was broken, what the monitor named (each finding's
+    kind, network and epoch), and whether it stayed quiet."""
+    rows = []
+    entries = [(run, HEALTH_RUNS[run][0], r["monitor"]) for run, r in results.items()]
+    if trap is not None:
+        entries.append(("Keras 3 trainable trap", "D.trainable = False before compiling the stacked model",
+                        trap["monitor"]))
+    for run, what, monitor in entries:
+        named = ", ".join(f"{f.kind}{f' ({f.network})' if f.network else ''} at epoch {f.epoch}"
+                          for f in monitor.findings)
+        rows.append({"run": run, "what is wrong": what, "epochs": len(monitor.record.epochs),
+                     "the monitor named": named or "nothing (quiet)"})
+    return rows
+
+
+# ---------------------------------------------------------------------------
+# The chapter's settings and summaries
+# ---------------------------------------------------------------------------
+def lab_settings(profile_name: str | None = None) -> dict:
+    """The chapter's run sizes for a profile: the lab's ``dataset``, ``image_size``, ``sizes``, ``seeds`` and
+    ``steps``, and ``health_epochs`` (``{run: epochs}`` of the monitor's broken runs, which are named within a
+    few epochs; the healthy run keeps the profile's length, so that its quiet covers a whole run)."""
+    from gancourse.config import profile as _profile
+
+    name = _profile(profile_name)
+    base = lab_configs(name)["baseline"]
+    sizes = LAB_SIZES.get(name, LAB_SIZES["standard"])
+    short = 5 if name == "smoke" else 3
+    steps = CHAPTER_SMOKE_STEPS if name == "smoke" else LAB_STEPS.get(name, LAB_STEPS["standard"])
+    return {"dataset": base.dataset, "image_size": base.image_size, "sizes": sizes, "seeds": (0, 1, 2),
+            "steps": steps,
+            "health_epochs": {run: short for run in HEALTH_RUNS if run != "healthy"}}
+
+
+def lab_reference(extractor, settings: dict, n: int | None = None) -> tuple[np.ndarray, float]:
+    """The lab's references from held-out test images of its dataset: their classifier features (the FID
+    reference; ``n`` images, default all the test split holds up to 1000) and their mean pairwise distance
+    (the collapse reference of :func:`gancourse.experiments.ch04.collapsed`)."""
+    from gancourse import data, metrics
+
+    images, _ = data.arrays(settings["dataset"], "test", image_size=settings["image_size"], channels=1)
+    images = images[:min(len(images), 1000 if n is None else int(n))]
+    return extractor.features(images), metrics.diversity(images[:200])["mean_distance"]
+
+
+def lab_description(configs: dict | None = None) -> list[dict]:
+    """One row per lab arm: the config fields it changes relative to the baseline (computed from the configs)."""
+    configs = configs or lab_configs()
+    base = configs["baseline"]
+    rows = []
+    for arm, cfg in configs.items():
+        changed = {k: v for k, v in cfg.to_dict().items() if base.to_dict().get(k) != v}
+        rows.append({"arm": arm, "changes to the baseline config": ", ".join(f"{k}={v!r}" for k, v in changed.items())
+                     or "none: chapter 04's study config of modern"})
+    return rows
+
+
+def lab_summary(rows: list[dict], comparisons: list[dict]) -> str:
+    """The lab's verdicts in sentences, computed from :func:`lab_table`'s comparisons: which arms differ
+    from the baseline at which size after the one correction over the whole table, and which rows have not
+    converged."""
+    from gancourse.stats import NO_DIFFERENCE
+
+    names = {"fid": "classifier-FID", "confident": "the confident rate"}
+    family = comparisons[0].get("family", len(comparisons)) if comparisons else 0
+    found = [c for c in comparisons if c["verdict"] != NO_DIFFERENCE]
+    lines = [f"{len(comparisons)} comparisons with the baseline (Welch's test over seeds, Holm-corrected together "
+             f"over {family})"]
+    for c in found:
+        lines.append(f"- {c['variant']} at {c['size']} images: {c['verdict']} on {names.get(c['score'], c['score'])} "
+                     f"(difference {c['difference']:+.3g} [{c['low']:+.3g}, {c['high']:+.3g}], Holm-adjusted "
+                     f"p = {c['p_holm']:.3f})")
+    if not found:
+        lines.append("- no arm differs detectably from the baseline at any size")
+    unfinished = [f"{r['arm']} @ {r['size']}" for r in rows if r.get("note") == "not converged"]
+    if unfinished:
+        lines.append(f"not converged (mean confident rate below {CONVERGED_AT:.0%}): {', '.join(unfinished)}; "
+                     "verdicts that involve them compare unfinished runs")
+    return "\n".join(lines)
+
+
+def train_acgan(cfg, seeds=(0, 1, 2)) -> dict:
+    """Train an AC-GAN of ``cfg`` once per seed on its own training data (:func:`gancourse.training.train`, with
+    the health monitor). Returns ``{seed: {"model", "history", "seconds"}}``."""
+    import time
+
+    from gancourse import training
+
+    runs = {}
+    for seed in seeds:
+        start = time.perf_counter()
+        model, history, _ = training.train(cfg.replace(seed=int(seed)))
+        runs[int(seed)] = {"model": model, "history": history.history, "seconds": time.perf_counter() - start}
+    return runs
+
+
+def acgan_rows(scores: dict, num_classes: int, confidence: float = 0.95) -> list[dict]:
+    """Rows of AC-GAN's class accuracy over seeds (``scores``: ``{seed: ClassAccuracy}``): the independent
+    classifier's and the auxiliary head's, each as a mean with its interval, against chance."""
+    from gancourse import stats
+
+    rows = []
+    for label, values in (("digit classifier (independent)", [s.accuracy for s in scores.values()]),
+                          ("D's auxiliary class head", [s.aux_accuracy for s in scores.values()])):
+        mean, lo, hi = stats.mean_interval(values, confidence)
+        rows.append({"judged by": label, "seeds": len(values),
+                     f"requested class recognised [{confidence:.0%} CI]": f"{mean:.0%} [{max(lo, 0):.0%}, "
+                                                                            f"{min(hi, 1):.0%}]",
+                     "chance": f"{1 / num_classes:.0%}"})
+    return rows
+
+
+def acgan_summary(scores: dict, num_classes: int, alpha: float = 0.05) -> str:
+    """Whether the independent classifier recognises the requested class above chance (a one-sample t-test
+    over seeds against ``1 / num_classes``), and the best and worst classes (means over seeds)."""
+    from scipy import stats as sps
+
+    values = np.array([s.accuracy for s in scores.values()])
+    per_class = np.mean([s.per_class for s in scores.values()], axis=0)
+    chance = 1.0 / num_classes
+    if np.allclose(values, values[0]):
+        p = 0.0 if values[0] > chance else 1.0
+    else:
+        p = float(sps.ttest_1samp(values, chance, alternative="greater").pvalue)
+    verdict = "above chance" if p < alpha else "not shown to be above chance"
+    best, worst = int(per_class.argmax()), int(per_class.argmin())
+    return (f"the requested class is recognised in {values.mean():.0%} of samples over {len(values)} seeds, "
+            f"{verdict} ({1 / num_classes:.0%}; one-sided t-test p = {p:.3g}); best class {best} "
+            f"({per_class[best]:.0%}), worst class {worst} ({per_class[worst]:.0%})")
+
+
+def health_images(cfg) -> np.ndarray:
+    """The training images of a DCGAN config (for the chapter's small direct ``fit`` calls)."""
+    from gancourse.models.dcgan import training_images
+
+    return training_images(cfg)
+
+
+#: Bumped whenever the lab's training or scoring changes in a way its configs do not show (the cache key).
+LAB_VERSION = 1
+
+
+def cached_lab(settings: dict, extractor, real_features: np.ndarray, cache: bool = True) -> dict:
+    """:func:`run_lab` at ``settings`` (:func:`lab_settings`), kept in the package cache (``chapter_models``)
+    when ``cache``: keyed by every run's config, the seeds, the reference features, the package version and
+    :data:`LAB_VERSION`, so that a changed setting trains again. Returns what :func:`run_lab` returns, with
+    each result's ``"cached"`` flag."""
+    import hashlib
+    import json
+
+    import keras
+
+    from gancourse import __version__
+    from gancourse.data.cache import cache_dir
+
+    configs = {size: lab_configs(None, size, settings["steps"]) for size in settings["sizes"]}
+    text = json.dumps({"configs": {str(s): {a: c.to_dict() for a, c in arms.items()} for s, arms in configs.items()},
+                       "seeds": list(settings["seeds"]), "features": hashlib.sha256(
+                           np.ascontiguousarray(real_features, np.float32).tobytes()).hexdigest(),
+                       "version": [__version__, LAB_VERSION, keras.__version__]}, sort_keys=True, default=str)
+    folder = cache_dir("chapter_models", f"ch09_lab_{hashlib.sha256(text.encode()).hexdigest()[:16]}")
+    index = folder / "lab.json"
+    if cache and index.exists():
+        saved = json.loads(index.read_text())
+        samples = np.load(folder / "samples.npz")
+        return {int(size): {arm: {**r, "config": DCGANConfig.from_dict(r["config"]),
+                                  "samples": samples[f"{size}_{arm}"], "cached": True}
+                            for arm, r in arms.items()} for size, arms in saved.items()}
+    results = run_lab(settings["sizes"], settings["seeds"], extractor, real_features, steps=settings["steps"])
+    if cache:
+        np.savez_compressed(folder / "samples.npz", **{f"{size}_{arm}": r["samples"] for size, arms in results.items()
+                                                        for arm, r in arms.items()})
+        index.write_text(json.dumps({str(size): {arm: {k: (v.to_dict() if k == "config" else v)
+                                                       for k, v in r.items() if k != "samples"}
+                                                 for arm, r in arms.items()} for size, arms in results.items()},
+                                    default=float))
+    return {size: {arm: {**r, "cached": False} for arm, r in arms.items()} for size, arms in results.items()}
