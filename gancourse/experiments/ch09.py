@@ -182,6 +182,7 @@ def lab_table(results: dict, reference_distance: float, alpha: float = 0.05, con
                           "classifier-FID [95% CI]": f"{f_mean:.1f} [{f_lo:.1f}, {f_hi:.1f}]",
                           "confident [95% CI]": f"{c_mean:.0%} [{max(c_lo, 0):.0%}, {min(c_hi, 1):.0%}]",
                           "collapsed seeds": f"{sum(flags)}/{len(flags)}",
+                          "s per run": f"{result['seconds'] / len(flags):.1f}",
                           "FID vs baseline": verdict["fid"], "confident vs baseline": verdict["confident"],
                           "note": "not converged" if c_mean < converged_at else ""})
     comparisons = [row for rows, _, _ in groups.values() for row in rows]
@@ -195,7 +196,7 @@ def lab_table(results: dict, reference_distance: float, alpha: float = 0.05, con
 #: also trains a :class:`ZeroNoiseDCGAN`.
 HEALTH_RUNS = {
     "healthy": ("nothing: chapter 04's smoke run", {}),
-    "learning rate too high": ("Adam's learning rate 0.3, 300 times chapter 04's", {"learning_rate": 0.3}),
+    "learning rate too high": ("Adam's learning rate set to 0.3", {"learning_rate": 0.3}),
     "D ten times too strong": ("D's learning rate ten times G's", {"g_learning_rate_factor": 0.1}),
     "collapsed generator": ("the noise scaled to 0, so G gets the same input every time", {}),
 }

@@ -35,7 +35,7 @@ trains exactly as without them:
 
 ``spectral_norm``
     Every Conv2D and Dense layer of the discriminator computes with its kernel divided by its largest
-    singular value (Miyato et al. 2018; one power-iteration step per training call,
+    singular value (Miyato et al. 2018; one power-iteration step each time D runs in training,
     :class:`gancourse.nn.modern.SpectralNorm`). ``dcgan`` architecture only.
 ``r1_weight``
     Mescheder et al. (2018)'s R1 penalty ``r1_weight / 2 * E ||grad_x D(x)||^2`` on the real images D sees,

@@ -61,9 +61,10 @@ FAILURES = {
         "hinge or Wasserstein loss, and restart from an earlier checkpoint"),
     "frozen": (
         "a frozen network: its optimizer took steps but its weights did not change",
-        "check its trainable flag (Keras 3 reads it whenever weights are collected: the Keras 2 recipe of "
-        "setting D.trainable = False before compiling a stacked model freezes D for good), that the "
-        "learning rate is not 0, and that the loss reaches the network (no stop_gradient in the way)"),
+        "check its trainable flag (Keras 3 reads it when a model's training function is built: the Keras 2 "
+        "recipe of setting D.trainable = False before compiling a stacked model freezes D unless the flag is set "
+        "back to True before D's own updates), that the learning rate is not 0, and that the loss reaches the "
+        "network (no stop_gradient in the way)"),
 }
 
 
