@@ -349,7 +349,8 @@ class HealthMonitor(keras.callbacks.Callback):
         inputs: the fixed inputs of those samples (default: the model's ``preview_inputs``; models that
             transform images need held-out inputs, and without them skip the diversity check).
         verbose: print findings as they appear.
-        path: a JSON file for the record and the findings.
+        path: a JSON file for the record and the findings (of this call of ``fit``: a run resumed from a
+            checkpoint starts a fresh record, with the resumed epochs' numbers).
     """
 
     def __init__(self, thresholds: Thresholds | None = None, *, samples: int = 32, inputs=None,
