@@ -104,3 +104,29 @@ def test_acgan_rows_and_summary_test_against_chance():
     assert "96% of samples over 3 seeds, above chance" in text
     bad = {s: acgan.ClassAccuracy(a, np.full(k, a), 0.1) for s, a in zip((0, 1, 2), (0.05, 0.15, 0.10))}
     assert "not shown to be above chance" in ch09.acgan_summary(bad, k)
+
+
+class _Constant:
+    """A stand-in AC-GAN that draws one image per class (or noise when ``varied``)."""
+
+    num_classes = 2
+
+    def __init__(self, varied):
+        self.varied = varied
+
+    def fixed_noise(self, n, seed=0):
+        return np.random.default_rng(seed).standard_normal((n, 3)).astype(np.float32)
+
+    def generate(self, z, labels):
+        base = np.asarray(labels, np.float32).reshape(-1, 1, 1, 1) * np.ones((1, 4, 4, 1), np.float32)
+        return base + (z[:, :1, None, None] if self.varied else 0)
+
+
+def test_acgan_diversity_is_zero_for_one_image_per_class_and_positive_otherwise():
+    rng = np.random.default_rng(0)
+    images, labels = rng.standard_normal((40, 4, 4, 1)).astype(np.float32), np.repeat([0, 1], 20)
+    assert ch09.acgan_diversity(_Constant(False), images, labels, n_per_class=10)["mean"] == 0
+    varied = ch09.acgan_diversity(_Constant(True), images, labels, n_per_class=10)
+    assert varied["per_class"].shape == (2,) and np.all(varied["per_class"] > 0)
+    with pytest.raises(ValueError, match="class 1 has 1 real images"):
+        ch09.acgan_diversity(_Constant(True), images[:21], labels[:21], n_per_class=10)

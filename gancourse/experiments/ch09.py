@@ -195,7 +195,7 @@ def lab_table(results: dict, reference_distance: float, alpha: float = 0.05, con
 #: The monitor's demonstration: ``{run: (what is wrong with it, DCGANConfig changes)}``. ``collapsed generator``
 #: also trains a :class:`ZeroNoiseDCGAN`.
 HEALTH_RUNS = {
-    "healthy": ("nothing: chapter 04's smoke run", {}),
+    "healthy": ("nothing: chapter 04's modern run", {}),
     "learning rate too high": ("Adam's learning rate set to 0.3", {"learning_rate": 0.3}),
     "D ten times too strong": ("D's learning rate ten times G's", {"g_learning_rate_factor": 0.1}),
     "collapsed generator": ("the noise scaled to 0, so G gets the same input every time", {}),
@@ -482,3 +482,26 @@ def cached_lab(settings: dict, extractor, real_features: np.ndarray, cache: bool
                                                  for arm, r in arms.items()} for size, arms in results.items()},
                                     default=float))
     return {size: {arm: {**r, "cached": False} for arm, r in arms.items()} for size, arms in results.items()}
+
+
+def acgan_diversity(model, images: np.ndarray, labels: np.ndarray, n_per_class: int = 100, seed: int = 1) -> dict:
+    """Within-class variety of an AC-GAN's samples: for each class, the mean pairwise distance of
+    ``n_per_class`` samples of that class (fixed noise of ``seed``) over that of up to ``n_per_class`` real
+    ``images`` of the class (``labels``). 1 is as varied as the data; near 0, one image per class.
+
+    Returns:
+        ``{"per_class": (K,) ratios, "mean": their mean}``.
+    """
+    from gancourse import metrics
+
+    labels = np.asarray(labels)
+    k = model.num_classes
+    ratios = []
+    for c in range(k):
+        real = np.asarray(images)[labels == c][:n_per_class]
+        if len(real) < 2:
+            raise ValueError(f"class {c} has {len(real)} real images; within-class diversity needs at least two")
+        fake = model.generate(model.fixed_noise(n_per_class, seed), np.full(n_per_class, c, np.int32))
+        ratios.append(metrics.diversity(fake)["mean_distance"] / metrics.diversity(real)["mean_distance"])
+    ratios = np.asarray(ratios)
+    return {"per_class": ratios, "mean": float(ratios.mean())}

@@ -332,7 +332,7 @@ def fingerprint(network) -> tuple:
     for v in network.weights:
         if _is_statistic(v) or not np.issubdtype(np.dtype(v.dtype), np.floating):
             continue
-        a = np.asarray(keras.ops.convert_to_numpy(v), dtype=np.float64)
+        a = np.asarray(v.numpy(), dtype=np.float64)
         out += [float(a.sum()), float(np.square(a).sum())]
     return tuple(out)
 

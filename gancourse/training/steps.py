@@ -32,9 +32,9 @@ def _gradients(variables, loss_fn):
 def _empty_group(variables) -> None:
     if not variables:
         raise ValueError("the update has no trainable variables: its networks have trainable=False. Keras 3 reads "
-                         "the flag whenever weights are collected, so the Keras 2 recipe of freezing D before "
-                         "compiling a stacked model freezes it for good; set trainable back to True (the update "
-                         "groups already keep each network's step to its own weights)")
+                         "the flag when the weights are collected, so a network frozen the Keras 2 way (before "
+                         "compiling a stacked model) has nothing left to update; set trainable back to True (the "
+                         "update groups already keep each network's step to its own weights)")
 
 
 def _record_norm(norm, grads) -> None:
