@@ -21,8 +21,9 @@ LAB_STEPS = {"smoke": 46, "standard": 4680}
 CHAPTER_SMOKE_STEPS = 184
 #: Training-set sizes per profile (the last: the whole training split).
 LAB_SIZES = {"smoke": (150, 1497), "standard": (2000, 60000)}
-#: R1 weight gamma of the ``r1`` arm. Mescheder et al. use 10 on 128x128 and larger images; the penalty sums
-#: squared gradients over pixels, and the lab's images have 64 (smoke) or 784 of them, so it takes 1.
+#: R1 weight gamma of the ``r1`` arm: not tuned. Mescheder et al. use 10 on 128x128 and larger images, and the
+#: heuristic of StyleGAN2-ADA's code (0.0002 * resolution^2 / batch) would give far less on the lab's small
+#: images, so 1 is a strong penalty here; chapter 09 says so.
 LAB_R1 = 1.0
 #: The EMA arm's half-life as a fraction of the run: decay ``0.5 ** (1 / (LAB_EMA_HALF_LIFE * steps))``
 #: (0.9985 for 4680 steps, near the 0.999 of Karras et al.; 0.86 for 46 steps, where 0.999 would leave the
