@@ -58,14 +58,19 @@ def norm_layer(kind: str, **kwargs) -> layers.Layer:
 
 
 def weight_layer(layer: layers.Layer, norm: str, power_iterations: int = 1, name: str | None = None) -> layers.Layer:
-    """``layer`` wrapped in ``SpectralNormalization`` when ``norm == "spectral"``, else ``layer`` itself.
+    """``layer`` wrapped in :class:`gancourse.nn.modern.SpectralNorm` when ``norm == "spectral"``, else ``layer``.
 
-    The wrapper divides the kernel by its largest singular value, estimated
+    The wrapper computes with the kernel divided by its largest singular value, estimated
     with ``power_iterations`` power-iteration steps per training call, so the
-    layer is 1-Lipschitz. ``layer`` must have a ``kernel`` (``Conv*``,
-    ``Dense``). ``name`` names the wrapper.
+    layer is 1-Lipschitz; the gradient flows through the estimate, and the
+    kernel itself is left alone (Keras' own ``SpectralNormalization`` writes the
+    normalised kernel back into the trainable weights on every training call, so a
+    generator step that runs D in training mode would change D's weights).
+    ``layer`` must have a ``kernel`` (``Conv*``, ``Dense``). ``name`` names the wrapper.
     """
+    from gancourse.nn.modern import SpectralNorm
+
     check_norm(norm)
     if norm != "spectral":
         return layer
-    return layers.SpectralNormalization(layer, power_iterations=power_iterations, name=name)
+    return SpectralNorm(layer, power_iterations=power_iterations, name=name)
