@@ -147,11 +147,15 @@ def test_each_update_changes_only_its_groups_variables(name, preset):
             return original(pairs)
 
         opt.apply_gradients = spy
+    for group in model.GROUPS:
+        model.gradient_norms.variable(group).assign(0.0)
     model.train_step(_batch(entry, cfg))
     for group in model.GROUPS:
         own = {id(v) for v in model.group_variables(group)}
         if group in seen:
             assert seen[group] <= own, f"the {group} optimizer was given another group's variables"
+            # the training-health monitor reads each stepped group's gradient norm
+            assert model.gradient_norms.values()[group] > 0, f"the {group} update recorded no gradient norm"
     assert {"generator", "generators"} & set(seen), "no generator update reached an optimizer"
 
 

@@ -138,7 +138,8 @@ class Pix2Pix(AdversarialModel):
         if fake is None:
             fake = self.generator(source, training=True)
         return steps.discriminator_update(self.discriminator, self.optimizer_for("discriminator"), target, fake,
-                                          source=source, objective=self.cfg.objective, seed=self.seed_generator)
+                                          source=source, objective=self.cfg.objective, seed=self.seed_generator,
+                                          norm=self.gradient_norms.variable("discriminator"))
 
     def generator_step(self, source, target):
         """One G update on the weighted cGAN + L1 objective
@@ -146,7 +147,7 @@ class Pix2Pix(AdversarialModel):
         source, target = tf.convert_to_tensor(source), tf.convert_to_tensor(target)
         return steps.generator_update(self.generator, self.discriminator, self.optimizer_for("generator"), source,
                                       target, l1_weight=self.cfg.l1_weight, gan_weight=self.cfg.gan_weight,
-                                      objective=self.cfg.objective)
+                                      objective=self.cfg.objective, norm=self.gradient_norms.variable("generator"))
 
     def train_step(self, data):
         source, target = data

@@ -107,7 +107,7 @@ def mean_score(outputs, objective: losses.Objective):
     return tf.reduce_mean(tf.sigmoid(outputs) if objective.logits else outputs)
 
 
-def discriminator_update(discriminator, optimizer, real, fake, source=None, objective="bce", seed=None):
+def discriminator_update(discriminator, optimizer, real, fake, source=None, objective="bce", seed=None, norm=None):
     """One optimizer step of ``discriminator`` on ``real`` and ``fake`` images (``fake`` is not differentiated).
 
     With ``source`` the discriminator is conditional and judges the pairs
@@ -115,7 +115,7 @@ def discriminator_update(discriminator, optimizer, real, fake, source=None, obje
     (CycleGAN). ``objective`` is a name of :data:`gancourse.losses.OBJECTIVES`
     (or an :class:`~gancourse.losses.Objective`); WGAN-GP adds its gradient
     penalty on interpolates drawn with ``seed``. Only the discriminator's
-    trainable weights change.
+    trainable weights change. ``norm``: as in :func:`apply`.
 
     Returns:
         ``(loss, mean D(real), mean D(fake))``; D as a sigmoid probability when
@@ -133,18 +133,18 @@ def discriminator_update(discriminator, optimizer, real, fake, source=None, obje
                                                     condition=source)
         return value, real_out, fake_out
 
-    value, real_out, fake_out = apply(optimizer, discriminator.trainable_variables, loss_fn)
+    value, real_out, fake_out = apply(optimizer, discriminator.trainable_variables, loss_fn, norm)
     return value, mean_score(real_out, objective), mean_score(fake_out, objective)
 
 
 def generator_update(generator, discriminator, optimizer, source, target, *, l1_weight: float = 100.0,
-                     gan_weight: float = 1.0, conditional: bool = True, objective="bce"):
+                     gan_weight: float = 1.0, conditional: bool = True, objective="bce", norm=None):
     """One optimizer step of ``generator`` on ``gan_weight * adversarial + l1_weight * mean|target - G(source)|``.
 
     The adversarial term asks ``discriminator`` (conditional: it sees
     ``[source, G(source)]``) to score the output as real; with
     ``gan_weight=0`` the discriminator is not called at all (the L1-only
-    model). Only the generator's trainable weights change.
+    model). Only the generator's trainable weights change. ``norm``: as in :func:`apply`.
 
     Returns:
         ``(total, adversarial term, L1 term, G(source))``.
@@ -161,4 +161,4 @@ def generator_update(generator, discriminator, optimizer, source, target, *, l1_
             total = total + gan_weight * gan_term
         return total, gan_term, l1, fake
 
-    return apply(optimizer, generator.trainable_variables, loss_fn)
+    return apply(optimizer, generator.trainable_variables, loss_fn, norm)
