@@ -73,8 +73,9 @@ def test_run_lab_trains_every_size_and_seed_and_shares_traced_models():
 
 def _result(fid, confident, steps=46):
     n = len(fid)
-    return {"steps": steps, "scores": {"fid": list(fid), "confident": list(confident), "classes": [10] * n,
-                                       "distance": [0.6] * n, "duplicates": [0.0] * n}}
+    return {"steps": steps, "seconds": 3.0 * n, "scores": {"fid": list(fid), "confident": list(confident),
+                                                          "classes": [10] * n, "distance": [0.6] * n,
+                                                          "duplicates": [0.0] * n}}
 
 
 def test_lab_table_corrects_all_comparisons_together_and_flags_unconverged_rows():
