@@ -90,6 +90,7 @@ def test_lab_table_corrects_all_comparisons_together_and_flags_unconverged_rows(
     rows, comparisons = ch09.lab_table(results, reference_distance=0.6)
     assert len(comparisons) == 2 * 2 * 2 and {c["family"] for c in comparisons} == {8}
     row = {(r["arm"], r["size"]): r for r in rows}
+    assert row[("sngan", 150)]["s per run"] == "3.0"  # the arm's seconds over its seeds
     assert row[("sngan", 150)]["FID vs baseline"] == "better"
     assert row[("r1", 1497)]["FID vs baseline"] == "worse"
     assert row[("r1", 1497)]["confident vs baseline"] == "worse"
