@@ -437,13 +437,6 @@ def acgan_summary(scores: dict, num_classes: int, alpha: float = 0.05) -> str:
             f"({per_class[best]:.0%}), worst class {worst} ({per_class[worst]:.0%})")
 
 
-def health_images(cfg) -> np.ndarray:
-    """The training images of a DCGAN config (for the chapter's small direct ``fit`` calls)."""
-    from gancourse.models.dcgan import training_images
-
-    return training_images(cfg)
-
-
 #: Bumped whenever the lab's training or scoring changes in a way its configs do not show (the cache key).
 LAB_VERSION = 1
 

@@ -489,16 +489,10 @@ class DCGAN(GAN):
         """The EMA generator, when there is one."""
         return {} if self.ema_generator is None else {"ema_generator": self.ema_generator}
 
-    def generate(self, z, batch_size: int = 256) -> np.ndarray:
-        """Images for the noise ``z`` (inference mode) from the EMA generator when ``cfg.ema``, else from the
-        generator; float32 in ``[-1, 1]``."""
-        if self.ema_generator is None:
-            return super().generate(z, batch_size)
-        z = np.asarray(z, dtype=np.float32)
-        if z.ndim != 2 or z.shape[1] != self.latent_dim:
-            raise ValueError(f"noise must have shape (n, {self.latent_dim}), got {z.shape}")
-        out = [self.ema_generator(z[i:i + batch_size], training=False) for i in range(0, len(z), batch_size)]
-        return np.concatenate([np.asarray(o) for o in out]).astype(np.float32)
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The EMA generator when ``cfg.ema``, else the generator: what :meth:`generate` draws with."""
+        return self.generator if self.ema_generator is None else self.ema_generator
 
     def discriminator_step(self, real, fakes=None):
         if self.cfg.d_batch == "separate":

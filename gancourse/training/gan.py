@@ -197,12 +197,18 @@ class GAN(AdversarialModel):
         return (f"the data has images of shape {got[0]} but the discriminator takes {want[0]}; "
                 "set the config's image_size/channels to match the data, or resize the data")
 
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The network :meth:`generate` draws with: the generator (a subclass may keep an average of it)."""
+        return self.generator
+
     def generate(self, z, batch_size: int = 256) -> np.ndarray:
-        """Images for the noise ``z`` (inference mode), float32 in ``[-1, 1]``."""
+        """Images for the noise ``z`` (inference mode) from :attr:`sampling_generator`, float32 in ``[-1, 1]``."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"noise must have shape (n, {self.latent_dim}), got {z.shape}")
-        out = [self.generator(z[i:i + batch_size], training=False) for i in range(0, len(z), batch_size)]
+        net = self.sampling_generator
+        out = [net(z[i:i + batch_size], training=False) for i in range(0, len(z), batch_size)]
         return np.concatenate([np.asarray(o) for o in out]).astype(np.float32)
 
     def sample(self, n: int, seed: int = 0) -> np.ndarray:
