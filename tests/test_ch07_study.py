@@ -446,3 +446,77 @@ def test_adam_step_ratio_and_oscillation():
                  "no image pool": [{"d_loss": [1, 1, 0.0, 1.0], "g_adv": [0, 0, 1, 1]}]}
     rows = {(r["arm"], r["loss"]): r["std of the second half"] for r in ch07.oscillation(histories)}
     assert rows["full CycleGAN", "d_loss"] == 0 and rows["no image pool", "d_loss"] == pytest.approx(0.5)
+
+
+def test_preset_config_keeps_the_study_scale_and_the_presets_recipe():
+    study_cfg = _cfg().replace(epochs=4, decay_epochs=2, steps_per_epoch=4, batch_size=4)
+    unet, book = ch07.preset_config(study_cfg, "unet"), ch07.preset_config(study_cfg, "book")
+    for cfg in (unet, book):
+        assert (cfg.image_size, cfg.base_filters, cfg.d_filters, cfg.res_blocks, cfg.batch_size, cfg.epochs,
+                cfg.steps_per_epoch) == (32, study_cfg.base_filters, study_cfg.d_filters, 1, 4, 4, 4)
+    assert unet.generator == "unet" and unet.decay_epochs == 2 and unet.pool_size == study_cfg.pool_size
+    assert unet.identity_weight == study_cfg.identity_weight and unet.discriminator == "paper"
+    assert (book.discriminator, book.res_norm, book.padding, book.pool_size, book.decay_epochs) == (
+        "book", "batch", "zero", 0, 0)
+    assert book.identity_weight == 1.0 and not book.halve_d_loss
+    with pytest.raises(ValueError, match="unknown preset 'cut'"):
+        ch07.preset_config(study_cfg, "cut")
+
+
+def test_preset_study_trains_the_presets_on_the_study_batches():
+    from gancourse.data import unpaired
+
+    train = unpaired.offline_unpaired("train", 32, n=16)
+    test = unpaired.offline_unpaired("test", 32, n=6)
+    study_cfg = _cfg().replace(epochs=4, decay_epochs=2, steps_per_epoch=4)
+    baseline = ch07.evaluate(lambda x: x, lambda x: x, test)
+    history = {k: list(np.linspace(1.0, 0.2, 16)) for k in cyclegan.CycleGAN.METRICS}
+    history["g_adv"] = [0.0] * 16
+    copy = ch07.evaluate(lambda x: x, lambda x: x, test)
+    fake_study = {"cfg": study_cfg, "seeds": (0,), "log_every": 1,
+                  "results": {ch07.BASELINE: [baseline], ch07.COPY: [copy]},
+                  "histories": {ch07.BASELINE: [history]}}
+    found = ch07.preset_study(fake_study, train=train, test=test)
+    rows = ch07.PRESET_ROWS
+    assert set(found["results"]) == set(rows.values()) | {ch07.COPY}
+    assert found["results"][rows["paper"]][0] is baseline and found["results"][ch07.COPY][0] is copy
+    for key in ("unet", "book"):
+        run = found["results"][rows[key]][0]
+        assert run["a2b"]["l1"].shape == (6,) and run["b2a"]["outputs"].shape == (6, 32, 32, 3)
+        assert len(found["histories"][rows[key]][0]["cycle"]) == 16  # 4 epochs of 4 steps, logged every step
+        assert np.all(np.isfinite(found["histories"][rows[key]][0]["g_loss"]))
+        assert isinstance(found["learning"][rows[key]][0], bool)
+    assert found["learning"][rows["paper"]] == [True]  # the fake baseline's L1 terms fall all along
+    g_paper, d_paper = found["params"][rows["paper"]]
+    assert g_paper == cyclegan.build_generator(study_cfg).count_params()
+    assert found["params"][rows["unet"]][0] > 3 * g_paper and found["params"][rows["unet"]][1] == d_paper
+    assert found["params"][rows["book"]][1] != d_paper  # the book's discriminator
+    assert set(found["seconds"]) == {rows["unet"], rows["book"]}
+    table, comparisons = ch07.study_table(found["results"], baseline=rows["paper"])
+    assert [r["arm"] for r in table][::2] == [rows["paper"], rows["unet"], rows["book"], ch07.COPY]
+    assert {c["variant"] for c in comparisons} <= {rows["unet"], rows["book"], ch07.COPY}
+
+
+def test_against_copy_sorts_the_runs_by_their_verdict_against_copying():
+    from gancourse.data import unpaired
+
+    test = unpaired.offline_unpaired("test", 32, n=12)
+    a, a_true_b, b, b_true_a = test
+    rng = np.random.default_rng(0)
+
+    def near(truth):  # a translator that returns the truth, slightly off: closer than copying
+        return lambda x: (truth + rng.normal(0, 0.01, truth.shape)).astype(np.float32)
+
+    results = {ch07.COPY: [ch07.evaluate(lambda x: x, lambda x: x, test)],
+               "near": [ch07.evaluate(near(a_true_b), near(b_true_a), test)],
+               "noisy": [ch07.evaluate(lambda x: np.clip(x + rng.normal(0, 0.6, x.shape), -1, 1).astype(np.float32),
+                                       lambda x: np.clip(x + rng.normal(0, 0.6, x.shape), -1, 1).astype(np.float32),
+                                       test)],
+               "constant": [ch07.evaluate(np.zeros_like, np.zeros_like, test)]}
+    text = ch07.against_copy(results)
+    for label in ch07.DIRECTIONS.values():
+        line = next(x for x in text.splitlines() if x.startswith(f"- {label}"))
+        assert "closer than copying: near" in line and "further from the truth than copying: noisy" in line
+        assert "collapsed, not ranked: constant" in line
+    with pytest.raises(ValueError, match="no 'copy the input' reference"):
+        ch07.against_copy({"near": results["near"]})

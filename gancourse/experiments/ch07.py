@@ -702,6 +702,74 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
     return out
 
 
+PRESET_ROWS = {"paper": "paper preset", "unet": "unet preset", "book": "book preset"}
+"""The presets trained by :func:`preset_study`, as the chapter's table names them."""
+
+
+def preset_config(study_cfg, preset: str):
+    """``preset``'s config at the study's scale: the image size, widths, residual blocks, batch size, epochs and
+    epoch length of ``study_cfg`` (a :func:`study` config), with the preset's own objective weights, norms,
+    padding, discriminator, pool and schedule (the decay over the second half when the preset has one)."""
+    if preset not in PRESET_ROWS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {', '.join(PRESET_ROWS)}")
+    own = cyclegan.config(preset)
+    keep = {k: getattr(study_cfg, k) for k in ("image_size", "channels", "base_filters", "d_filters", "res_blocks",
+                                                "batch_size", "epochs", "steps_per_epoch", "dataset", "jitter")}
+    return own.replace(profile=study_cfg.profile, **keep,
+                       decay_epochs=study_cfg.epochs // 2 if own.decay_epochs else 0)
+
+
+def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=None, n_train: int | None = None) -> dict:
+    """Train the CycleGAN presets ``presets`` (the package's model, its own ``train_step``) at the scale of a
+    :func:`study` run and score them against the hidden truth, beside that study's full CycleGAN, which is the
+    ``paper`` preset at that scale.
+
+    Every preset's run of a seed sees the study's batches of that seed (the same images, order and flips)
+    for as many steps; the seed also fixes its initial weights. Returns a dict: ``results`` (``{row: [evaluate()
+    per seed]}``, the rows named by :data:`PRESET_ROWS`, ``paper`` taken from the study, and the study's
+    :data:`COPY` reference), ``histories``
+    (``{row: [history per seed]}``), ``learning`` (``{row: [still improving its L1 terms before any decay,
+    per seed]}``), ``params`` (``{row: (G, D) parameter counts}``), ``configs`` and ``seconds``
+    (``{row: training seconds over every seed}``, the paper row's from none: it is the study's arm).
+    """
+    import time
+
+    from gancourse.data import unpaired
+
+    study_cfg, seeds, log_every = study_out["cfg"], study_out["seeds"], study_out["log_every"]
+    train = unpaired.offline_unpaired("train", study_cfg.image_size) if train is None else train
+    test = unpaired.offline_unpaired("test", study_cfg.image_size) if test is None else test
+    if n_train is not None:
+        train = (train[0][:n_train], train[1][:n_train])
+    paper = PRESET_ROWS["paper"]
+    out = {"results": {paper: study_out["results"][BASELINE]}, "histories": {paper: study_out["histories"][BASELINE]},
+           "configs": {paper: study_cfg}, "seconds": {}, "params": {}}
+    for preset in presets:
+        cfg, row = preset_config(study_cfg, preset), PRESET_ROWS[preset]
+        out["configs"][row], started = cfg, time.perf_counter()
+        for seed in seeds:
+            set_seed(seed)
+            model = cyclegan.CycleGAN(cfg.replace(seed=seed))
+            model.compile()
+            model.build_optimizers()
+            model.step = tf.function(model.train_step)
+            run = train_run(model, run_batches(study_cfg, train, seed, study_cfg.epochs), study_cfg.steps_per_epoch,
+                            log_every=log_every)
+            out["histories"].setdefault(row, []).append(run["history"])
+            out["results"].setdefault(row, []).append(
+                evaluate(lambda x: model.translate(x, "a2b", batch_size=256),
+                         lambda x: model.translate(x, "b2a", batch_size=256), test))
+        out["seconds"][row] = time.perf_counter() - started
+    out["results"][COPY] = study_out["results"][COPY]
+    for row, cfg in out["configs"].items():
+        out["params"][row] = (cyclegan.build_generator(cfg).count_params(),
+                              cyclegan.build_discriminator(cfg).count_params())
+        points = (cfg.epochs - cfg.decay_epochs) * study_cfg.steps_per_epoch // log_every
+        out.setdefault("learning", {})[row] = [still_falling(objective_curve(h)[:points])
+                                               for h in out["histories"][row]]
+    return out
+
+
 def still_falling(values, tolerance: float = 0.02) -> bool:
     """Whether a training curve is still falling at its end: a straight line fitted to its second half drops,
     over that half, by more than ``tolerance`` of the half's mean level. Such a run has not converged."""
@@ -912,26 +980,27 @@ def copy_sentence(comparisons: list[dict], results: dict, learning: dict, baseli
     return sentence[0].upper() + sentence[1:] + "."
 
 
-def _curve_trainer(cfg):
-    """Chapter 08's one-trace pix2pix trainer whose step also returns the batch's L1 error, the term of the
-    generator's objective that tells whether a run has converged."""
-    from gancourse import training
-    from gancourse.experiments import ch08
-
-    class CurveTrainer(ch08._Trainer):  # noqa: SLF001 - chapter 08's trainer, with the L1 term returned
-        def _step(self, source, target, l1_weight, gan_weight):
-            def generator_loss():
-                fake = self.generator(source, training=True)
-                l1 = tf.reduce_mean(tf.abs(target - fake))
-                adversarial = self.objective.generator(training.steps.judge(self.discriminator, source, fake))
-                return l1_weight * l1 + gan_weight * adversarial, fake, l1
-
-            _, fake, l1 = training.steps.apply(self.g_opt, self.generator.trainable_variables, generator_loss)
-            training.steps.discriminator_update(self.discriminator, self.d_opt, target, fake, source=source,
-                                                objective=self.objective)
-            return l1
-
-    return CurveTrainer(cfg)
+def against_copy(results: dict, unit: str = "images", metric: str = "l1") -> str:
+    """Markdown: per direction, which runs of ``results`` (a :func:`study` or :func:`preset_study` results dict
+    with :data:`COPY`) are detectably further from the truth than copying the input, which are closer, and which
+    differ undetectably, on ``metric`` (:func:`study_table` with :data:`COPY` as the baseline: the same test,
+    Holm-corrected over both directions). Collapsed runs are named apart, not ranked."""
+    if COPY not in results:
+        raise ValueError(f"the results have no {COPY!r} reference; arms: {', '.join(results)}")
+    higher, _ = STUDY_METRICS[metric]
+    _, comparisons = study_table(results, unit=unit, baseline=COPY, metric_names=(metric,))
+    worse, better = ("lower", "higher") if higher else ("higher", "lower")
+    lines = []
+    for direction, label in DIRECTIONS.items():
+        found = {}
+        for arm in results:
+            if arm != COPY:
+                said = verdict(comparisons, results, arm, metric, direction)
+                found.setdefault({worse: "further from the truth than copying", better: "closer than copying",
+                                  NOT_RANKED: "collapsed, not ranked"}.get(said, said), []).append(arm)
+        lines.append(f"- {label}: " + "; ".join(f"{what}: {', '.join(arms)}" for what, arms in found.items()) + ".")
+    return (f"**{METRIC_NAMES[metric]} to the truth against copying the input** ({unit} as the unit, "
+            f"Holm-corrected over both directions):\n\n" + "\n".join(lines))
 
 
 def paired_upper_bound(cfg, seeds, test, n_train: int | None = None, log_every: int = 5) -> tuple[list, list]:
@@ -946,7 +1015,7 @@ def paired_upper_bound(cfg, seeds, test, n_train: int | None = None, log_every: 
     from gancourse.experiments import ch08
     from gancourse.models import pix2pix
 
-    trainer = _curve_trainer(cfg)
+    trainer = ch08._Trainer(cfg)  # noqa: SLF001 - chapter 08's study trainer
     a, a_true_b, b, b_true_a = (np.asarray(x, np.float32) for x in test)
     results, curves = [], []
     for seed in seeds:

@@ -200,15 +200,18 @@ class _Trainer:
         self.step = tf.function(self._step)
 
     def _step(self, source, target, l1_weight, gan_weight):
+        """One generator and one discriminator update; returns the batch's L1 error (the objective's term
+        that tells whether a run has converged)."""
         def generator_loss():
             fake = self.generator(source, training=True)
             l1 = tf.reduce_mean(tf.abs(target - fake))
             adversarial = self.objective.generator(training.steps.judge(self.discriminator, source, fake))
-            return l1_weight * l1 + gan_weight * adversarial, fake
+            return l1_weight * l1 + gan_weight * adversarial, fake, l1
 
-        _, fake = training.steps.apply(self.g_opt, self.generator.trainable_variables, generator_loss)
+        _, fake, l1 = training.steps.apply(self.g_opt, self.generator.trainable_variables, generator_loss)
         training.steps.discriminator_update(self.discriminator, self.d_opt, target, fake, source=source,
                                             objective=self.objective)
+        return l1
 
     def run(self, seed: int, data: list, l1_weight: float, gan_weight: float, initial) -> keras.Model:
         """Train from the weights ``initial`` (generator's, discriminator's) on the list of batches ``data``."""
