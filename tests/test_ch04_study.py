@@ -117,7 +117,7 @@ def test_study_arms_share_data_split_and_width(profile):
     assert dcgan.config("gans_in_action").dataset == "mnist" and dcgan.config("pyimagesearch").split == "all"
     assert {(c.dataset, c.split, c.width) for c in arms.values()} == {(modern.dataset, "train", modern.width)}
     assert modern.dataset == ("digits" if profile == "smoke" else "fashion_mnist")
-    assert modern.width == (0.25 if profile == "smoke" else 1.0)
+    assert modern.width == (0.5 if profile == "smoke" else 1.0)
     if profile == "smoke":
         assert {c.batch_size for c in arms.values()} == {64}
     else:  # each preset keeps its own batch size, hence its own number of steps per epoch
@@ -165,6 +165,26 @@ def test_run_study_reuses_one_model_and_reproduces_fresh_seeds():
     assert fid_rows[0]["variant"] == "b"
     with pytest.raises(ValueError, match="two or more distinct seeds"):
         ch04.run_study({"a": cfg}, _Extractor(), real, seeds=(0,))
+
+
+def test_run_study_scores_halfway_and_still_improving_reads_the_second_half():
+    cfg = ch04.study_config("modern", "smoke", epochs=2).replace(batch_size=256)
+    real = np.random.default_rng(0).uniform(-1, 1, (40, 3))
+    result = ch04.run_study({"a": cfg}, _Extractor(), real, seeds=(0, 1), n_samples=40)["a"]
+    assert set(result["halfway"]) == set(result["scores"]) and len(result["halfway"]["fid"]) == 2
+    assert result["halfway"]["fid"] != pytest.approx(result["scores"]["fid"])  # the second epoch trained on
+    assert result["steps"] == 2 * (1497 // 256)
+    assert isinstance(ch04.still_improving(result)[0], bool)
+    fake = {"halfway": {"fid": [100.0, 100.0, 100.0]}, "scores": {"fid": [80.0, 95.0, 120.0]}}
+    assert ch04.still_improving(fake) == [True, False, False]
+    assert ch04.still_improving(fake, tolerance=0.01) == [True, True, False]
+    rows, _, _ = ch04.study_table({"a": result, "b": result}, reference_distance=0.6)
+    assert rows[0]["still improving"] == f"{sum(ch04.still_improving(result))}/2"
+    one_epoch = ch04.run_study({"a": cfg.replace(epochs=1)}, _Extractor(), real, seeds=(0, 1), n_samples=40)["a"]
+    assert one_epoch["halfway"] == {} and "still improving" not in ch04.study_table(
+        {"a": one_epoch, "b": one_epoch}, reference_distance=0.6)[0][0]
+    with pytest.raises(ValueError, match="no halfway scores"):
+        ch04.still_improving(one_epoch)
 
 
 def test_optimal_discriminator_exercise_is_about_smoothing():
