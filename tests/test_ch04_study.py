@@ -181,10 +181,27 @@ def test_run_study_scores_halfway_and_still_improving_reads_the_second_half():
     rows, _, _ = ch04.study_table({"a": result, "b": result}, reference_distance=0.6)
     assert rows[0]["still improving"] == f"{sum(ch04.still_improving(result))}/2"
     one_epoch = ch04.run_study({"a": cfg.replace(epochs=1)}, _Extractor(), real, seeds=(0, 1), n_samples=40)["a"]
+    # scoring halfway leaves the training alone: the first epoch of the two-epoch runs is the one-epoch run
+    assert one_epoch["scores"]["fid"] == pytest.approx(result["halfway"]["fid"], rel=1e-4)
+    no_half = ch04.run_study({"a": cfg}, _Extractor(), real, seeds=(0, 1), n_samples=40, halfway=False)["a"]
+    assert no_half["halfway"] == {} and no_half["scores"]["fid"] == pytest.approx(result["scores"]["fid"], rel=1e-3)
     assert one_epoch["halfway"] == {} and "still improving" not in ch04.study_table(
         {"a": one_epoch, "b": one_epoch}, reference_distance=0.6)[0][0]
     with pytest.raises(ValueError, match="no halfway scores"):
         ch04.still_improving(one_epoch)
+
+
+def test_convergence_cases_sort_the_arms():
+    def arm(mid, end, distance):
+        return {"halfway": {"fid": [mid, mid]}, "scores": {"fid": [end, end], "distance": [distance] * 2,
+                                                            "duplicates": [0.0, 0.0], "classes": [10, 10]}}
+
+    study = {"slow": arm(100, 50, 0.7), "done": arm(40, 39, 0.7), "wobbling collapse": arm(300, 200, 0.1),
+             "dead": arm(300, 310, 0.1)}
+    cases = ch04.convergence_cases(study, reference_distance=0.7)
+    assert list(cases) == list(ch04.CONVERGENCE_CASES)
+    assert [cases[c] for c in ch04.CONVERGENCE_CASES] == [["slow"], ["wobbling collapse"], ["dead"], ["done"]]
+    assert ch04.convergence_cases(study, 0.7, tolerance=0.01)[ch04.CONVERGENCE_CASES[0]] == ["slow", "done"]
 
 
 def test_optimal_discriminator_exercise_is_about_smoothing():

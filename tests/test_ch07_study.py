@@ -473,7 +473,7 @@ def test_preset_study_trains_the_presets_on_the_study_batches():
     history = {k: list(np.linspace(1.0, 0.2, 16)) for k in cyclegan.CycleGAN.METRICS}
     history["g_adv"] = [0.0] * 16
     copy = ch07.evaluate(lambda x: x, lambda x: x, test)
-    fake_study = {"cfg": study_cfg, "seeds": (0,), "log_every": 1,
+    fake_study = {"cfg": study_cfg, "seeds": (0,), "log_every": 1, "steps": 16, "n_train": None,
                   "results": {ch07.BASELINE: [baseline], ch07.COPY: [copy]},
                   "histories": {ch07.BASELINE: [history]}}
     found = ch07.preset_study(fake_study, train=train, test=test)
@@ -495,6 +495,8 @@ def test_preset_study_trains_the_presets_on_the_study_batches():
     table, comparisons = ch07.study_table(found["results"], baseline=rows["paper"])
     assert [r["arm"] for r in table][::2] == [rows["paper"], rows["unet"], rows["book"], ch07.COPY]
     assert {c["variant"] for c in comparisons} <= {rows["unet"], rows["book"], ch07.COPY}
+    with pytest.raises(ValueError, match="give 8 steps, the study ran 16"):  # other training data than the study's
+        ch07.preset_study(fake_study, presets=("unet",), train=(train[0][:8], train[1][:8]), test=test)
 
 
 def test_against_copy_sorts_the_runs_by_their_verdict_against_copying():
@@ -518,5 +520,10 @@ def test_against_copy_sorts_the_runs_by_their_verdict_against_copying():
         line = next(x for x in text.splitlines() if x.startswith(f"- {label}"))
         assert "closer than copying: near" in line and "further from the truth than copying: noisy" in line
         assert "collapsed, not ranked: constant" in line
+    ssim = ch07.against_copy(results, metric="ssim")  # higher is better: the words must not flip
+    assert ssim.startswith("**SSIM to the truth")
+    for label in ch07.DIRECTIONS.values():
+        line = next(x for x in ssim.splitlines() if x.startswith(f"- {label}"))
+        assert "closer than copying: near" in line and "further from the truth than copying: noisy" in line
     with pytest.raises(ValueError, match="no 'copy the input' reference"):
         ch07.against_copy({"near": results["near"]})

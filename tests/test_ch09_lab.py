@@ -10,7 +10,8 @@ def test_lab_configs_arms_differ_only_by_their_technique_at_equal_steps():
     small, full = ch09.lab_configs("smoke", 150), ch09.lab_configs("smoke")
     assert tuple(small) == ch09.LAB_ARMS == ("baseline", "sngan", "wgan-gp", "r1", "sagan", "ema", "diffaugment")
     base = small["baseline"]
-    assert base == ch04.study_config("modern", "smoke").replace(epochs=23, train_size=150)
+    assert base == ch04.study_config("modern", "smoke").replace(epochs=23, train_size=150, width=ch09.LAB_SMOKE_WIDTH)
+    assert base.width == 0.25 and ch04.study_config("modern", "smoke").width == 0.5  # the lab is narrower
     assert full["baseline"].train_size is None and full["baseline"].epochs == 2
     for arms, size in ((small, 150), (full, 1497)):
         for cfg in arms.values():  # 46 steps of one D and one G update each, for every arm and size

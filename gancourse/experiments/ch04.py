@@ -144,7 +144,7 @@ def score_samples(samples: np.ndarray, extractor, real_features: np.ndarray, thr
 
 
 def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 2), n_samples: int = 1000,
-              n_grid: int = 16) -> dict:
+              n_grid: int = 16, halfway: bool = True) -> dict:
     """Train every config once per seed on its own training data and score each run.
 
     Each arm's training function is traced once: later seeds reset the same
@@ -159,11 +159,13 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
         real_features: features of held-out real images (the FID reference).
         seeds: two or more seeds per arm.
         n_samples: generated images scored per run.
+        halfway: also score every run after half its epochs (``"halfway"``, for :func:`still_improving`).
 
     Returns:
         A dict from arm name to a dict with ``"config"``, ``"scores"`` (score name
         to one value per seed), ``"halfway"`` (the same scores after the first
-        ``epochs // 2`` epochs; empty for a one-epoch run), ``"samples"`` (seed 0's first n_grid images),
+        ``epochs // 2`` epochs; empty for a one-epoch run or without ``halfway``), ``"samples"`` (seed 0's first
+        n_grid images),
         ``"d_real"`` and ``"d_fake"`` (last epoch, per seed), ``"steps"`` and ``"seconds"``.
     """
     from gancourse import set_seed
@@ -179,7 +181,7 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
         start = time.perf_counter()
         images = training_images(cfg)
         shared = cfg.replace(epochs=1, train_size=None, seed=0)
-        model, scores, halfway, d_real, d_fake, grid = traced.get(shared, (None,))[0], {}, {}, [], [], None
+        model, scores, midway, d_real, d_fake, grid = traced.get(shared, (None,))[0], {}, {}, [], [], None
         for s in seeds:
             set_seed(s)
             fresh = DCGAN(cfg.replace(seed=s))
@@ -191,11 +193,11 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
                 traced[shared] = (model, initial)
             else:
                 _reset(model, fresh, traced[shared][1])
-            data, half = batches(cfg.replace(seed=s), images), cfg.epochs // 2
+            data, half = batches(cfg.replace(seed=s), images), cfg.epochs // 2 if halfway else 0
             if half:  # the first half, scored: whether the second half still improved the run
                 model.fit(data, epochs=half, verbose=0)
                 for key, value in score_samples(model.sample(n_samples, seed=1), extractor, real_features).items():
-                    halfway.setdefault(key, []).append(value)
+                    midway.setdefault(key, []).append(value)
             history = model.fit(data, initial_epoch=half, epochs=cfg.epochs, verbose=0).history
             d_real.append(history["d_real"][-1])
             d_fake.append(history["d_fake"][-1])
@@ -203,20 +205,43 @@ def run_study(configs: dict, extractor, real_features: np.ndarray, seeds=(0, 1, 
             grid = samples[:n_grid] if grid is None else grid
             for key, value in score_samples(samples, extractor, real_features).items():
                 scores.setdefault(key, []).append(value)
-        results[arm] = {"config": cfg, "scores": scores, "halfway": halfway, "samples": grid, "d_real": d_real,
+        results[arm] = {"config": cfg, "scores": scores, "halfway": midway, "samples": grid, "d_real": d_real,
                         "d_fake": d_fake,
                         "steps": cfg.epochs * (len(images) // cfg.batch_size),
                         "seconds": time.perf_counter() - start}
     return results
 
 
-def still_improving(result: dict, tolerance: float = 0.1) -> list[bool]:
+IMPROVING_TOLERANCE = 0.1
+""":func:`still_improving`'s default: the share of its halfway classifier-FID a run must still lose over its
+second half to count as still improving."""
+
+
+def still_improving(result: dict, tolerance: float = IMPROVING_TOLERANCE) -> list[bool]:
     """Per seed of one :func:`run_study` arm: was the run still improving in the second half of its training?
     True when its classifier-FID fell over the second half by more than ``tolerance`` of its halfway value.
-    Such a run has not converged: its score measures how far it got in the budget, not where it would end."""
+    Such a run has not converged: its score measures how far it got in the budget, not where it would end.
+    False is weaker than converged: the FID did not fall by that much (it may have stalled, wobbled or risen)."""
     if not result.get("halfway"):
         raise ValueError("the arm has no halfway scores: train it for two or more epochs with run_study")
     return [end < (1.0 - tolerance) * mid for mid, end in zip(result["halfway"]["fid"], result["scores"]["fid"])]
+
+
+CONVERGENCE_CASES = ("still improving, not collapsed: a verdict measures speed at this budget",
+                     "collapsed and still changing: not a ranking",
+                     "collapsed and not improving: failed at this budget",
+                     "neither collapsed nor still improving")
+
+
+def convergence_cases(study: dict, reference_distance: float, tolerance: float = IMPROVING_TOLERANCE) -> dict:
+    """``{case: [arm names]}`` over :data:`CONVERGENCE_CASES`: each :func:`run_study` arm sorted by whether any
+    seed collapsed (:func:`collapsed`) and whether any seed was still improving (:func:`still_improving`)."""
+    out = {case: [] for case in CONVERGENCE_CASES}
+    for name, result in study.items():
+        down = any(collapsed(result["scores"], reference_distance))
+        moving = any(still_improving(result, tolerance))
+        out[CONVERGENCE_CASES[(0 if moving else 3) if not down else (1 if moving else 2)]].append(name)
+    return out
 
 
 def collapsed(scores: dict, reference_distance: float, share: float = 0.5, duplicates: float = 0.5,
@@ -240,7 +265,7 @@ def study_table(results: dict, reference_distance: float, baseline: str | None =
     each with Welch's test and Holm's correction over the arms' comparisons, applied
     separately to each of the two metrics (:func:`gancourse.stats.compare`). Arms with
     halfway scores get a ``still improving`` column (:func:`still_improving`: seeds whose
-    classifier-FID still fell by more than 10% over the second half).
+    classifier-FID still fell by more than :data:`IMPROVING_TOLERANCE` over the second half).
 
     Returns:
         ``(rows, fid_comparison, confident_comparison)``.

@@ -658,8 +658,8 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
         log_every steps}] per seed}`` when trained), ``discriminators``
         (``{arm: [discriminator_scores() per seed]}``), ``grids`` (the
         baseline's first run: ``{epoch: preview}``), ``preview`` (its inputs),
-        ``steps``, ``steps_per_epoch``, ``log_every``, ``seeds`` and ``cfg``
-        (the config the arms ran).
+        ``steps``, ``steps_per_epoch``, ``log_every``, ``seeds``, ``cfg``
+        (the config the arms ran) and ``n_train``.
     """
     from gancourse.data import unpaired
 
@@ -680,7 +680,7 @@ def study(cfg, seeds=(0,), *, epochs: int = 2, n_train: int | None = None, train
     out = {"results": {}, "histories": {}, "paired_histories": {}, "discriminators": {}, "grids": {},
            "preview": preview,
            "steps": steps_per_epoch * epochs, "steps_per_epoch": steps_per_epoch, "log_every": log_every,
-           "seeds": tuple(seeds), "cfg": cfg}
+           "seeds": tuple(seeds), "cfg": cfg, "n_train": n_train}
     for seed in seeds:
         weights, batches = initial_weights(cfg, seed), run_batches(cfg, train, seed, epochs)
         for i, (name, changes) in enumerate(arms.items()):
@@ -719,13 +719,15 @@ def preset_config(study_cfg, preset: str):
                        decay_epochs=study_cfg.epochs // 2 if own.decay_epochs else 0)
 
 
-def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=None, n_train: int | None = None) -> dict:
+def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=None) -> dict:
     """Train the CycleGAN presets ``presets`` (the package's model, its own ``train_step``) at the scale of a
     :func:`study` run and score them against the hidden truth, beside that study's full CycleGAN, which is the
     ``paper`` preset at that scale.
 
-    Every preset's run of a seed sees the study's batches of that seed (the same images, order and flips)
-    for as many steps; the seed also fixes its initial weights. Returns a dict: ``results`` (``{row: [evaluate()
+    Every preset's run of a seed sees the study's batches of that seed (the same images, order and flips: the
+    study's ``n_train`` images per domain) for as many steps; the seed also fixes its initial weights. Other
+    random draws differ from the study's run (the discriminators' initial weights after a different generator,
+    the pools' draws), so on one seed a preset's verdict mixes its recipe with that variation. Returns a dict: ``results`` (``{row: [evaluate()
     per seed]}``, the rows named by :data:`PRESET_ROWS`, ``paper`` taken from the study, and the study's
     :data:`COPY` reference), ``histories``
     (``{row: [history per seed]}``), ``learning`` (``{row: [still improving its L1 terms before any decay,
@@ -739,8 +741,8 @@ def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=Non
     study_cfg, seeds, log_every = study_out["cfg"], study_out["seeds"], study_out["log_every"]
     train = unpaired.offline_unpaired("train", study_cfg.image_size) if train is None else train
     test = unpaired.offline_unpaired("test", study_cfg.image_size) if test is None else test
-    if n_train is not None:
-        train = (train[0][:n_train], train[1][:n_train])
+    if study_out.get("n_train") is not None:
+        train = (train[0][:study_out["n_train"]], train[1][:study_out["n_train"]])
     paper = PRESET_ROWS["paper"]
     out = {"results": {paper: study_out["results"][BASELINE]}, "histories": {paper: study_out["histories"][BASELINE]},
            "configs": {paper: study_cfg}, "seconds": {}, "params": {}}
@@ -753,8 +755,11 @@ def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=Non
             model.compile()
             model.build_optimizers()
             model.step = tf.function(model.train_step)
-            run = train_run(model, run_batches(study_cfg, train, seed, study_cfg.epochs), study_cfg.steps_per_epoch,
-                            log_every=log_every)
+            batches = run_batches(study_cfg, train, seed, study_cfg.epochs)
+            if len(batches) != study_out["steps"]:
+                raise ValueError(f"the training data give {len(batches)} steps, the study ran {study_out['steps']}: "
+                                 "pass the study's training images (or none, for the offline data)")
+            run = train_run(model, batches, study_cfg.steps_per_epoch, log_every=log_every)
             out["histories"].setdefault(row, []).append(run["history"])
             out["results"].setdefault(row, []).append(
                 evaluate(lambda x: model.translate(x, "a2b", batch_size=256),
