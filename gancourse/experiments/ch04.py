@@ -236,11 +236,13 @@ CONVERGENCE_CASES = ("still improving, not collapsed: a verdict measures speed a
 def convergence_cases(study: dict, reference_distance: float, tolerance: float = IMPROVING_TOLERANCE) -> dict:
     """``{case: [arm names]}`` over :data:`CONVERGENCE_CASES`: each :func:`run_study` arm sorted by whether any
     seed collapsed (:func:`collapsed`) and whether any seed was still improving (:func:`still_improving`)."""
+    improving, collapsed_moving, failed, neither = CONVERGENCE_CASES
+    case_of = {(False, True): improving, (True, True): collapsed_moving, (True, False): failed,
+               (False, False): neither}  # (collapsed, still improving) -> case
     out = {case: [] for case in CONVERGENCE_CASES}
     for name, result in study.items():
-        down = any(collapsed(result["scores"], reference_distance))
-        moving = any(still_improving(result, tolerance))
-        out[CONVERGENCE_CASES[(0 if moving else 3) if not down else (1 if moving else 2)]].append(name)
+        key = (any(collapsed(result["scores"], reference_distance)), any(still_improving(result, tolerance)))
+        out[case_of[key]].append(name)
     return out
 
 

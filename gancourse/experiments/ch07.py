@@ -745,7 +745,11 @@ def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=Non
         train = (train[0][:study_out["n_train"]], train[1][:study_out["n_train"]])
     paper = PRESET_ROWS["paper"]
     out = {"results": {paper: study_out["results"][BASELINE]}, "histories": {paper: study_out["histories"][BASELINE]},
-           "configs": {paper: study_cfg}, "seconds": {}, "params": {}}
+           "configs": {paper: study_cfg}, "seconds": {}, "params": {}, "learning": {}}
+    batches = {seed: run_batches(study_cfg, train, seed, study_cfg.epochs) for seed in seeds}
+    if any(len(b) != study_out["steps"] for b in batches.values()):
+        raise ValueError(f"the training data give {len(batches[seeds[0]])} steps, the study ran "
+                         f"{study_out['steps']}: pass the study's training images (or none, for the offline data)")
     for preset in presets:
         cfg, row = preset_config(study_cfg, preset), PRESET_ROWS[preset]
         out["configs"][row], started = cfg, time.perf_counter()
@@ -755,11 +759,7 @@ def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=Non
             model.compile()
             model.build_optimizers()
             model.step = tf.function(model.train_step)
-            batches = run_batches(study_cfg, train, seed, study_cfg.epochs)
-            if len(batches) != study_out["steps"]:
-                raise ValueError(f"the training data give {len(batches)} steps, the study ran {study_out['steps']}: "
-                                 "pass the study's training images (or none, for the offline data)")
-            run = train_run(model, batches, study_cfg.steps_per_epoch, log_every=log_every)
+            run = train_run(model, batches[seed], study_cfg.steps_per_epoch, log_every=log_every)
             out["histories"].setdefault(row, []).append(run["history"])
             out["results"].setdefault(row, []).append(
                 evaluate(lambda x: model.translate(x, "a2b", batch_size=256),
@@ -769,9 +769,8 @@ def preset_study(study_out: dict, presets=("unet", "book"), train=None, test=Non
     for row, cfg in out["configs"].items():
         out["params"][row] = (cyclegan.build_generator(cfg).count_params(),
                               cyclegan.build_discriminator(cfg).count_params())
-        points = (cfg.epochs - cfg.decay_epochs) * study_cfg.steps_per_epoch // log_every
-        out.setdefault("learning", {})[row] = [still_falling(objective_curve(h)[:points])
-                                               for h in out["histories"][row]]
+        out["learning"][row] = still_learning({"cfg": cfg, "steps_per_epoch": study_cfg.steps_per_epoch,
+                                               "log_every": log_every, "histories": {row: out["histories"][row]}})[row]
     return out
 
 
